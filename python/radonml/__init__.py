@@ -1,0 +1,51 @@
+"""radonml: Radon points and the Radon machine, averaging-based distributed learning, and
+(layer-wise) linear mode connectivity, on a compiled C++ core.
+
+Public names are re-exported here; submodules are named after what users do:
+:mod:`radonml.radon`, :mod:`radonml.aggregators`, :mod:`radonml.sklearn`,
+:mod:`radonml.torch`, :mod:`radonml.lmc`, :mod:`radonml.linear`, :mod:`radonml.dln`,
+:mod:`radonml.federated`, :mod:`radonml.flower`, :mod:`radonml.datasets`, :mod:`radonml.plot`.
+Modules that need optional dependencies (torch, flwr) are imported on first use.
+"""
+
+from importlib import import_module as _import_module
+
+from .aggregators import aggregate, available_aggregators, register_aggregator, supports_weights
+from .exceptions import ConvergenceWarning, EndpointMismatchWarning, FallbackWarning, RadonmlWarning
+from .radon import (
+    RadonPartition,
+    iterated_radon_point,
+    radon_number,
+    radon_point,
+    radon_points,
+    tree_height,
+    tukey_depth,
+)
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "radon_number",
+    "radon_point",
+    "radon_points",
+    "iterated_radon_point",
+    "tree_height",
+    "tukey_depth",
+    "RadonPartition",
+    "aggregate",
+    "register_aggregator",
+    "available_aggregators",
+    "supports_weights",
+    "RadonmlWarning",
+    "ConvergenceWarning",
+    "EndpointMismatchWarning",
+    "FallbackWarning",
+]
+
+_LAZY = {"sklearn", "torch", "lmc", "linear", "dln", "federated", "flower", "datasets", "plot", "cli"}
+
+
+def __getattr__(name):
+    if name in _LAZY:
+        return _import_module(f"{__name__}.{name}")
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -1,0 +1,3 @@
+"""Figures (see radonml.plot)."""
+
+__all__: list = []
