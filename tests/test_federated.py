@@ -1,0 +1,287 @@
+"""radonml.federated: protocols, communication accounting, SPEC §4's statements, data splits."""
+
+import copy
+import warnings
+
+import numpy as np
+import pytest
+
+torch = pytest.importorskip("torch")
+from torch import nn  # noqa: E402
+
+from radonml import FallbackWarning, aggregate  # noqa: E402
+from radonml.federated import (  # noqa: E402
+    DynamicAveraging,
+    LayerwiseAveraging,
+    Learners,
+    MiniBatchSGD,
+    NoSync,
+    PeriodicAveraging,
+    RadonOneShot,
+    aggregate_with_fallback,
+    make_learners,
+    make_mlp,
+    simulate,
+    split_dirichlet,
+    split_iid,
+    split_shards,
+)
+from radonml.torch import flatten_parameters, load_flat_parameters  # noqa: E402
+
+
+@pytest.fixture(scope="module")
+def data():
+    rng = np.random.default_rng(0)
+    n, f, k = 600, 6, 3
+    W = rng.normal(size=(f, k))
+    X = rng.normal(size=(n, f)).astype(np.float32)
+    y = np.argmax(X @ W + 0.3 * rng.normal(size=(n, k)), axis=1)
+    return X[:480], y[:480], X[480:], y[480:]
+
+
+def _learners(data, m=4, dtype=torch.float32, **kw):
+    X, y, Xt, yt = data
+    kw.setdefault("seed", 0)
+    return make_learners(make_mlp(X.shape[1], 8, 3, seed=1, dtype=dtype), X, y, m, X_test=Xt, y_test=yt, **kw)
+
+
+# ---------------------------------------------------------------- SPEC §4: effective learning rate
+
+
+def _central_grad_sum(model, shards):
+    """Sum over learners of the full-shard gradient, by plain autograd, one model at a time."""
+    total = None
+    for X, y in shards:
+        mod = copy.deepcopy(model)
+        loss = nn.functional.cross_entropy(mod(torch.as_tensor(X, dtype=torch.float64)), torch.as_tensor(y))
+        loss.backward()
+        g = torch.cat([p.grad.reshape(-1) for p in mod.parameters()]).numpy()
+        total = g if total is None else total + g
+    return total
+
+
+@pytest.mark.parametrize("m", [2, 5])
+def test_effective_learning_rate_float64(data, m):
+    X, y, _, _ = data
+    eta = 0.7
+    model = make_mlp(X.shape[1], 8, 3, seed=3, dtype=torch.float64)
+    parts = split_iid(y, m, rng=1)
+    shards = [(X[p].astype(np.float64), y[p]) for p in parts]
+    learners = Learners(model, shards, lr=eta, batch_size=None)
+    # m learners: one SGD step each from the common model, then (unweighted) averaging
+    h = simulate(PeriodicAveraging(period=1, weighted=False), learners, steps=1, evaluate=None)
+    # one central step at rate eta / m on the summed gradients
+    theta0 = flatten_parameters(model)
+    central = theta0 - eta / m * _central_grad_sum(model, shards)
+    np.testing.assert_allclose(h.final_model, central, rtol=0, atol=1e-10)
+    # mini-batch SGD with the mean of gradients lands at the same place
+    h2 = simulate(MiniBatchSGD(), learners, steps=1)
+    np.testing.assert_allclose(h2.final_model, central, rtol=0, atol=1e-10)
+    # and it is not a step at rate eta on the sum (the test can fail)
+    assert np.abs(h.final_model - (theta0 - eta * _central_grad_sum(model, shards))).max() > 1e-3
+
+
+# ---------------------------------------------------------------- dynamic averaging
+
+
+def test_dynamic_divergence_within_delta_without_pending_violation(data):
+    learners = _learners(data, m=5, lr=0.3, batch_size=8)
+    delta = 0.3
+    proto = DynamicAveraging(delta=delta, check_every=3)
+    seen = {"quiet": 0, "checks": 0}
+
+    def check(t, protocol, L):
+        th = L.theta.double().numpy()
+        r = protocol.reference.double().numpy()
+        cond = ((th - r) ** 2).sum(1)
+        div = ((th - th.mean(0)) ** 2).sum(1).mean()  # independent of L.divergence()
+        if (cond <= delta).all():  # no violation pending
+            seen["quiet"] += 1
+            assert div <= delta + 1e-12
+        if t % 3 == 0:  # right after a check no condition is violated any more
+            seen["checks"] += 1
+            assert (cond <= delta + 1e-12).all()
+            assert div <= delta + 1e-12
+            assert abs(div - L.divergence()) <= 1e-9 * max(1.0, div)
+
+    h = simulate(proto, learners, steps=60, callback=check)
+    assert seen["checks"] == 20 and seen["quiet"] >= 20
+    assert 0 < h.final["syncs"] < 20  # some, but not every check synchronised
+    assert (h["divergence"] <= delta + 1e-12).all()
+
+
+def test_dynamic_extremes_and_hand_counts(data):
+    learners = _learners(data, m=4)
+    d = learners.d
+    # delta = inf: never communicates
+    h = simulate(DynamicAveraging(delta=float("inf"), check_every=2), learners, steps=10)
+    assert h.final["messages"] == 0 and h.final["bytes"] == 0 and h.final["syncs"] == 0
+    # delta = 0: every check is a violation by every learner -> m up + m down, 4 bytes per float32
+    h = simulate(DynamicAveraging(delta=0.0, check_every=2), learners, steps=10)
+    assert h.final["syncs"] == 5
+    assert h.final["messages"] == 5 * (4 + 4)
+    assert h.final["bytes_up"] == h.final["bytes_down"] == 5 * 4 * d * 4
+    # ...and then it is periodic averaging with period 2
+    p = simulate(PeriodicAveraging(period=2), learners, steps=10)
+    np.testing.assert_allclose(h.final_model, p.final_model, rtol=0, atol=1e-6)
+
+
+# ---------------------------------------------------------------- communication accounting
+
+
+def test_periodic_hand_counts_and_weighted_mean(data):
+    learners = _learners(data, m=4)
+    d = learners.d
+    assert d == 6 * 8 + 8 + 8 * 3 + 3
+    h = simulate(PeriodicAveraging(period=5), learners, rounds=3)
+    assert h["step"].tolist() == [5, 10, 15]
+    assert h["syncs"].tolist() == [1, 2, 3]
+    assert h["messages"].tolist() == [8, 16, 24]
+    assert h["bytes_up"].tolist() == [4 * d * 4 * k for k in (1, 2, 3)]
+    assert h["bytes_down"].tolist() == h["bytes_up"].tolist()
+    assert h["divergence"].max() == 0.0
+    # FedAvg with client sampling: k = floor(0.5 * 4) = 2 per round
+    h = simulate(PeriodicAveraging(period=5, fraction=0.5), learners, rounds=3)
+    assert h.final["messages"] == 3 * (2 + 2) and h.final["bytes_up"] == 3 * 2 * d * 4
+    # float64 models send 8 bytes per number
+    h64 = simulate(PeriodicAveraging(period=5), _learners(data, m=4, dtype=torch.float64), rounds=1)
+    assert h64.final["bytes_up"] == 4 * d * 8
+
+
+def test_periodic_weighted_average_matches_manual(data):
+    X, y, _, _ = data
+    shards = [(X[:50], y[:50]), (X[50:200], y[50:200]), (X[200:230], y[200:230])]
+    model = make_mlp(X.shape[1], 8, 3, seed=2, dtype=torch.float64)
+    learners = Learners(model, [(a.astype(np.float64), b) for a, b in shards], lr=0.5, batch_size=None)
+    h = simulate(PeriodicAveraging(period=2), learners, steps=2)
+    # manual: two full-batch SGD steps per learner with torch.optim, then sum n_i f_i / sum n_i
+    finals = []
+    for Xi, yi in shards:
+        mod = copy.deepcopy(model)
+        opt = torch.optim.SGD(mod.parameters(), lr=0.5)
+        for _ in range(2):
+            opt.zero_grad()
+            nn.functional.cross_entropy(mod(torch.as_tensor(Xi, dtype=torch.float64)), torch.as_tensor(yi)).backward()
+            opt.step()
+        finals.append(flatten_parameters(mod))
+    n = np.array([50, 150, 30.0])
+    np.testing.assert_allclose(h.final_model, n @ np.array(finals) / n.sum(), rtol=0, atol=1e-12)
+
+
+def test_minibatch_layerwise_oneshot_nosync_counts(data):
+    learners = _learners(data, m=4)
+    d = learners.d
+    h = simulate(MiniBatchSGD(), learners, steps=7)
+    assert h.final["messages"] == 7 * 8 and h.final["bytes_up"] == 7 * 4 * d * 4 and h.final["syncs"] == 7
+    h = simulate(LayerwiseAveraging(["2"], period=3), learners, steps=9)
+    k = 8 * 3 + 3  # only the output layer travels
+    assert h.final["bytes_up"] == h.final["bytes_down"] == 3 * 4 * k * 4 and h.final["messages"] == 3 * 8
+    th = h.learners.theta.numpy()
+    np.testing.assert_array_equal(th[:, -k:], np.broadcast_to(th[0, -k:], (4, k)))  # averaged layer agrees
+    assert np.abs(th[:, :-k] - th[0, :-k]).max() > 0  # the rest stayed local
+    h = simulate(NoSync(), learners, steps=9)
+    assert h.final["messages"] == 0 and h.final["divergence"] > 0
+    with pytest.warns(FallbackWarning, match="fewer than the Radon number"):
+        h = simulate(RadonOneShot(), learners, steps=9)
+    assert h.final["messages"] == 8 and h.final["syncs"] == 1 and h.final["divergence"] == 0
+    assert h.protocol == "oneshot[geometric_median]"
+
+
+def test_oneshot_radon_on_logistic_regression_matches_registry(data):
+    # logistic regression on 2 features, 3 classes: d = 9, r = 11 learners give a Radon point
+    X, y, Xt, yt = data
+    model = make_mlp(2, [], 3, seed=0, dtype=torch.float64)
+    learners = make_learners(model, X[:, :2].astype(np.float64), y, 11, lr=0.5, batch_size=16, seed=4)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", FallbackWarning)
+        h = simulate(RadonOneShot(), learners, steps=20, seed=9)
+    local = simulate(NoSync(), learners, steps=20).learners.theta.numpy()
+    ref = aggregate(local, "radon", rng=np.random.default_rng(9))
+    np.testing.assert_allclose(h.final_model, ref, rtol=1e-9, atol=1e-12)
+    h2 = simulate(RadonOneShot(method="median"), learners, steps=20)
+    np.testing.assert_allclose(h2.final_model, np.median(local, axis=0), rtol=0, atol=1e-12)
+
+
+def test_method_swaps_aggregator(data):
+    learners = _learners(data, m=5, dtype=torch.float64)
+    h_mean = simulate(PeriodicAveraging(period=4, weighted=False), learners, steps=4)
+    h_med = simulate(PeriodicAveraging(period=4, weighted=False, method="median"), learners, steps=4)
+    local = simulate(NoSync(), learners, steps=4).learners.theta.numpy()
+    np.testing.assert_allclose(h_mean.final_model, local.mean(0), atol=1e-12)
+    np.testing.assert_allclose(h_med.final_model, np.median(local, axis=0), atol=1e-12)
+
+
+def test_history_metrics_and_reproducibility(data):
+    learners = _learners(data, m=4, lr=0.3)
+    h1 = simulate(PeriodicAveraging(period=5, fraction=0.5), learners, rounds=4)
+    h2 = simulate(PeriodicAveraging(period=5, fraction=0.5), learners, rounds=4)
+    for key in ("loss", "accuracy", "divergence", "bytes"):
+        np.testing.assert_array_equal(h1[key], h2[key])
+    np.testing.assert_array_equal(h1.final_model, h2.final_model)
+    h3 = simulate(PeriodicAveraging(period=5, fraction=0.5), _learners(data, m=4, lr=0.3, seed=1), rounds=4)
+    assert not np.array_equal(h1.final_model, h3.final_model)
+    # accuracy of the global model, checked with an independent forward pass
+    _, _, Xt, yt = data
+    mod = load_flat_parameters(make_mlp(6, 8, 3), h1.final_model)
+    with torch.no_grad():
+        acc = (mod(torch.as_tensor(Xt)).argmax(1).numpy() == yt).mean()
+    assert h1.final["accuracy"] == pytest.approx(acc, abs=1e-12)
+    # a callable evaluate gets modules
+    h4 = simulate(NoSync(), learners, steps=5, evaluate=lambda mod: {"loss": 1.0, "accuracy": 0.5})
+    assert h4.final["accuracy"] == 0.5 and h4.final["local_loss"] == 1.0
+    # training improves the model on this easy problem
+    h5 = simulate(PeriodicAveraging(period=5), learners, rounds=20)
+    assert h5.final["accuracy"] > 0.8 and h5.final["loss"] < h5["loss"][0]
+
+
+# ---------------------------------------------------------------- splits
+
+
+def test_splits(rng):
+    y = np.repeat(np.arange(10), 50)
+    parts = split_iid(y, 7, rng=0)
+    assert sorted(np.concatenate(parts).tolist()) == list(range(500))
+    assert max(map(len, parts)) - min(map(len, parts)) <= 1
+    parts = split_dirichlet(y, 5, alpha=0.1, rng=0)
+    assert sorted(np.concatenate(parts).tolist()) == list(range(500))
+    n_classes = [len(np.unique(y[p])) for p in parts]
+    iid_classes = [len(np.unique(y[p])) for p in split_dirichlet(y, 5, alpha=1000.0, rng=0)]
+    assert np.mean(n_classes) < np.mean(iid_classes) == 10
+    parts = split_shards(y, 5, 2, rng=0)
+    assert sorted(np.concatenate(parts).tolist()) == list(range(500))
+    assert all(len(np.unique(y[p])) <= 2 for p in parts)
+    # seeded
+    assert all(np.array_equal(a, b) for a, b in zip(split_dirichlet(y, 5, 0.3, rng=3), split_dirichlet(y, 5, 0.3, rng=3)))
+
+
+def test_bad_input(data):
+    X, y, _, _ = data
+    learners = _learners(data, m=4)
+    with pytest.raises(ValueError, match="n_learners must be at most"):
+        split_iid(np.zeros(3), 5)
+    with pytest.raises(ValueError, match="alpha must be a positive number, got -1"):
+        split_dirichlet(y, 3, -1)
+    with pytest.raises(ValueError, match="split must be 'iid', 'dirichlet' or 'shards', got 'x'"):
+        make_learners(make_mlp(6, 8, 3), X, y, 3, split="x")
+    with pytest.raises(ValueError, match="give exactly one of steps and rounds"):
+        simulate(NoSync(), learners)
+    with pytest.raises(ValueError, match="steps must be >= 1, got 0"):
+        simulate(NoSync(), learners, steps=0)
+    with pytest.raises(TypeError, match="protocol must be"):
+        simulate("fedavg", learners, steps=1)
+    with pytest.raises(ValueError, match="period must be >= 1"):
+        PeriodicAveraging(period=0)
+    with pytest.raises(ValueError, match="fraction must lie in"):
+        PeriodicAveraging(fraction=1.5)
+    with pytest.raises(ValueError, match="weighted=True needs an aggregator that uses weights.*'radon'"):
+        PeriodicAveraging(method="radon")
+    with pytest.raises(ValueError, match="delta must be a non-negative number"):
+        DynamicAveraging(delta=-1)
+    with pytest.raises(ValueError, match="layer 'fc9' matches no parameter"):
+        simulate(LayerwiseAveraging(["fc9"]), learners, steps=1)
+    with pytest.raises(ValueError, match="BatchNorm"):
+        Learners(nn.Sequential(nn.Linear(6, 3), nn.BatchNorm1d(3)), [(X, y)])
+    with pytest.raises(ValueError, match="lr must be positive"):
+        Learners(make_mlp(6, 8, 3), [(X, y)], lr=0)
+    with pytest.raises(ValueError, match="needs at least r = d \\+ 2 = 12 models, and fallback=None"):
+        aggregate_with_fallback(np.zeros((3, 10)), "radon", fallback=None)
