@@ -1,0 +1,350 @@
+"""radonml.sklearn: the Radon machine as scikit-learn meta-estimators (issue 5)."""
+
+import copy
+import warnings
+
+import numpy as np
+import pytest
+from sklearn.base import clone
+from sklearn.datasets import make_classification, make_regression
+from sklearn.linear_model import (
+    LinearRegression,
+    LogisticRegression,
+    Ridge,
+    RidgeClassifier,
+    SGDClassifier,
+    SGDRegressor,
+)
+from sklearn.metrics import roc_auc_score
+from sklearn.neighbors import KNeighborsClassifier
+from sklearn.svm import SVC, LinearSVC
+from sklearn.utils.estimator_checks import parametrize_with_checks
+
+import radonml
+from radonml.exceptions import FallbackWarning
+from radonml.sklearn import (
+    RadonMachineClassifier,
+    RadonMachineRegressor,
+    _partition,
+    aggregate_estimators,
+)
+
+
+def _vec(est, intercept=True):
+    coef = np.atleast_2d(np.asarray(est.coef_, dtype=float))
+    if not intercept:
+        return coef
+    icpt = np.broadcast_to(np.asarray(est.intercept_, dtype=float).reshape(-1), (coef.shape[0],))
+    return np.concatenate([coef, icpt[:, None]], axis=1)
+
+
+# ----------------------------------------------------------------- scikit-learn contract
+
+# Expected failures: none for these configurations. With a base estimator that is not exact
+# under sample weights (LinearSVC), check_sample_weight_equivalence_on_dense_data fails as it
+# does for the base itself, and additionally because repeating rows changes the random
+# partition whenever height_ >= 1; that configuration is therefore not listed here.
+@parametrize_with_checks(
+    [
+        RadonMachineClassifier(),
+        RadonMachineClassifier(min_samples=5, random_state=0),
+        RadonMachineRegressor(),
+        RadonMachineRegressor(min_samples=5, random_state=0),
+    ]
+)
+@pytest.mark.filterwarnings("ignore::radonml.exceptions.FallbackWarning")
+def test_sklearn_contract(estimator, check):
+    check(estimator)
+
+
+# ----------------------------------------------------------------- partition
+
+
+@pytest.mark.parametrize("stratified", [False, True])
+def test_partition_is_disjoint_cover_with_balanced_sizes(stratified):
+    gen = np.random.default_rng(3)
+    n, P = 1003, 21
+    y = (np.arange(n) % 3 == 0).astype(int) + (np.arange(n) % 7 == 0)  # classes 0, 1, 2, unbalanced
+    parts = _partition(n, P, gen, y if stratified else None)
+    assert len(parts) == P
+    allidx = np.concatenate(parts)
+    assert np.array_equal(np.sort(allidx), np.arange(n))  # disjoint and covering
+    sizes = np.array([len(p) for p in parts])
+    assert sizes.max() - sizes.min() <= 1
+    if stratified:
+        for c in np.unique(y):
+            per_part = np.array([(y[p] == c).sum() for p in parts])
+            nc = (y == c).sum()
+            assert set(per_part.tolist()) <= {nc // P, -(-nc // P)}
+
+
+def test_parts_see_every_class_and_height_auto(rng):
+    X, y = make_classification(3000, n_features=4, n_informative=3, n_redundant=0, n_classes=3, random_state=0)
+    rm = RadonMachineClassifier(min_samples=40, random_state=0).fit(X, y)
+    # r = 4 + 3 = 7; floor(3000 / 7^2) = 61 >= 40 but floor(3000 / 7^3) = 8 < 40
+    assert (rm.radon_number_, rm.height_, rm.n_models_) == (7, 2, 49)
+    assert len(rm.estimators_) == 49
+    for e in rm.estimators_:
+        assert np.array_equal(e.classes_, [0, 1, 2])
+
+
+# ----------------------------------------------------------------- aggregation, recomputed
+
+
+def test_height_one_is_the_unique_radon_point_of_the_models():
+    X, y = make_classification(4000, n_features=5, n_informative=5, n_redundant=0, random_state=1)
+    rm = RadonMachineClassifier(height=1, random_state=0).fit(X, y)
+    assert rm.n_models_ == 8 == len(rm.estimators_)
+    models = np.concatenate([_vec(e) for e in rm.estimators_])  # (8, 6): r = d + 2, unique point
+    expected = radonml.radon_point(models)
+    np.testing.assert_allclose(np.r_[rm.coef_.ravel(), rm.intercept_], expected, rtol=1e-9, atol=1e-12)
+    # it lies in the hull of the models: a convex combination with the certified weights
+    part = radonml.radon_point(models, return_partition=True)
+    w = part.weights
+    np.testing.assert_allclose(w[w > 0].sum(), 1.0)
+
+
+def test_full_pipeline_recomputed_by_hand():
+    """Partition, per-part fits and the Radon tree, redone with plain scikit-learn."""
+    X, y = make_classification(6000, n_features=3, n_informative=3, n_redundant=0, random_state=2)
+    rm = RadonMachineClassifier(height=2, random_state=7).fit(X, y)
+    gen = np.random.default_rng(7)
+    parts = _partition(len(y), 36, gen, y)  # r = 3 + 3 = 6, r^2 = 36
+    seeds = gen.integers(0, 2**31 - 1, size=36)
+    agg_seed = int(gen.integers(0, 2**31 - 1))
+    models = np.concatenate(
+        [_vec(LogisticRegression(random_state=int(s)).fit(X[p], y[p])) for p, s in zip(parts, seeds)]
+    )
+    for e, m in zip(rm.estimators_, models):
+        np.testing.assert_allclose(_vec(e)[0], m, rtol=1e-12)
+    expected = radonml.iterated_radon_point(models, height=2, rng=agg_seed)
+    np.testing.assert_allclose(np.r_[rm.coef_.ravel(), rm.intercept_], expected, rtol=1e-9, atol=1e-12)
+
+
+def test_mean_and_callable_aggregation_on_the_same_partition():
+    X, y = make_classification(3000, n_features=4, n_informative=4, n_redundant=0, random_state=3)
+    a = RadonMachineClassifier(height=1, aggregation="mean", random_state=5).fit(X, y)
+    models = np.concatenate([_vec(e) for e in a.estimators_])
+    np.testing.assert_allclose(np.r_[a.coef_.ravel(), a.intercept_], models.mean(axis=0), rtol=1e-12)
+    b = RadonMachineClassifier(height=1, aggregation=lambda m: m[3], random_state=5).fit(X, y)
+    np.testing.assert_array_equal(b.coef_, a.estimators_[3].coef_)  # same partition, same models
+    med = RadonMachineClassifier(height=1, aggregation="median", random_state=5).fit(X, y)
+    np.testing.assert_allclose(np.r_[med.coef_.ravel(), med.intercept_], np.median(models, axis=0))
+
+
+def test_multiclass_per_class_and_joint():
+    X, y = make_classification(
+        6000, n_features=2, n_informative=2, n_redundant=0, n_classes=3, n_clusters_per_class=1, random_state=4
+    )
+    per = RadonMachineClassifier(height=1, random_state=0).fit(X, y)
+    assert per.radon_number_ == 5 and per.n_models_ == 5 and per.coef_.shape == (3, 2)
+    models = np.stack([_vec(e) for e in per.estimators_])  # (5, 3, 3)
+    for j in range(3):
+        np.testing.assert_allclose(
+            np.r_[per.coef_[j], per.intercept_[j]], radonml.radon_point(models[:, j, :]), rtol=1e-9, atol=1e-12
+        )
+    # a multinomial model's rows sum to zero (a degenerate point set, whose Radon point is not
+    # unique), so the joint check uses one-vs-rest LinearSVC, whose rows are independent
+    joint = RadonMachineClassifier(LinearSVC(), height=1, multiclass="joint", random_state=0).fit(X, y)
+    assert joint.radon_number_ == 11 and joint.n_models_ == 11  # d = 3 * (2 + 1) = 9
+    models = np.stack([_vec(e).ravel() for e in joint.estimators_])
+    np.testing.assert_allclose(
+        np.c_[joint.coef_, joint.intercept_].ravel(), radonml.radon_point(models), rtol=1e-8, atol=1e-11
+    )
+    for rm in (per, joint):
+        assert rm.score(X, y) > 0.8
+    np.testing.assert_allclose(per.predict_proba(X).sum(axis=1), 1.0)
+    assert not hasattr(joint, "predict_proba")
+
+
+CLASSIFIERS = [
+    LogisticRegression(),
+    LinearSVC(),
+    SGDClassifier(random_state=0),
+    SGDClassifier(loss="log_loss", random_state=0),
+    RidgeClassifier(),
+    SVC(kernel="linear"),
+    LogisticRegression(fit_intercept=False),
+]
+
+
+@pytest.mark.parametrize("base", CLASSIFIERS, ids=lambda e: repr(e))
+def test_linear_classifiers(base):
+    X, y = make_classification(4000, n_features=6, class_sep=1.5, random_state=5)
+    rm = RadonMachineClassifier(base, height=1, random_state=0).fit(X, y)
+    icpt = base.get_params().get("fit_intercept", True)
+    assert rm.radon_number_ == 6 + 2 + icpt
+    assert type(rm.estimators_[0]) is type(base)
+    assert np.shape(rm.coef_) == np.shape(rm.estimators_[0].coef_) and np.size(rm.coef_) == 6
+    dec = rm.decision_function(X)
+    np.testing.assert_allclose(dec, X @ rm.coef_.ravel() + np.ravel(rm.intercept_)[0], rtol=1e-9, atol=1e-9)
+    np.testing.assert_array_equal(rm.predict(X), rm.classes_[(dec > 0).astype(int)])
+    assert rm.score(X, y) > 0.85
+    assert hasattr(rm, "predict_proba") == hasattr(base, "predict_proba")
+
+
+@pytest.mark.parametrize(
+    "base", [Ridge(), LinearRegression(), SGDRegressor(random_state=0), Ridge(fit_intercept=False)], ids=repr
+)
+def test_linear_regressors(base, rng):
+    X = rng.standard_normal((5000, 4))
+    w = np.array([1.0, -2.0, 0.5, 3.0])
+    y = X @ w + (2.0 if base.fit_intercept else 0.0) + 0.1 * rng.standard_normal(5000)
+    rm = RadonMachineRegressor(base, height=1, random_state=0).fit(X, y)
+    assert rm.n_models_ == 4 + 2 + base.fit_intercept
+    np.testing.assert_allclose(rm.coef_, w, atol=0.05)
+    np.testing.assert_allclose(rm.predict(X), X @ rm.coef_ + rm.intercept_, rtol=1e-10, atol=1e-10)
+    assert rm.score(X, y) > 0.99
+
+
+def test_multioutput_regression_per_target(rng):
+    X = rng.standard_normal((3000, 3))
+    W = rng.standard_normal((3, 2))
+    Y = X @ W + 0.05 * rng.standard_normal((3000, 2))
+    rm = RadonMachineRegressor(height=1, random_state=0).fit(X, Y)
+    assert rm.coef_.shape == (2, 3) and rm.intercept_.shape == (2,)
+    models = np.stack([_vec(e) for e in rm.estimators_])
+    for j in range(2):
+        np.testing.assert_allclose(np.r_[rm.coef_[j], rm.intercept_[j]], radonml.radon_point(models[:, j]), atol=1e-12)
+    assert rm.predict(X).shape == (3000, 2)
+
+
+def test_same_random_state_same_model_and_seeds_reach_base():
+    X, y = make_classification(3000, n_features=4, random_state=6)
+    base = SGDClassifier(random_state=None)
+    a = RadonMachineClassifier(base, height=1, random_state=11).fit(X, y)
+    b = RadonMachineClassifier(base, height=1, random_state=11, n_jobs=2).fit(X, y)
+    np.testing.assert_array_equal(a.coef_, b.coef_)
+    seeds = {e.random_state for e in a.estimators_}
+    assert len(seeds) == a.n_models_  # every clone got its own seed
+    c = RadonMachineClassifier(base, height=1, random_state=12).fit(X, y)
+    assert not np.array_equal(a.coef_, c.coef_)
+
+
+def test_memmap_input_with_two_jobs(tmp_path):
+    X, y = radonml.datasets.make_synthetic(20000, seed=3)
+    np.save(tmp_path / "X.npy", X)
+    Xm = np.load(tmp_path / "X.npy", mmap_mode="r")
+    a = RadonMachineClassifier(height=1, random_state=0, n_jobs=2).fit(Xm, y)
+    b = RadonMachineClassifier(height=1, random_state=0).fit(X, y)
+    np.testing.assert_array_equal(a.coef_, b.coef_)
+
+
+def test_auc_close_to_central_on_synthetic():
+    ds = radonml.datasets.load_synthetic(60000, seed=4)
+    central = LogisticRegression().fit(ds.X_train, ds.y_train)
+    auc_c = roc_auc_score(ds.y_test, central.decision_function(ds.X_test))
+    for h in (1, 2):
+        rm = RadonMachineClassifier(height=h, random_state=0).fit(ds.X_train, ds.y_train)
+        assert rm.n_models_ == 21**h
+        auc = roc_auc_score(ds.y_test, rm.decision_function(ds.X_test))
+        assert abs(auc - auc_c) < 0.005
+
+
+def test_sample_weight_reaches_parts():
+    X, y = make_classification(2000, n_features=3, n_informative=3, n_redundant=0, random_state=8)
+    sw = np.ones(len(y))
+    a = RadonMachineClassifier(height=1, random_state=0).fit(X, y, sample_weight=sw)
+    b = RadonMachineClassifier(height=1, random_state=0).fit(X, y)
+    np.testing.assert_allclose(a.coef_, b.coef_, rtol=1e-10)
+    sw[y == 1] = 5.0  # upweighting class 1 moves the intercept up
+    c = RadonMachineClassifier(height=1, random_state=0).fit(X, y, sample_weight=sw)
+    assert c.intercept_[0] > b.intercept_[0]
+
+
+# ----------------------------------------------------------------- errors
+
+
+def test_estimator_without_coef_is_rejected_at_fit():
+    X, y = make_classification(500, n_features=3, n_informative=3, n_redundant=0, random_state=0)
+    with pytest.raises(TypeError, match="coef_.*KNeighborsClassifier"):
+        RadonMachineClassifier(KNeighborsClassifier(), height=1).fit(X, y)
+    with pytest.raises(TypeError, match="estimator must be a scikit-learn estimator"):
+        RadonMachineClassifier(object(), height=1).fit(X, y)
+
+
+@pytest.mark.parametrize(
+    "params, exc, msg",
+    [
+        ({"height": "tall"}, ValueError, "height must be 'auto'"),
+        ({"height": -1}, ValueError, "height must be >= 0"),
+        ({"height": 1.5}, TypeError, "height must be an integer"),
+        ({"height": 3}, ValueError, r"height=3 needs r\^height = 6\^3 = 216 parts.*smallest class"),
+        ({"min_samples": 0}, ValueError, "min_samples must be >= 1"),
+        ({"aggregation": "nope"}, ValueError, "aggregation must be one of"),
+        ({"aggregation": 3}, TypeError, "aggregation must be a registered aggregator name or a callable"),
+        ({"multiclass": "ovo"}, ValueError, "multiclass must be one of"),
+    ],
+)
+def test_bad_parameters(params, exc, msg):
+    X, y = make_classification(300, n_features=3, n_informative=2, n_redundant=0, random_state=0)
+    with pytest.raises(exc, match=msg):
+        RadonMachineClassifier(**params).fit(X, y)
+
+
+def test_bad_sample_weight_and_too_few_samples_warns():
+    X, y = make_classification(300, n_features=3, n_informative=3, n_redundant=0, random_state=0)
+    with pytest.raises(ValueError, match=r"sample_weight must have shape \(300,\)"):
+        RadonMachineClassifier(height=1).fit(X, y, sample_weight=np.ones(5))
+    with pytest.raises(TypeError, match="does not accept sample_weight"):
+        RadonMachineClassifier(KNeighborsClassifier(), height=1).fit(X, y, sample_weight=np.ones(300))
+    with pytest.warns(FallbackWarning, match="height_ = 0"):
+        rm = RadonMachineClassifier().fit(X, y)  # 300 / 6 < 100
+    assert rm.height_ == 0 and rm.n_models_ == 1
+    # the one part holds all rows, in random order (lbfgs then agrees to rounding)
+    np.testing.assert_allclose(rm.coef_, LogisticRegression().fit(X, y).coef_, rtol=1e-6)
+
+
+def test_ovo_svc_is_rejected():
+    X, y = make_classification(3000, n_features=3, n_informative=3, n_redundant=0, n_classes=3, random_state=0)
+    with pytest.raises(TypeError, match="coef_ cannot be set"):
+        RadonMachineClassifier(SVC(kernel="linear"), height=1).fit(X, y)
+
+
+# ----------------------------------------------------------------- aggregate_estimators
+
+
+def _site_models(n_sites=8):
+    X, y = make_classification(4000, n_features=4, n_informative=4, n_redundant=0, random_state=9)
+    return [LogisticRegression().fit(X[i::n_sites], y[i::n_sites]) for i in range(n_sites)], X, y
+
+
+def test_aggregate_estimators_mean_radon_and_inputs_untouched():
+    models, X, y = _site_models(7)  # d = 5, r = 7
+    before = [copy.deepcopy(m.coef_) for m in models]
+    V = np.concatenate([_vec(m) for m in models])
+    out = aggregate_estimators(models, "mean")
+    assert type(out) is LogisticRegression and out is not models[0]
+    np.testing.assert_allclose(np.r_[out.coef_.ravel(), out.intercept_], V.mean(axis=0), rtol=1e-12)
+    rad = aggregate_estimators(models, "radon", rng=0)
+    np.testing.assert_allclose(np.r_[rad.coef_.ravel(), rad.intercept_], radonml.radon_point(V), rtol=1e-9)
+    assert rad.score(X, y) > 0.8
+    for m, b in zip(models, before):
+        np.testing.assert_array_equal(m.coef_, b)
+    gm = aggregate_estimators(models, "geometric_median")
+    np.testing.assert_allclose(np.r_[gm.coef_.ravel(), gm.intercept_], radonml.aggregate(V, "geometric_median"))
+
+
+def test_aggregate_estimators_errors():
+    models, X, y = _site_models(3)
+    other = LogisticRegression().fit(X[:, :3], y)
+    with pytest.raises(ValueError, match=r"coef_ has shape \(1, 3\)"):
+        aggregate_estimators(models + [other], "mean")
+    y3 = y.copy()
+    y3[:30] = 2
+    with pytest.raises(ValueError, match="classes_"):
+        aggregate_estimators(models + [LogisticRegression().fit(X, y3)], "mean")
+    with pytest.raises(TypeError, match="of one class"):
+        aggregate_estimators(models + [LinearSVC().fit(X, y)], "mean")
+    with pytest.raises(ValueError, match="empty"):
+        aggregate_estimators([], "mean")
+    with pytest.raises(TypeError, match="sequence of fitted estimators"):
+        aggregate_estimators(models[0], "mean")
+    with pytest.raises(TypeError, match="coef_"):
+        aggregate_estimators([KNeighborsClassifier().fit(X, y)] * 2, "mean")
+    with pytest.raises(TypeError, match="cannot be set"):
+        aggregate_estimators([SVC(kernel="linear").fit(X[:200], y[:200])] * 2, "mean")
+    with pytest.raises(ValueError, match="fit_intercept"):
+        aggregate_estimators([models[0], LogisticRegression(fit_intercept=False).fit(X, y)], "mean")
+    with pytest.raises(ValueError, match="at least r"):
+        aggregate_estimators(models, "radon")  # 3 models < r = 7
