@@ -16,9 +16,13 @@ inline int hardware_threads() {
   return n == 0 ? 1 : static_cast<int>(n);
 }
 
-/// Resolve a user thread count: <= 0 means "all cores".
+/// Most threads one parallel_for starts, whatever it is asked for (a thread
+/// count far above the core count only costs memory and start-up time).
+constexpr int kMaxThreads = 256;
+
+/// Resolve a user thread count: <= 0 means "all cores"; capped at kMaxThreads.
 inline int resolve_threads(int n_threads) {
-  return n_threads <= 0 ? hardware_threads() : n_threads;
+  return std::min(n_threads <= 0 ? hardware_threads() : n_threads, kMaxThreads);
 }
 
 /// Run fn(begin, end, thread_index) over [0, n) split into contiguous chunks.
@@ -27,7 +31,9 @@ inline int resolve_threads(int n_threads) {
 /// processed by exactly one call, so results written per index do not depend
 /// on the number of threads. Work smaller than min_per_thread per thread runs
 /// on fewer threads (spawning a thread costs tens of microseconds). The first
-/// exception thrown by any worker is rethrown on the calling thread.
+/// exception thrown by any worker is rethrown on the calling thread, after
+/// every worker has finished. If a thread cannot be started, its chunk runs on
+/// the calling thread instead (same split, so the same results).
 template <class Fn>
 void parallel_for(std::ptrdiff_t n, int n_threads, std::ptrdiff_t min_per_thread, Fn&& fn) {
   if (n <= 0) return;
@@ -53,8 +59,13 @@ void parallel_for(std::ptrdiff_t n, int n_threads, std::ptrdiff_t min_per_thread
       if (!error) error = std::current_exception();
     }
   };
-  for (int k = 1; k < t; ++k) workers.emplace_back(run, k);
+  int started = 1;
+  try {
+    for (; started < t; ++started) workers.emplace_back(run, started);
+  } catch (...) {  // std::system_error (no more threads) or bad_alloc: run the rest here
+  }
   run(0);
+  for (int k = started; k < t; ++k) run(k);
   for (auto& w : workers) w.join();
   if (error) std::rethrow_exception(error);
 }

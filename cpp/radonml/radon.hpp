@@ -13,24 +13,32 @@
 // A = sum_{lambda_i > 0} lambda_i. The null space of M is invariant under
 // invertible affine maps of the points, so the points are first mapped to
 // [-1, 1]^d coordinate-wise (midrange centre, half-range scale); this makes
-// inputs near 1e150 or 1e-150 as easy as inputs near 1 and never overflows.
+// inputs near 1e150, 1e-150 or even subnormal as easy as inputs near 1 and
+// never overflows.
 //
-// Fast path: partial-pivot LU of the square block of the first d+1 columns,
-// solving for the null vector with lambda_{d+2} = 1 (the remaining
-// coefficients, for r > d + 2, are 0). It is accepted only when the residual
-// |M lambda|_inf is within a small multiple of machine precision times
-// |lambda|_1; otherwise (singular or ill-conditioned block: duplicated points,
-// points on a lower-dimensional affine subspace) a full-pivot LU of the whole
-// M, which is rank revealing, supplies the null vector. No noise is added.
+// Solvers, tried in this order; each candidate null vector must pass the same
+// residual check |M lambda|_inf <= tol * |lambda|_1 (M normalized, so its
+// entries lie in [-1, 1]) before it is used:
+//   0. fast path: partial-pivot LU of the square block of the first d+1
+//      columns, solving for the null vector with lambda_{d+2} = 1 (the
+//      remaining coefficients, for r > d + 2, are 0);
+//   1. full-pivot LU of the whole M (rank revealing): first kernel vector;
+//   2. column-pivoted Householder QR of M^T: the last column of Q is
+//      orthogonal to the row space of M, hence always a null vector.
+// Duplicated points or points on a lower-dimensional affine subspace make the
+// block singular or ill-conditioned and end up in 1 (or 2). No noise is added.
+// A residual check that no solver passes raises std::runtime_error: a Radon
+// point is never returned without its certificate.
 #pragma once
 
 #include <Eigen/Dense>
 
 #include <algorithm>
+#include <cfloat>
 #include <cmath>
 #include <cstdint>
+#include <cstring>
 #include <limits>
-#include <numeric>
 #include <stdexcept>
 #include <string>
 #include <vector>
@@ -39,38 +47,48 @@
 
 namespace radonml {
 
-/// Size of the square block up to which the hand-written LU is used; above
-/// it Eigen's blocked PartialPivLU is faster.
+/// Size of the square block (d + 1) up to which the hand-written LU is used;
+/// above it Eigen's blocked PartialPivLU is faster.
 constexpr int kSmallLU = 40;
 
+/// Which solver produced the null vector.
+enum class RadonSolver : int { fast_lu = 0, full_pivot_lu = 1, col_piv_qr = 2 };
+
 /// Scratch memory for one thread; reused across Radon points of one size.
+/// Everything Eigen touches is Eigen-allocated (aligned the same way every
+/// time), so the floating-point results cannot depend on where malloc put a
+/// buffer, i.e. not on the thread count or on the run.
 struct RadonWorkspace {
   int n = -1, r = -1;
-  std::vector<double> M;       // (n x r) column-major normalized matrix
-  std::vector<double> A;       // (n x n) copy for the small LU
-  std::vector<double> rhs;     // (n)
-  std::vector<double> lo, hi;  // per-coordinate min / max
-  std::vector<double> shift, inv_scale;
-  std::vector<double> tmp;     // (n) residual
+  Eigen::MatrixXd M;                   // (n x r) normalized matrix, kept intact
+  Eigen::MatrixXd A;                   // (n x n) copy of the block for the small LU
+  Eigen::VectorXd rhs, sol, tmp;       // (n)
+  Eigen::VectorXd shift, pre, inv;     // per-coordinate affine map (d + 1 entries)
   Eigen::PartialPivLU<Eigen::MatrixXd> plu;
 
   void resize(int n_, int r_) {
     if (n_ == n && r_ == r) return;
     n = n_;
     r = r_;
-    M.assign(static_cast<std::size_t>(n) * r, 0.0);
-    A.assign(static_cast<std::size_t>(n) * n, 0.0);
-    rhs.assign(n, 0.0);
-    lo.assign(n, 0.0);
-    hi.assign(n, 0.0);
-    shift.assign(n, 0.0);
-    inv_scale.assign(n, 1.0);
-    tmp.assign(n, 0.0);
+    M.resize(n, r);
+    A.resize(n <= kSmallLU ? n : 0, n <= kSmallLU ? n : 0);
+    rhs.resize(n);
+    sol.resize(n);
+    tmp.resize(n);
+    shift.resize(n);
+    pre.resize(n);
+    inv.resize(n);
+    plu = Eigen::PartialPivLU<Eigen::MatrixXd>();
   }
-};
 
-/// Which solver produced the null vector.
-enum class RadonSolver : int { fast_lu = 0, full_pivot_lu = 1 };
+  /// Bytes held (to decide whether a long-lived workspace should let go).
+  std::size_t bytes() const {
+    if (n < 0) return 0;
+    const std::size_t nn = static_cast<std::size_t>(n);
+    return sizeof(double) * (static_cast<std::size_t>(M.size() + A.size()) + 6 * nn + (n > kSmallLU ? nn * nn : 0));
+  }
+  void release() { *this = RadonWorkspace(); }
+};
 
 namespace detail {
 
@@ -91,7 +109,8 @@ inline bool small_lu_solve(double* A, int n, double* b) {
     }
     if (!(best > 0.0)) return false;
     if (p != k) {
-      for (int j = 0; j < n; ++j) std::swap(A[j * n + k], A[j * n + p]);
+      for (int j = 0; j < n; ++j) std::swap(A[static_cast<std::ptrdiff_t>(j) * n + k],
+                                            A[static_cast<std::ptrdiff_t>(j) * n + p]);
       std::swap(b[k], b[p]);
     }
     const double inv = 1.0 / colk[k];
@@ -118,7 +137,12 @@ inline bool small_lu_solve(double* A, int n, double* b) {
   return true;
 }
 
-/// |M lambda|_inf <= tol * |lambda|_1 ?  (M column-major n x r)
+/// Tolerance of the residual check, relative to |lambda|_1 (the normalized M
+/// has entries in [-1, 1], so |M lambda|_inf <= |lambda|_1 always).
+inline double residual_tolerance(int n) { return 256.0 * std::numeric_limits<double>::epsilon() * (n + 1); }
+
+/// |M lambda|_inf <= tol * |lambda|_1, with every entry finite?  (M column-major
+/// n x r.) Written so that a NaN anywhere makes it fail.
 inline bool residual_ok(const double* M, int n, int r, const double* lambda, double* tmp) {
   double l1 = 0.0;
   for (int i = 0; i < n; ++i) tmp[i] = 0.0;
@@ -131,10 +155,10 @@ inline bool residual_ok(const double* M, int n, int r, const double* lambda, dou
     for (int i = 0; i < n; ++i) tmp[i] += col[i] * lj;
   }
   if (!(l1 > 0.0) || !std::isfinite(l1)) return false;
-  double res = 0.0;
-  for (int i = 0; i < n; ++i) res = std::max(res, std::abs(tmp[i]));
-  const double tol = 256.0 * std::numeric_limits<double>::epsilon() * (n + 1);
-  return res <= tol * l1;
+  const double bound = residual_tolerance(n) * l1;
+  for (int i = 0; i < n; ++i)
+    if (!(std::abs(tmp[i]) <= bound)) return false;
+  return true;
 }
 
 }  // namespace detail
@@ -143,71 +167,102 @@ inline bool residual_ok(const double* M, int n, int r, const double* lambda, dou
 ///
 /// Writes the point (d values) and the normalized null vector lambda (r
 /// values, sum over positive entries = 1, sum over the others = -1, sign
-/// chosen so that the entry of largest magnitude is positive). Requires
-/// r >= d + 2 and finite inputs. Returns the solver used.
+/// chosen so that the entry of largest magnitude is positive; the first one
+/// on ties). Requires r >= d + 2 and finite inputs. Returns the solver used.
+/// first_solver > 0 skips the cheaper solvers (for tests of the fallbacks).
 inline RadonSolver radon_point(const double* const* rows, int r, int d, double* point, double* lambda,
-                               RadonWorkspace& ws) {
+                               RadonWorkspace& ws, int first_solver = 0) {
   if (d < 1 || r < d + 2) throw std::invalid_argument("radon_point: need r >= d + 2 and d >= 1");
   const int n = d + 1;
   ws.resize(n, r);
-  // Coordinate-wise midrange and half-range (overflow-free for finite input).
-  for (int j = 0; j < d; ++j) {
-    ws.lo[j] = rows[0][j];
-    ws.hi[j] = rows[0][j];
-  }
+  // ---- coordinate-wise affine map to [-1, 1] ----
+  // x -> ((x - shift) * pre) * inv with shift the midrange and inv the inverse
+  // half-range. pre is 1 except for coordinates whose half-range is
+  // subnormal, where 1 / half would overflow: there it is 2^600 (exact).
+  double* shift = ws.shift.data();
+  double* pre = ws.pre.data();
+  double* inv = ws.inv.data();
+  double* lo = ws.rhs.data();  // scratch for min / max
+  double* hi = ws.sol.data();
+  for (int j = 0; j < d; ++j) lo[j] = hi[j] = rows[0][j];
   for (int i = 1; i < r; ++i) {
     const double* x = rows[i];
     for (int j = 0; j < d; ++j) {
-      ws.lo[j] = std::min(ws.lo[j], x[j]);
-      ws.hi[j] = std::max(ws.hi[j], x[j]);
+      lo[j] = std::min(lo[j], x[j]);
+      hi[j] = std::max(hi[j], x[j]);
     }
   }
   for (int j = 0; j < d; ++j) {
-    const double half = 0.5 * ws.hi[j] - 0.5 * ws.lo[j];
-    ws.shift[j] = 0.5 * ws.hi[j] + 0.5 * ws.lo[j];
-    ws.inv_scale[j] = half > 0.0 ? 1.0 / half : 0.0;  // constant coordinate -> zero row
-    if (!std::isfinite(ws.inv_scale[j])) ws.inv_scale[j] = 0.0;
+    const double half = 0.5 * hi[j] - 0.5 * lo[j];  // overflow-free for finite input
+    shift[j] = 0.5 * hi[j] + 0.5 * lo[j];
+    pre[j] = 1.0;
+    if (!(half > 0.0)) {
+      inv[j] = 0.0;  // constant coordinate -> zero row
+    } else if (half < DBL_MIN) {
+      pre[j] = std::ldexp(1.0, 600);
+      inv[j] = 1.0 / (half * pre[j]);
+    } else {
+      inv[j] = 1.0 / half;
+    }
   }
   double* M = ws.M.data();
   for (int i = 0; i < r; ++i) {
     const double* x = rows[i];
     double* col = M + static_cast<std::ptrdiff_t>(i) * n;
-    for (int j = 0; j < d; ++j) col[j] = (x[j] - ws.shift[j]) * ws.inv_scale[j];
+    for (int j = 0; j < d; ++j) col[j] = ((x[j] - shift[j]) * pre[j]) * inv[j];
     col[d] = 1.0;
   }
 
   RadonSolver used = RadonSolver::fast_lu;
   bool ok = false;
-  // ---- fast path: square block of the first n columns, lambda_n = 1 ----
-  {
+  // ---- 0. fast path: square block of the first n columns, lambda_n = 1 ----
+  if (first_solver <= 0) {
     for (int j = 0; j < r; ++j) lambda[j] = 0.0;
     double* b = ws.rhs.data();
     const double* last = M + static_cast<std::ptrdiff_t>(n) * n;
     for (int i = 0; i < n; ++i) b[i] = -last[i];
+    const double* x = b;
+    bool solved;
     if (n <= kSmallLU) {
-      std::copy(M, M + static_cast<std::ptrdiff_t>(n) * n, ws.A.data());
-      ok = detail::small_lu_solve(ws.A.data(), n, b);
+      std::memcpy(ws.A.data(), M, sizeof(double) * static_cast<std::size_t>(n) * n);
+      solved = detail::small_lu_solve(ws.A.data(), n, b);
     } else {
-      Eigen::Map<const Eigen::MatrixXd> Ablock(M, n, n);
-      ws.plu.compute(Ablock);
-      Eigen::Map<Eigen::VectorXd> bv(b, n);
-      bv = ws.plu.solve(bv);
-      ok = true;
+      // Eigen's PartialPivLU does not stop at a zero pivot; the residual check
+      // below catches the non-finite or inaccurate solution instead.
+      ws.plu.compute(ws.M.leftCols(n));
+      ws.sol.noalias() = ws.plu.solve(ws.rhs);
+      x = ws.sol.data();
+      solved = true;
     }
-    if (ok) {
-      for (int i = 0; i < n; ++i) lambda[i] = b[i];
+    if (solved) {
+      for (int i = 0; i < n; ++i) lambda[i] = x[i];
       lambda[n] = 1.0;
       ok = detail::residual_ok(M, n, r, lambda, ws.tmp.data());
     }
   }
-  // ---- fallback: rank-revealing full-pivot LU of the whole M ----
-  if (!ok) {
+  // ---- 1. rank-revealing full-pivot LU of the whole M ----
+  if (!ok && first_solver <= 1) {
     used = RadonSolver::full_pivot_lu;
-    Eigen::Map<const Eigen::MatrixXd> Mm(M, n, r);
-    Eigen::FullPivLU<Eigen::MatrixXd> flu(Mm);
+    Eigen::FullPivLU<Eigen::MatrixXd> flu(ws.M);
     Eigen::MatrixXd K = flu.kernel();
-    if (K.cols() < 1) throw std::runtime_error("radon_point: rank-revealing LU found no null vector");
-    for (int j = 0; j < r; ++j) lambda[j] = K(j, 0);
+    if (K.cols() >= 1 && K.rows() == r) {
+      for (int j = 0; j < r; ++j) lambda[j] = K(j, 0);
+      ok = detail::residual_ok(M, n, r, lambda, ws.tmp.data());
+    }
+  }
+  // ---- 2. column-pivoted QR of M^T: last column of Q spans part of null(M) ----
+  if (!ok) {
+    used = RadonSolver::col_piv_qr;
+    Eigen::ColPivHouseholderQR<Eigen::MatrixXd> qr(ws.M.transpose());
+    Eigen::VectorXd e = Eigen::VectorXd::Zero(r);
+    e(r - 1) = 1.0;
+    Eigen::VectorXd q = qr.householderQ() * e;
+    for (int j = 0; j < r; ++j) lambda[j] = q(j);
+    ok = detail::residual_ok(M, n, r, lambda, ws.tmp.data());
+    if (!ok)
+      throw std::runtime_error("radon_point: no solver found a null vector that passes the residual check "
+                               "(|M lambda|_inf <= " + std::to_string(detail::residual_tolerance(n)) +
+                               " |lambda|_1)");
   }
   // ---- canonical sign and scale; the point from the positive part ----
   int arg = 0;
@@ -217,9 +272,11 @@ inline RadonSolver radon_point(const double* const* rows, int r, int d, double* 
     for (int j = 0; j < r; ++j) lambda[j] = -lambda[j];
   double pos = 0.0, neg = 0.0;
   for (int j = 0; j < r; ++j) (lambda[j] > 0.0 ? pos : neg) += lambda[j];
-  if (!(pos > 0.0) || !std::isfinite(pos) || !std::isfinite(neg))
-    throw std::runtime_error("radon_point: no valid null vector (non-finite coefficients)");
-  const double inv_pos = 1.0 / pos, inv_neg = neg < 0.0 ? -1.0 / neg : 0.0;
+  // The residual check bounds |pos + neg| (the ones row) by tol * (pos - neg),
+  // so both parts are non-empty here.
+  if (!(pos > 0.0) || !(neg < 0.0) || !std::isfinite(pos) || !std::isfinite(neg))
+    throw std::runtime_error("radon_point: invalid null vector (a part of the partition is empty)");
+  const double inv_pos = 1.0 / pos, inv_neg = -1.0 / neg;
   for (int j = 0; j < d; ++j) point[j] = 0.0;
   for (int i = 0; i < r; ++i) {
     if (lambda[i] > 0.0) {
@@ -234,27 +291,52 @@ inline RadonSolver radon_point(const double* const* rows, int r, int d, double* 
   return used;
 }
 
+namespace detail {
+
+/// Workspace of the calling thread, kept between calls so that single Radon
+/// points of large d do not pay for allocation and page faults every time.
+inline RadonWorkspace& caller_workspace() {
+  static thread_local RadonWorkspace ws;
+  return ws;
+}
+
+/// Let a kept workspace go when it holds much memory (large d).
+inline void trim_caller_workspace() {
+  RadonWorkspace& ws = caller_workspace();
+  if (ws.bytes() > (std::size_t(32) << 20)) ws.release();
+}
+
+/// Groups per thread below which extra threads do not pay for themselves.
+inline std::ptrdiff_t min_groups_per_thread(int r, int d) {
+  // cost of one group ~ d^3 flops + r d for the normalization; aim for >= ~200k flops per thread
+  const double cost = static_cast<double>(d + 1) * (d + 1) * (d + 1) + 20.0 * r * d;
+  return std::max<std::ptrdiff_t>(1, static_cast<std::ptrdiff_t>(2e5 / cost));
+}
+
+}  // namespace detail
+
 /// Radon points of g groups stored as a (g, r, d) C-ordered array.
 /// points: (g, d) output; lambdas: (g, r) output (may be null);
 /// solvers: (g) output (may be null). Thread count <= 0 means all cores.
+/// The results do not depend on the thread count.
 inline void radon_points(const double* groups, std::int64_t g, int r, int d, double* points, double* lambdas,
-                         std::int8_t* solvers, int n_threads) {
+                         std::int8_t* solvers, int n_threads, int first_solver = 0) {
+  if (d < 1 || r < d + 2) throw std::invalid_argument("radon_points: need r >= d + 2 and d >= 1");
   const std::ptrdiff_t per_group = static_cast<std::ptrdiff_t>(r) * d;
-  // cost of one group ~ d^3; aim for >= ~200 microseconds per thread
-  const double cost = static_cast<double>(d + 1) * (d + 1) * (d + 1) + 20.0 * r * d;
-  const std::ptrdiff_t min_per = std::max<std::ptrdiff_t>(1, static_cast<std::ptrdiff_t>(2e5 / cost));
-  parallel_for(g, n_threads, min_per, [&](std::ptrdiff_t b, std::ptrdiff_t e, int) {
-    RadonWorkspace ws;
+  parallel_for(g, n_threads, detail::min_groups_per_thread(r, d), [&](std::ptrdiff_t b, std::ptrdiff_t e, int tid) {
+    RadonWorkspace local;
+    RadonWorkspace& ws = tid == 0 ? detail::caller_workspace() : local;
     std::vector<const double*> rows(r);
     std::vector<double> lam_local(lambdas ? 0 : r);
     for (std::ptrdiff_t k = b; k < e; ++k) {
       const double* base = groups + k * per_group;
       for (int i = 0; i < r; ++i) rows[i] = base + static_cast<std::ptrdiff_t>(i) * d;
       double* lam = lambdas ? lambdas + k * r : lam_local.data();
-      RadonSolver s = radon_point(rows.data(), r, d, points + k * d, lam, ws);
+      RadonSolver s = radon_point(rows.data(), r, d, points + k * d, lam, ws, first_solver);
       if (solvers) solvers[k] = static_cast<std::int8_t>(s);
     }
   });
+  detail::trim_caller_workspace();
 }
 
 /// Iterated Radon point (the Radon machine's aggregation tree).
@@ -266,9 +348,13 @@ inline void radon_points(const double* groups, std::int64_t g, int r, int d, dou
 /// The result does not depend on the thread count.
 inline void iterated_radon_point(const double* points, std::int64_t n_points, int d, const std::int64_t* leaves,
                                  std::int64_t L, int r, int height, double* out, int n_threads) {
+  if (d < 1 || r < d + 2) throw std::invalid_argument("iterated_radon_point: need r >= d + 2 and d >= 1");
   if (height < 0) throw std::invalid_argument("iterated_radon_point: height must be >= 0");
   std::int64_t expect = 1;
-  for (int l = 0; l < height; ++l) expect *= r;
+  for (int l = 0; l < height; ++l) {
+    if (expect > L / r) throw std::invalid_argument("iterated_radon_point: number of leaves must be r^height");
+    expect *= r;
+  }
   if (expect != L) throw std::invalid_argument("iterated_radon_point: number of leaves must be r^height");
   for (std::int64_t i = 0; i < L; ++i)
     if (leaves[i] < 0 || leaves[i] >= n_points) throw std::out_of_range("iterated_radon_point: leaf index");
@@ -276,14 +362,14 @@ inline void iterated_radon_point(const double* points, std::int64_t n_points, in
     std::copy(points + leaves[0] * d, points + leaves[0] * d + d, out);
     return;
   }
-  const double cost = static_cast<double>(d + 1) * (d + 1) * (d + 1) + 20.0 * r * d;
-  const std::ptrdiff_t min_per = std::max<std::ptrdiff_t>(1, static_cast<std::ptrdiff_t>(2e5 / cost));
+  const std::ptrdiff_t min_per = detail::min_groups_per_thread(r, d);
   std::vector<double> cur, next;
   std::int64_t groups = L / r;
   // level 1: gather rows through the leaf indices
-  cur.assign(static_cast<std::size_t>(groups) * d, 0.0);
-  parallel_for(groups, n_threads, min_per, [&](std::ptrdiff_t b, std::ptrdiff_t e, int) {
-    RadonWorkspace ws;
+  cur.resize(static_cast<std::size_t>(groups) * d);
+  parallel_for(groups, n_threads, min_per, [&](std::ptrdiff_t b, std::ptrdiff_t e, int tid) {
+    RadonWorkspace local;
+    RadonWorkspace& ws = tid == 0 ? detail::caller_workspace() : local;
     std::vector<const double*> rows(r);
     std::vector<double> lam(r);
     for (std::ptrdiff_t k = b; k < e; ++k) {
@@ -293,9 +379,10 @@ inline void iterated_radon_point(const double* points, std::int64_t n_points, in
   });
   for (int level = 2; level <= height; ++level) {
     groups /= r;
-    next.assign(static_cast<std::size_t>(groups) * d, 0.0);
-    parallel_for(groups, n_threads, min_per, [&](std::ptrdiff_t b, std::ptrdiff_t e, int) {
-      RadonWorkspace ws;
+    next.resize(static_cast<std::size_t>(groups) * d);
+    parallel_for(groups, n_threads, min_per, [&](std::ptrdiff_t b, std::ptrdiff_t e, int tid) {
+      RadonWorkspace local;
+      RadonWorkspace& ws = tid == 0 ? detail::caller_workspace() : local;
       std::vector<const double*> rows(r);
       std::vector<double> lam(r);
       for (std::ptrdiff_t k = b; k < e; ++k) {
@@ -305,6 +392,7 @@ inline void iterated_radon_point(const double* points, std::int64_t n_points, in
     });
     cur.swap(next);
   }
+  detail::trim_caller_workspace();
   std::copy(cur.begin(), cur.begin() + d, out);
 }
 

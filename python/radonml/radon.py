@@ -337,6 +337,66 @@ def iterated_radon_point(points, *, height=None, rng=None, remainder: str = "dro
     return _core.iterated_radon_point(pts, leaves, r, h, check_n_threads(n_threads))
 
 
+def _tukey_depth_2d(diff: np.ndarray) -> int:
+    """Exact Tukey depth of the origin among the rows of ``diff`` (n, 2).
+
+    A closed half-plane through the origin is shallowest just next to a position where its
+    boundary line runs through a data point v. For that line, with L and R the numbers of
+    points strictly on either side, S the points on the ray of v and O those on the opposite
+    ray, the half-planes next to it hold L + S, L + O, R + S or R + O points, so
+
+        depth = #zeros + min over v of (min(L, R) + min(S, O)).
+
+    Directions are sorted by angle; the side tests use exact signs of cross products (exact
+    whenever those products are, e.g. for integer coordinates below 2**26), so collinear and
+    opposite points are counted correctly. O(n log n).
+    """
+    n = diff.shape[0]
+    diff = diff + 0.0  # -0.0 -> +0.0, so that arctan2 stays in (-pi, pi]
+    nonzero = (diff != 0).any(axis=1)
+    n_zero = n - int(nonzero.sum())
+    v = diff[nonzero]
+    m = v.shape[0]
+    if m == 0:
+        return n
+    ang = np.arctan2(v[:, 1], v[:, 0])
+    order = np.argsort(ang, kind="stable")
+    v, ang = v[order], ang[order]
+    # groups of points on the same ray (adjacent after sorting)
+    same = np.zeros(m, dtype=bool)
+    if m > 1:
+        a, b = v[:-1], v[1:]
+        same[1:] = (a[:, 0] * b[:, 1] - a[:, 1] * b[:, 0] == 0) & ((a * b).sum(axis=1) > 0)
+    starts = np.flatnonzero(~same)
+    u, phi = v[starts], ang[starts]
+    c = np.diff(np.append(starts, m))
+    G = starts.shape[0]
+    U = np.concatenate([u, u])
+    PHI = np.concatenate([phi, phi + 2 * np.pi])
+    C = np.concatenate([c, c])
+    cum = np.concatenate([[0], np.cumsum(C)])
+    g = np.arange(G)
+
+    def cross(k):  # cross(u_g, U_k): > 0 where group k lies strictly left of group g
+        return u[:, 0] * U[k, 1] - u[:, 1] * U[k, 0]
+
+    # e[g]: the first group after g (cyclically) that is not strictly left of g; the float
+    # angles give it up to rounding, the exact side tests settle it.
+    e = np.clip(np.searchsorted(PHI, phi + np.pi, side="left"), g + 1, g + G)
+    for _ in range(G + 1):
+        back = (e - 1 > g) & ~(cross(np.maximum(e - 1, 0)) > 0)
+        fwd = ~back & (e < g + G) & (cross(np.minimum(e, 2 * G - 1)) > 0)
+        if not (back.any() or fwd.any()):
+            break
+        e = e - back + fwd
+    L = cum[e] - cum[g + 1]
+    k = np.minimum(e, 2 * G - 1)
+    opposite = (e < g + G) & (cross(k) == 0) & ((u * U[k]).sum(axis=1) < 0)
+    O = np.where(opposite, C[k], 0)
+    R = m - c - O - L
+    return n_zero + int((np.minimum(L, R) + np.minimum(c, O)).min())
+
+
 def tukey_depth(point, points, *, n_directions: int = 1000, rng=None) -> int:
     r"""Tukey (halfspace) depth of ``point`` in the set ``points``.
 
@@ -344,7 +404,8 @@ def tukey_depth(point, points, *, n_directions: int = 1000, rng=None) -> int:
 
     the smallest number of points of :math:`S` in a closed halfspace that contains :math:`p`.
     Exact in one dimension (a count) and in two dimensions (an :math:`O(n \log n)` angular
-    sweep, Rousseeuw and Ruts, 1996); in higher dimensions the minimum over
+    sweep in the spirit of Rousseeuw and Ruts, 1996, with exact side tests, so collinear and
+    opposite points count correctly); in higher dimensions the minimum over
     ``n_directions`` random unit directions and the positive and negative coordinate axes,
     which is an upper bound of the depth.
 
@@ -378,19 +439,7 @@ def tukey_depth(point, points, *, n_directions: int = 1000, rng=None) -> int:
         x = diff[:, 0]
         return int(min((x >= 0).sum(), (x <= 0).sum()))
     if d == 2:
-        zero = (diff == 0).all(axis=1)
-        n_zero = int(zero.sum())
-        v = diff[~zero]
-        m = v.shape[0]
-        if m == 0:
-            return n
-        ang = np.sort(np.arctan2(v[:, 1], v[:, 0]))
-        ext = np.concatenate([ang, ang + 2 * np.pi])
-        # largest number of points in an open half-plane (angles [a, a + pi))
-        hi = np.searchsorted(ext, ang + np.pi, side="left")
-        best_open = int((hi - np.arange(m)).max())
-        # the complement of the largest open half-plane is the shallowest closed one
-        return n_zero + m - best_open
+        return _tukey_depth_2d(diff)
     gen = check_rng(rng)
     u = gen.standard_normal((n_dir, d))
     u = np.concatenate([u, np.eye(d), -np.eye(d)])
