@@ -1,0 +1,206 @@
+r"""radonml's aggregators inside Flower (flwr >= 1.20 Message API: ``ServerApp``/``ClientApp``
+with ``ArrayRecord``).
+
+:class:`FedAggregate` subclasses Flower's :class:`flwr.serverapp.strategy.FedAvg` and replaces
+only its aggregation of the clients' arrays: each reply's ``ArrayRecord`` is flattened into one
+vector :math:`f_i \in \mathbb{R}^d` (the floating-point arrays in the record's key order, each
+row-major), the vectors are combined by :func:`radonml.aggregate` with any registered method,
+and the result is cut back into arrays of the original shapes and dtypes. Sampling, the
+configuration messages, metric aggregation and evaluation stay FedAvg's.
+:class:`FedRadon` is the same with the iterated Radon point (Kamp et al., NeurIPS 2017).
+
+Robustness of the server:
+
+- **Too few replies for a Radon point.** The Radon point of :math:`k` vectors in
+  :math:`\mathbb{R}^d` needs :math:`k \ge r = d + 2`. When fewer clients reply (failed or slow
+  clients, a small federation), the round is aggregated with ``fallback`` (default the
+  geometric median, RFA; Pillutla et al., 2022), a :class:`~radonml.FallbackWarning` is
+  emitted and a WARNING is logged on Flower's logger; the round number is appended to
+  :attr:`FedAggregate.fallback_rounds`. ``fallback=None`` keeps the previous global model for
+  that round instead.
+- **Unusable replies.** Replies with errors are skipped (as in FedAvg); replies whose arrays
+  have other shapes than the first valid reply, or hold NaN/inf, are dropped with a logged
+  warning. If nothing usable is left, the round keeps the previous global model.
+- Integer arrays (e.g. ``num_batches_tracked`` of a torch ``state_dict``) are not aggregated:
+  they are taken from the first usable reply.
+
+Radon points exist only for :math:`m \ge d + 2` clients, so :class:`FedRadon` suits small
+models (linear and logistic models, small heads); for networks pick ``method="median"``,
+``"geometric_median"`` or ``"trimmed_mean"``.
+"""
+
+from __future__ import annotations
+
+import warnings
+from logging import INFO, WARNING
+from typing import Iterable, List, Optional, Tuple
+
+import numpy as np
+
+try:
+    from flwr.app import Array, ArrayRecord, Message, MetricRecord
+    from flwr.serverapp.strategy import FedAvg
+    from flwr.supercore import log
+except ModuleNotFoundError as exc:  # pragma: no cover - optional dependency
+    raise ModuleNotFoundError("radonml.flower needs Flower; install it with `pip install 'flwr[simulation]>=1.20'`") from exc
+
+from ._validation import check_rng
+from .aggregators import _lookup, supports_weights
+from .exceptions import FallbackWarning
+from .federated import aggregate_with_fallback
+
+__all__ = ["FedAggregate", "FedRadon", "arrayrecord_to_vector", "vector_to_arrays"]
+
+
+def arrayrecord_to_vector(record: ArrayRecord) -> Tuple[np.ndarray, List[str], List[np.ndarray]]:
+    """Flatten the floating-point arrays of an ``ArrayRecord`` into one float64 vector.
+
+    Returns ``(vector, keys, arrays)``: the vector, the record's keys in order and its arrays
+    (numpy) so that :func:`vector_to_arrays` can restore shapes, dtypes and non-float arrays.
+
+    >>> v, keys, arrs = arrayrecord_to_vector(ArrayRecord([np.ones((2, 2)), np.zeros(1)]))
+    >>> v
+    array([1., 1., 1., 1., 0.])
+    """
+    keys = list(record.keys())
+    arrays = [record[k].numpy() for k in keys]
+    parts = [np.asarray(a, dtype=np.float64).ravel() for a in arrays if np.asarray(a).dtype.kind == "f"]
+    vec = np.concatenate(parts) if parts else np.zeros(0)
+    return vec, keys, arrays
+
+
+def vector_to_arrays(vector: np.ndarray, keys: List[str], like: List[np.ndarray]) -> ArrayRecord:
+    """Inverse of :func:`arrayrecord_to_vector`: an ``ArrayRecord`` with the keys, shapes and
+    dtypes of ``like``; floating arrays are read from ``vector``, others copied from ``like``."""
+    out = ArrayRecord()
+    start = 0
+    for k, a in zip(keys, like):
+        a = np.asarray(a)
+        if a.dtype.kind == "f":
+            n = a.size
+            out[k] = Array(np.ascontiguousarray(vector[start : start + n].reshape(a.shape).astype(a.dtype)))
+            start += n
+        else:
+            out[k] = Array(np.ascontiguousarray(a))
+    if start != vector.shape[0]:
+        raise ValueError(f"vector has {vector.shape[0]} entries, but the arrays hold {start} floating-point numbers")
+    return out
+
+
+class FedAggregate(FedAvg):
+    """Flower strategy that aggregates the clients' arrays with any radonml aggregator.
+
+    Parameters
+    ----------
+    method : str or callable, default "radon"
+        A name of :func:`radonml.available_aggregators` or a callable (see
+        :func:`radonml.aggregate`).
+    fallback : str or None, default "geometric_median"
+        Used (with a :class:`~radonml.FallbackWarning` and a logged warning) in rounds where
+        ``method="radon"`` gets fewer replies than the Radon number :math:`d + 2`. ``None``:
+        keep the previous global model in such rounds.
+    weighted : bool, optional
+        Weight the clients by the metric ``weighted_by_key`` (``"num-examples"``). Default:
+        True exactly when the aggregator uses weights (not for ``"radon"``).
+    rng : None, int or numpy.random.Generator
+        Randomness of the Radon tree (which replies form a group); an int makes rounds
+        reproducible.
+    aggregator_options : dict, optional
+        Passed to the aggregator (e.g. ``{"beta": 0.2}`` for ``"trimmed_mean"``).
+    **kwargs
+        Passed to :class:`flwr.serverapp.strategy.FedAvg` (``fraction_train``,
+        ``min_train_nodes``, ``weighted_by_key``, ...).
+
+    Attributes
+    ----------
+    fallback_rounds : list of int
+        Rounds aggregated with the fallback (or skipped when ``fallback=None``).
+    methods_used : dict
+        ``{round: method name}`` of every aggregated round.
+    """
+
+    def __init__(self, method="radon", *, fallback="geometric_median", weighted=None, rng=None, aggregator_options=None, **kwargs):
+        super().__init__(**kwargs)
+        if isinstance(method, str):
+            _lookup(method)  # unknown names fail here, not in round 1
+        elif not callable(method):
+            raise TypeError(f"method must be an aggregator name or a callable, got {type(method).__name__}")
+        if fallback is not None:
+            _lookup(fallback)
+        self.method = method
+        self.fallback = fallback
+        can_weight = isinstance(method, str) and supports_weights(method)
+        if weighted is None:
+            weighted = can_weight
+        if weighted and not can_weight:
+            raise ValueError(f"weighted=True needs an aggregator that uses weights, but {method!r} does not")
+        self.weighted = bool(weighted)
+        self.rng = check_rng(rng)
+        self.aggregator_options = dict(aggregator_options or {})
+        self.fallback_rounds: List[int] = []
+        self.methods_used: dict = {}
+
+    def summary(self) -> None:
+        super().summary()
+        name = self.method if isinstance(self.method, str) else getattr(self.method, "__name__", "callable")
+        log(INFO, "\t└──> radonml aggregation: %s (fallback: %s, weighted: %s)", name, self.fallback, self.weighted)
+
+    def _usable(self, server_round, replies: List[Message]):
+        record_key = next(iter(replies[0].content.array_records.keys()))
+        rows, weights, first = [], [], None
+        for msg in replies:
+            vec, keys, arrays = arrayrecord_to_vector(msg.content[record_key])
+            shapes = [(np.asarray(a).shape, np.asarray(a).dtype.kind) for a in arrays]
+            node = msg.metadata.src_node_id
+            if first is None:
+                first = (keys, arrays, shapes)
+            elif keys != first[0] or shapes != first[2]:
+                log(WARNING, "round %d: dropping the reply of node %d: its arrays differ in keys or shapes", server_round, node)
+                continue
+            if not np.isfinite(vec).all():
+                log(WARNING, "round %d: dropping the reply of node %d: its arrays hold NaN or inf", server_round, node)
+                continue
+            rows.append(vec)
+            mrec = next(iter(msg.content.metric_records.values()))
+            weights.append(float(mrec[self.weighted_by_key]) if self.weighted else 1.0)
+        return rows, np.asarray(weights), first
+
+    def aggregate_train(self, server_round: int, replies: Iterable[Message]) -> Tuple[Optional[ArrayRecord], Optional[MetricRecord]]:
+        """Aggregate the replies' arrays with ``method`` (see the class docstring)."""
+        valid, _ = self._check_and_log_replies(replies, is_train=True)
+        if not valid:
+            return None, None
+        rows, w, first = self._usable(server_round, valid)
+        metrics = self.train_metrics_aggr_fn([m.content for m in valid], self.weighted_by_key)
+        if not rows:
+            log(WARNING, "round %d: no usable replies; keeping the previous global model", server_round)
+            return None, metrics
+        X = np.stack(rows)
+        options = dict(self.aggregator_options)
+        if self.method == "radon":
+            options.setdefault("rng", self.rng)
+            r = X.shape[1] + 2
+            if X.shape[0] < r:
+                self.fallback_rounds.append(server_round)
+                if self.fallback is None:
+                    msg = (f"round {server_round}: {X.shape[0]} replies are fewer than the Radon number r = d + 2 = {r}; "
+                           "fallback=None, keeping the previous global model")
+                    log(WARNING, msg)
+                    warnings.warn(msg, FallbackWarning, stacklevel=2)
+                    return None, metrics
+                log(WARNING, "round %d: %d replies are fewer than the Radon number r = d + 2 = %d; aggregating with %r",
+                    server_round, X.shape[0], r, self.fallback)
+        vec, used = aggregate_with_fallback(
+            X, self.method, weights=w if self.weighted else None, fallback=self.fallback, **options
+        )
+        self.methods_used[server_round] = used if isinstance(used, str) else "callable"
+        log(INFO, "\t└──> radonml: aggregated %d replies with %s", X.shape[0], self.methods_used[server_round])
+        return vector_to_arrays(vec, first[0], first[1]), metrics
+
+
+class FedRadon(FedAggregate):
+    """:class:`FedAggregate` with the iterated Radon point (the Radon machine's aggregation,
+    Kamp, Boley, Missura, Gärtner, NeurIPS 2017) and the geometric median as fallback."""
+
+    def __init__(self, *, fallback="geometric_median", rng=None, aggregator_options=None, **kwargs):
+        super().__init__("radon", fallback=fallback, weighted=False, rng=rng, aggregator_options=aggregator_options, **kwargs)
