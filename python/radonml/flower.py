@@ -72,6 +72,10 @@ def arrayrecord_to_vector(record: ArrayRecord) -> Tuple[np.ndarray, List[str], L
 def vector_to_arrays(vector: np.ndarray, keys: List[str], like: List[np.ndarray]) -> ArrayRecord:
     """Inverse of :func:`arrayrecord_to_vector`: an ``ArrayRecord`` with the keys, shapes and
     dtypes of ``like``; floating arrays are read from ``vector``, others copied from ``like``."""
+    vector = np.asarray(vector, dtype=np.float64)
+    n_float = sum(np.asarray(a).size for a in like if np.asarray(a).dtype.kind == "f")
+    if vector.ndim != 1 or vector.shape[0] != n_float:
+        raise ValueError(f"vector has {vector.size} entries, but the arrays hold {n_float} floating-point numbers")
     out = ArrayRecord()
     start = 0
     for k, a in zip(keys, like):
@@ -82,8 +86,6 @@ def vector_to_arrays(vector: np.ndarray, keys: List[str], like: List[np.ndarray]
             start += n
         else:
             out[k] = Array(np.ascontiguousarray(a))
-    if start != vector.shape[0]:
-        raise ValueError(f"vector has {vector.shape[0]} entries, but the arrays hold {start} floating-point numbers")
     return out
 
 
