@@ -264,12 +264,10 @@ inline RadonSolver radon_point(const double* const* rows, int r, int d, double* 
                                "(|M lambda|_inf <= " + std::to_string(detail::residual_tolerance(n)) +
                                " |lambda|_1)");
   }
-  // ---- canonical sign and scale; the point from the positive part ----
-  int arg = 0;
-  for (int j = 1; j < r; ++j)
-    if (std::abs(lambda[j]) > std::abs(lambda[arg])) arg = j;
-  if (lambda[arg] < 0.0)
-    for (int j = 0; j < r; ++j) lambda[j] = -lambda[j];
+  // ---- canonical scale and sign; the point from the positive part ----
+  // Scale each part to sum to +-1 first, then choose the sign on the scaled
+  // vector (negating keeps the scaling), so the largest-magnitude entry of the
+  // returned weights is positive even when two entries nearly tie.
   double pos = 0.0, neg = 0.0;
   for (int j = 0; j < r; ++j) (lambda[j] > 0.0 ? pos : neg) += lambda[j];
   // The residual check bounds |pos + neg| (the ones row) by tol * (pos - neg),
@@ -277,15 +275,18 @@ inline RadonSolver radon_point(const double* const* rows, int r, int d, double* 
   if (!(pos > 0.0) || !(neg < 0.0) || !std::isfinite(pos) || !std::isfinite(neg))
     throw std::runtime_error("radon_point: invalid null vector (a part of the partition is empty)");
   const double inv_pos = 1.0 / pos, inv_neg = -1.0 / neg;
+  for (int j = 0; j < r; ++j) lambda[j] *= lambda[j] > 0.0 ? inv_pos : inv_neg;
+  int arg = 0;
+  for (int j = 1; j < r; ++j)
+    if (std::abs(lambda[j]) > std::abs(lambda[arg])) arg = j;
+  if (lambda[arg] < 0.0)
+    for (int j = 0; j < r; ++j) lambda[j] = -lambda[j];
   for (int j = 0; j < d; ++j) point[j] = 0.0;
   for (int i = 0; i < r; ++i) {
-    if (lambda[i] > 0.0) {
-      lambda[i] *= inv_pos;
-      const double w = lambda[i];
+    const double w = lambda[i];
+    if (w > 0.0) {
       const double* x = rows[i];
       for (int j = 0; j < d; ++j) point[j] += w * x[j];
-    } else {
-      lambda[i] *= inv_neg;
     }
   }
   return used;
