@@ -80,7 +80,7 @@ def check_weights(weights, n: int, name: str = "weights") -> Optional[np.ndarray
         raise ValueError(f"{name} must have one entry per model ({n}), got {w.shape[0]}")
     if (w < 0).any():
         i = int(np.argmax(w < 0))
-        raise ValueError(f"{name} must be non-negative, got {w[i]!r} at index {i}")
+        raise ValueError(f"{name} must be non-negative, got {float(w[i])!r} at index {i}")
     if not w.sum() > 0:
         raise ValueError(f"{name} must have a positive sum, got all zeros")
     return w
