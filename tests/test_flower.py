@@ -69,7 +69,6 @@ def _radon_point_ref(P):
     return (lam[pos] @ P[pos]) / lam[pos].sum()
 
 
-@pytest.mark.slow
 def test_fedradon_real_simulation_with_failing_client(caplog):
     init = {"weight": np.array([[0.1, -0.2]]), "bias": np.array([0.05])}
     out = {}

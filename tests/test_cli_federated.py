@@ -1,0 +1,55 @@
+"""`radonml federated` on a tiny configuration: table, JSON, PNG, errors."""
+
+import json
+
+import numpy as np
+import pytest
+
+pytest.importorskip("torch")
+
+from radonml.cli import main  # noqa: E402
+
+TINY = ["--n-samples", "400", "--learners", "4", "--hidden", "8", "--steps", "40", "--eval-every", "10",
+        "--period", "5", "--check-every", "5", "--no-progress"]
+
+
+def test_cli_federated_tiny(tmp_path, capsys):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    rc = main(["federated", *TINY, "--out", str(tmp_path)])
+    assert rc == 0
+    out = capsys.readouterr().out
+    for name in ("minibatch_sgd[mean]", "periodic(b=5)[mean]", "dynamic(", "layerwise(0,b=5)[mean]", "oneshot[", "nosync"):
+        assert name in out
+    data = json.loads((tmp_path / "federated.json").read_text())
+    assert (tmp_path / "federated.png").stat().st_size > 10_000
+    rows = {r["protocol"]: r for r in data["results"]}
+    assert len(rows) == 6 and data["config"]["learners"] == 4
+    d = data["n_parameters"]
+    assert d == 40 * 8 + 8 + 8 * 10 + 10
+    # hand counts: 4 learners, float32 (4 bytes), 40 steps
+    assert rows["minibatch_sgd[mean]"]["bytes"] == 40 * 2 * 4 * d * 4
+    assert rows["periodic(b=5)[mean]"]["bytes"] == 8 * 2 * 4 * d * 4 and rows["periodic(b=5)[mean]"]["syncs"] == 8
+    assert rows["layerwise(0,b=5)[mean]"]["bytes"] == 8 * 2 * 4 * (40 * 8 + 8) * 4
+    assert rows["nosync"]["bytes"] == 0 and rows["nosync"]["syncs"] == 0
+    for r in rows.values():
+        assert 0 <= r["accuracy"] <= 1 and np.isfinite(r["loss"]) and r["wall_time_s"] >= 0
+    hist = {h["protocol"]: h["records"] for h in data["histories"]}
+    assert [rec["step"] for rec in hist["nosync"]] == [10, 20, 30, 40]
+
+
+def test_cli_federated_subset_and_errors(tmp_path, capsys):
+    rc = main(["federated", *TINY, "--protocols", "periodic,nosync", "--split", "dirichlet", "--alpha", "0.3",
+               "--method", "median", "--no-plot", "--out", str(tmp_path)])
+    assert rc == 0
+    data = json.loads((tmp_path / "federated.json").read_text())
+    assert [r["protocol"] for r in data["results"]] == ["periodic(b=5)[median]", "nosync"]
+    assert not (tmp_path / "federated.png").exists()
+    assert main(["federated", *TINY, "--method", "nope", "--out", str(tmp_path)]) == 2
+    assert "unknown aggregator method 'nope'" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        main(["federated", "--protocols", "fedprox"])
+    assert "expected a comma-separated subset" in capsys.readouterr().err
+    assert main(["federated", *TINY, "--fraction", "1.5", "--out", str(tmp_path)]) == 2
+    assert "--fraction must lie in (0, 1], got 1.5" in capsys.readouterr().err
