@@ -1,3 +1,67 @@
-"""Figures (see radonml.plot)."""
+"""Figures of ``radonml compare``: the Radon machine against central training and the
+averaging/median baselines (see radonml.plot)."""
 
-__all__: list = []
+from __future__ import annotations
+
+__all__ = ["plot_compare"]
+
+_STYLE = {
+    "central": ("k", "*"),
+    "radon": ("tab:red", "o"),
+    "mean": ("tab:blue", "s"),
+    "median": ("tab:green", "^"),
+    "geometric_median": ("tab:purple", "D"),
+}
+
+
+def plot_compare(results, *, ax=None, title=None, path=None):
+    """Training wall time against test AUC, one marker per method.
+
+    Parameters
+    ----------
+    results : sequence of dict
+        As in the ``"results"`` list of ``radonml compare``'s JSON: each with ``"label"``,
+        ``"method"`` (``"central"``, ``"radon"``, ``"mean"``, ``"median"``,
+        ``"geometric_median"`` or another aggregator name), ``"train_time"`` (seconds) and
+        ``"auc"``.
+    ax : matplotlib Axes, optional
+        Draw into it; a new figure otherwise.
+    title : str, optional
+    path : str or path-like, optional
+        Save the figure there (PNG, 150 dpi).
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+    """
+    if ax is None:
+        import matplotlib.pyplot as plt
+
+        fig, ax = plt.subplots(figsize=(6.4, 4.2), constrained_layout=True)
+    else:
+        fig = ax.figure
+    results = list(results)
+    if not results:
+        raise ValueError("results must hold at least one entry, got none")
+    for r in results:
+        for key in ("label", "method", "train_time", "auc"):
+            if key not in r:
+                raise ValueError(f"every entry of results needs a {key!r} key; got keys {sorted(r)}")
+    central = [r for r in results if r["method"] == "central"]
+    if central:
+        ax.axhline(central[0]["auc"], color="0.6", lw=0.8, ls="--", zorder=0)
+    for r in results:
+        color, marker = _STYLE.get(r["method"], ("tab:gray", "x"))
+        ax.scatter(r["train_time"], r["auc"], color=color, marker=marker, s=90 if marker == "*" else 45, zorder=3)
+        ax.annotate(r["label"], (r["train_time"], r["auc"]), textcoords="offset points", xytext=(6, 4), fontsize=8)
+    times = [r["train_time"] for r in results if r["train_time"] > 0]
+    if times and max(times) / min(times) > 20:
+        ax.set_xscale("log")
+    ax.set_xlabel("training wall time [s]")
+    ax.set_ylabel("test ROC AUC")
+    ax.set_title(title or "Radon machine vs. central learner and baselines")
+    ax.grid(True, alpha=0.3)
+    ax.ticklabel_format(axis="y", useOffset=False)
+    if path is not None:
+        fig.savefig(path, dpi=150)
+    return fig
