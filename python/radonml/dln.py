@@ -341,19 +341,22 @@ def train(X, Y, weights, *, lr: float = 0.05, n_steps: int = 500, return_history
     hist = np.empty(n_steps + 1)
     for step in range(n_steps + 1):
         acts = [X]
-        for w in ws:
-            acts.append(acts[-1] @ w)
+        with np.errstate(over="ignore", invalid="ignore"):
+            for w in ws:
+                acts.append(acts[-1] @ w)
         R = acts[-1] - Y
-        hist[step] = np.sum(R * R) / n
+        with np.errstate(over="ignore", invalid="ignore"):
+            hist[step] = np.sum(R * R) / n
         if step == n_steps:
             break
         if not np.isfinite(hist[step]):
             raise ValueError(f"gradient descent diverged at step {step} (loss {hist[step]}); lower lr (got {lr})")
         G = (2.0 / n) * R
-        for l in range(len(ws) - 1, -1, -1):
-            grad = acts[l].T @ G
-            G = G @ ws[l].T
-            ws[l] -= lr * grad
+        with np.errstate(over="ignore", invalid="ignore"):
+            for l in range(len(ws) - 1, -1, -1):
+                grad = acts[l].T @ G
+                G = G @ ws[l].T
+                ws[l] -= lr * grad
     return (ws, hist) if return_history else ws
 
 

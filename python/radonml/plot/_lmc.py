@@ -1,3 +1,232 @@
-"""Figures (see radonml.plot)."""
+"""Figures of (layer-wise) linear mode connectivity (see radonml.plot and radonml.lmc).
 
-__all__: list = []
+Each function takes a result object of :mod:`radonml.lmc` (or :mod:`radonml.linear`,
+:mod:`radonml.dln`) and returns a matplotlib Figure; matplotlib is imported on first use.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+__all__ = [
+    "plot_path",
+    "plot_layerwise_barriers",
+    "plot_cumulative_barriers",
+    "plot_robustness",
+    "plot_subspace",
+]
+
+
+def _plt():
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def _axes(ax, figsize):
+    plt = _plt()
+    if ax is None:
+        fig, ax = plt.subplots(figsize=figsize)
+    else:
+        fig = ax.figure
+    return fig, ax
+
+
+def _values(metrics, metric):
+    if metric in metrics:
+        return np.asarray(metrics[metric], dtype=float)
+    if metric == "error" and "accuracy" in metrics:
+        return 1.0 - np.asarray(metrics["accuracy"], dtype=float)
+    raise ValueError(f"metric must be one of {sorted(metrics)}, got {metric!r}")
+
+
+def plot_path(path, metric: str = "loss", *, endpoints=None, ax=None, title=None):
+    """A metric along an interpolation path, with the three barrier definitions marked.
+
+    The ``"linear"`` barrier is drawn as the vertical gap to the chord between the endpoints,
+    the ``"mean"`` one against the endpoints' mean, the ``"max"`` one against the larger
+    endpoint (SPEC §5).
+
+    Parameters
+    ----------
+    path : PathResult
+    metric : str, default "loss"
+        ``"error"`` plots 1 - accuracy.
+    endpoints : (float, float), optional
+        Reference values (e.g. the full models' for a layer-wise path).
+    ax : matplotlib Axes, optional
+    title : str, optional
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+    """
+    from .._paths import all_barriers
+
+    fig, ax = _axes(ax, (5.5, 3.8))
+    a = np.asarray(path.alphas, dtype=float)
+    v = _values(path.metrics, metric)
+    ax.plot(a, v, "o-", color="k", label=f"{metric} along the path")
+    if endpoints is None:
+        la, lb = float(v[np.argmin(np.abs(a))]), float(v[np.argmin(np.abs(a - 1))])
+    else:
+        la, lb = (float(x) for x in endpoints)
+    b = all_barriers(a, v, endpoints=(la, lb), what=metric)
+    inside = (a >= 0) & (a <= 1)
+    ai, vi = a[inside], v[inside]
+    chord = (1 - ai) * la + ai * lb
+    i_lin = int(np.argmax(vi - chord))
+    i_max = int(np.argmax(vi))
+    ax.plot([0, 1], [la, lb], "--", color="tab:blue", lw=1)
+    ax.vlines(ai[i_lin], chord[i_lin], vi[i_lin], color="tab:blue", lw=2.5,
+              label=f"linear barrier {b['linear']:.3g}")
+    mean = 0.5 * (la + lb)
+    ax.axhline(mean, ls=":", color="tab:orange", lw=1)
+    ax.vlines(ai[i_max] + 0.01, mean, vi[i_max], color="tab:orange", lw=2.5, label=f"mean barrier {b['mean']:.3g}")
+    ax.axhline(max(la, lb), ls="-.", color="tab:green", lw=1)
+    ax.vlines(ai[i_max] + 0.02, max(la, lb), vi[i_max], color="tab:green", lw=2.5,
+              label=f"max barrier {b['max']:.3g}")
+    ax.set_xlabel(r"$\alpha$")
+    ax.set_ylabel(metric)
+    ax.set_title(title or "interpolation path")
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    return fig
+
+
+def plot_layerwise_barriers(result, metric: str = "loss", kind: str = "mean", *, ax=None, title=None):
+    """Heat map of layer-wise barriers (layers x bases), the full-model barrier in the title.
+
+    Parameters
+    ----------
+    result : LayerwiseResult
+    metric : str, default "loss"
+        ``"loss"`` or ``"error"`` (or another metric of the evaluator).
+    kind : {"linear", "mean", "max"}, default "mean"
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+    """
+    fig, ax = _axes(ax, (1.8 + 1.3 * len(result.bases), 1.2 + 0.45 * len(result.layers)))
+    B = np.asarray(result.barriers[metric][kind], dtype=float)
+    full = float(result.full_barriers[metric][kind])
+    vmax = max(abs(full), np.abs(B).max(), 1e-12)
+    im = ax.imshow(B, cmap="magma", vmin=min(0.0, B.min()), vmax=vmax, aspect="auto")
+    for i in range(B.shape[0]):
+        for j in range(B.shape[1]):
+            ax.text(j, i, f"{B[i, j]:.3g}", ha="center", va="center", fontsize=8,
+                    color="w" if B[i, j] < 0.6 * vmax else "k")
+    ax.set_xticks(range(len(result.bases)))
+    ax.set_xticklabels([f"into {b.upper()}" for b in result.bases])
+    ax.set_yticks(range(len(result.layers)))
+    ax.set_yticklabels(result.layers)
+    ax.set_ylabel("interpolated layer")
+    fig.colorbar(im, ax=ax, label=f"{metric} barrier ({kind})")
+    ax.set_title(title or f"layer-wise barriers (full model: {full:.3g})", fontsize=10)
+    fig.tight_layout()
+    return fig
+
+
+def plot_cumulative_barriers(result, metric: str = "loss", kind: str = "mean", *, ax=None, title=None):
+    """Barrier against the number of averaged layers, from the input and from the output.
+
+    Parameters
+    ----------
+    result : CumulativeResult
+    metric, kind : as in :func:`plot_layerwise_barriers`
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+    """
+    fig, ax = _axes(ax, (5.5, 3.8))
+    B = np.asarray(result.barriers[metric][kind], dtype=float)
+    styles = {"input": "o-", "output": "s--"}
+    for di, d in enumerate(result.directions):
+        for bi, b in enumerate(result.bases):
+            ax.plot(result.counts, B[di, bi], styles.get(d, "o-"), label=f"from the {d}, rest from {b.upper()}")
+    ax.set_xlabel("number of averaged layers")
+    ax.set_ylabel(f"{metric} barrier ({kind})")
+    ax.set_xticks(result.counts)
+    ax.set_title(title or "cumulative barriers")
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    return fig
+
+
+def plot_robustness(result, metric: str = "loss", *, title=None):
+    """Per layer: the metric moving toward model B vs. random directions of the same norm.
+
+    Parameters
+    ----------
+    result : RobustnessResult
+    metric : str, default "loss"
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+    """
+    plt = _plt()
+    n = len(result.layers)
+    cols = min(n, 4)
+    rows = (n + cols - 1) // cols
+    fig, axes = plt.subplots(rows, cols, figsize=(3.0 * cols, 2.6 * rows), squeeze=False, sharey=True)
+    a = np.asarray(result.alphas)
+    for i, l in enumerate(result.layers):
+        ax = axes[i // cols][i % cols]
+        ax.plot(a, _values(result.interpolation, metric)[i], "o-", color="tab:red", label="toward B")
+        m = _values(result.random_mean, metric)[i]
+        s = np.asarray(result.random_std[metric])[i] if metric in result.random_std else np.zeros_like(m)
+        ax.plot(a, m, "s-", color="tab:gray", label="random")
+        ax.fill_between(a, m - s, m + s, color="tab:gray", alpha=0.3)
+        ax.set_title(f"layer {l}", fontsize=9)
+        ax.set_xlabel(r"step / $\|\theta_B^l - \theta_A^l\|$")
+    for j in range(n, rows * cols):
+        axes[j // cols][j % cols].axis("off")
+    axes[0][0].set_ylabel(metric)
+    axes[0][0].legend(fontsize=8)
+    fig.suptitle(title or "robustness: averaging direction vs random directions", fontsize=10)
+    fig.tight_layout()
+    return fig
+
+
+def plot_subspace(result, metric: str = "loss", *, title=None):
+    """The metric against perturbation scale along the interpolation direction, the training
+    subspace and its orthogonal complement, for each model (and each layer with ``per_layer``).
+
+    Parameters
+    ----------
+    result : SubspaceResult
+    metric : str, default "loss"
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+    """
+    plt = _plt()
+    panels = [("whole model", np.asarray(result.mean[metric]), np.asarray(result.std[metric]))]
+    if result.layers:
+        for i, l in enumerate(result.layers):
+            panels.append((f"layer {l}", np.asarray(result.layer_mean[metric])[i], np.asarray(result.layer_std[metric])[i]))
+    cols = min(len(panels), 4)
+    rows = (len(panels) + cols - 1) // cols
+    fig, axes = plt.subplots(rows, cols, figsize=(3.2 * cols, 2.8 * rows), squeeze=False)
+    colors = {"interpolation": "tab:red", "training": "tab:blue", "null": "tab:gray"}
+    s = np.asarray(result.scales)
+    for p, (name, M, S) in enumerate(panels):
+        ax = axes[p // cols][p % cols]
+        for mi, mname in enumerate(result.models):
+            for di, d in enumerate(result.directions):
+                ls = "-" if mi == 0 else "--"
+                ax.plot(s, M[mi, di], ls, marker="o", ms=3, color=colors.get(d), label=f"{d} ({mname.upper()})")
+                ax.fill_between(s, M[mi, di] - S[mi, di], M[mi, di] + S[mi, di], color=colors.get(d), alpha=0.15)
+        ax.set_title(name, fontsize=9)
+        ax.set_xlabel(r"scale / $\|\theta_B - \theta_A\|$")
+    for j in range(len(panels), rows * cols):
+        axes[j // cols][j % cols].axis("off")
+    axes[0][0].set_ylabel(metric)
+    axes[0][0].legend(fontsize=7)
+    fig.suptitle(title or f"perturbations (training subspace of dimension {result.subspace_dim})", fontsize=10)
+    fig.tight_layout()
+    return fig

@@ -1,0 +1,242 @@
+"""Train two networks offline and analyse their (layer-wise) linear mode connectivity.
+
+``radonml lmc`` trains two models on MNIST-1D (generated locally) or scikit-learn's digits, from
+one initialization with different data orders (or from different initializations), keeping a
+checkpoint every epoch; then computes the full-model path, layer-wise barriers (both bases),
+cumulative barriers (both directions), per-layer robustness to random perturbations and the
+training-subspace study (SPEC §5), prints a table and writes PNG figures and a JSON of all numbers.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import time
+
+import numpy as np
+
+__all__ = ["add_arguments", "run", "build_model", "train_pair"]
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--dataset", choices=("mnist1d", "digits"), default="mnist1d",
+                        help="offline data set (default: mnist1d)")
+    parser.add_argument("--model", choices=("mlp", "cnn"), default="mlp", help="architecture (default: mlp)")
+    parser.add_argument("--hidden", type=int, nargs="+", default=[128, 128, 128], metavar="W",
+                        help="MLP hidden widths (default: 128 128 128)")
+    parser.add_argument("--n-samples", type=int, default=4000, help="mnist1d examples, train+test (default: 4000)")
+    parser.add_argument("--epochs", type=int, default=30, help="training epochs per model (default: 30)")
+    parser.add_argument("--lr", type=float, default=0.05, help="SGD learning rate (default: 0.05)")
+    parser.add_argument("--momentum", type=float, default=0.9, help="SGD momentum (default: 0.9)")
+    parser.add_argument("--batch-size", type=int, default=32, help="training batch size (default: 32)")
+    parser.add_argument("--different-init", action="store_true",
+                        help="initialize the two models differently (default: one shared initialization)")
+    parser.add_argument("--alphas", type=int, default=11, help="points per path (default: 11)")
+    parser.add_argument("--n-draws", type=int, default=5, help="random directions per layer/scale (default: 5)")
+    parser.add_argument("--per-layer-subspace", action="store_true", help="also run the subspace study per layer")
+    parser.add_argument("--eval-split", choices=("train", "test"), default="train",
+                        help="data the paths are evaluated on (default: train)")
+    parser.add_argument("--seed", type=int, default=0, help="seed of data split, init and data orders (default: 0)")
+    parser.add_argument("--threads", type=int, default=None, help="torch intra-op threads (default: torch's)")
+    parser.add_argument("--out", default="radonml-lmc", help="output directory (default: ./radonml-lmc)")
+    parser.add_argument("--no-plots", action="store_true", help="skip the PNG figures")
+    parser.add_argument("--no-progress", action="store_true", help="no progress bars")
+
+
+def build_model(kind: str, in_features: int, n_classes: int, hidden=(128, 128, 128), image_side=None):
+    """An MLP (Linear+ReLU blocks) or a small CNN (two conv layers, one hidden linear layer)."""
+    import torch
+    from torch import nn
+
+    if kind == "mlp":
+        layers, d = [], in_features
+        for w in hidden:
+            layers += [nn.Linear(d, w), nn.ReLU()]
+            d = w
+        layers.append(nn.Linear(d, n_classes))
+        return nn.Sequential(*layers)
+    if kind != "cnn":
+        raise ValueError(f"model must be 'mlp' or 'cnn', got {kind!r}")
+    if image_side:  # 2-d images (digits: 8 x 8)
+        return nn.Sequential(
+            nn.Unflatten(1, (1, image_side, image_side)),
+            nn.Conv2d(1, 16, 3, padding=1), nn.ReLU(),
+            nn.Conv2d(16, 32, 3, padding=1, stride=2), nn.ReLU(),
+            nn.Flatten(), nn.Linear(32 * ((image_side + 1) // 2) ** 2, 64), nn.ReLU(), nn.Linear(64, n_classes),
+        )
+    length = in_features
+    out_len = (length + 1) // 2
+    return nn.Sequential(
+        nn.Unflatten(1, (1, length)),
+        nn.Conv1d(1, 16, 5, padding=2), nn.ReLU(),
+        nn.Conv1d(16, 32, 3, padding=1, stride=2), nn.ReLU(),
+        nn.Flatten(), nn.Linear(32 * out_len, 64), nn.ReLU(), nn.Linear(64, n_classes),
+    )
+
+
+def train_pair(make_model, X, y, *, epochs, lr, momentum, batch_size, seed, different_init=False, progress=None):
+    """Two SGD runs from one (or two) seeded initializations with different seeded data orders.
+
+    Returns (model_a, model_b, checkpoints) where checkpoints is a dict
+    ``{"a": [...], "b": [...]}`` of state-dict copies: the initialization, then every epoch.
+    """
+    import torch
+
+    torch.manual_seed(seed)
+    init = make_model()
+    models, ckpts = {}, {}
+    Xt = torch.as_tensor(X, dtype=torch.float32)
+    yt = torch.as_tensor(y, dtype=torch.long)
+    n = Xt.shape[0]
+    for run_i, name in enumerate(("a", "b")):
+        if different_init and name == "b":
+            torch.manual_seed(seed + 7919)
+            model = make_model()
+        else:
+            model = make_model()
+            model.load_state_dict(init.state_dict())
+        opt = torch.optim.SGD(model.parameters(), lr=lr, momentum=momentum)
+        gen = torch.Generator().manual_seed(seed * 1000 + 17 + run_i)  # the data order differs
+        hist = [{k: v.detach().clone() for k, v in model.state_dict().items()}]
+        for _ in range(epochs):
+            model.train()
+            perm = torch.randperm(n, generator=gen)
+            for i in range(0, n, batch_size):
+                idx = perm[i:i + batch_size]
+                opt.zero_grad(set_to_none=True)
+                loss = torch.nn.functional.cross_entropy(model(Xt[idx]), yt[idx])
+                loss.backward()
+                opt.step()
+            hist.append({k: v.detach().clone() for k, v in model.state_dict().items()})
+            if progress is not None:
+                progress.update(1)
+        model.eval()
+        models[name], ckpts[name] = model, hist
+    return models["a"], models["b"], ckpts
+
+
+def _check_args(args):
+    for name in ("epochs", "alphas", "n_draws", "batch_size", "n_samples"):
+        v = getattr(args, name)
+        minimum = 2 if name == "alphas" else (20 if name == "n_samples" else 1)
+        if v < minimum:
+            raise ValueError(f"--{name.replace('_', '-')} must be >= {minimum}, got {v}")
+    if not args.lr > 0:
+        raise ValueError(f"--lr must be positive, got {args.lr}")
+    if any(w < 1 for w in args.hidden):
+        raise ValueError(f"--hidden widths must be positive, got {args.hidden}")
+
+
+def run(args) -> int:
+    _check_args(args)
+    import torch
+    from tqdm.auto import tqdm
+
+    from . import lmc
+    from .datasets import load_digits, load_mnist1d
+
+    t0 = time.perf_counter()
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    ds = load_mnist1d(args.n_samples, seed=args.seed) if args.dataset == "mnist1d" else load_digits(seed=args.seed)
+    side = 8 if args.dataset == "digits" else None
+    make = lambda: build_model(args.model, ds.n_features, ds.n_classes, args.hidden, side)  # noqa: E731
+    quiet = args.no_progress
+    bar = tqdm(total=2 * args.epochs, desc="training", disable=quiet, leave=False)
+    model_a, model_b, ckpts = train_pair(make, ds.X_train, ds.y_train, epochs=args.epochs, lr=args.lr,
+                                         momentum=args.momentum, batch_size=args.batch_size, seed=args.seed,
+                                         different_init=args.different_init, progress=bar)
+    bar.close()
+    t_train = time.perf_counter() - t0
+    Xe, ye = (ds.X_train, ds.y_train) if args.eval_split == "train" else (ds.X_test, ds.y_test)
+    ev = lmc.classification_evaluator((torch.as_tensor(Xe, dtype=torch.float32), torch.as_tensor(ye)))
+    ev_test = lmc.classification_evaluator((torch.as_tensor(ds.X_test, dtype=torch.float32), torch.as_tensor(ds.y_test)))
+    alphas = np.linspace(0.0, 1.0, args.alphas)
+    stages = ["full path", "layer-wise", "cumulative", "robustness", "subspace"]
+    prog = tqdm(stages, desc="analyses", disable=quiet, leave=False)
+    results = {}
+    timings = {"training": t_train}
+    for stage in prog:
+        prog.set_postfix_str(stage)
+        t = time.perf_counter()
+        if stage == "full path":
+            results["full_path"] = lmc.evaluate_path(model_a, model_b, ev, alphas=alphas)
+        elif stage == "layer-wise":
+            results["layerwise"] = lmc.layerwise_barriers(model_a, model_b, ev, base="both", alphas=alphas)
+        elif stage == "cumulative":
+            results["cumulative"] = lmc.cumulative_barriers(model_a, model_b, ev, direction="both", base="both",
+                                                            alphas=alphas)
+        elif stage == "robustness":
+            results["robustness"] = lmc.perturbation_robustness(model_a, model_b, ev, n_draws=args.n_draws,
+                                                                rng=args.seed, alphas=alphas)
+        else:
+            checkpoints = ckpts["a"] + ckpts["b"][1:]
+            if args.different_init:
+                checkpoints = ckpts["a"] + ckpts["b"]
+            results["subspace"] = lmc.subspace_perturbations(
+                model_a, model_b, checkpoints, ev, n_draws=args.n_draws, per_layer=args.per_layer_subspace,
+                rng=args.seed, origin="first")
+        timings[stage] = time.perf_counter() - t
+    prog.close()
+
+    lw = results["layerwise"]
+    acc = {k: ev_test(m)["accuracy"] for k, m in (("a", model_a), ("b", model_b))}
+    fp = results["full_path"]
+    print(f"radonml lmc: {args.model} on {args.dataset} ({'different' if args.different_init else 'same'} init, "
+          f"{args.epochs} epochs); test accuracy A {acc['a']:.3f}, B {acc['b']:.3f}; paths on the {args.eval_split} split")
+    print(f"full path loss:  " + " ".join(f"{v:.3f}" for v in fp.loss))
+    for metric in ("loss", "error"):
+        b = lw.barriers[metric]
+        head = f"{metric + ' barrier':<22}" + "".join(f"{k:>10}" for k in ("linear", "mean", "max"))
+        print(head)
+        print(f"{'full model':<22}" + "".join(f"{lw.full_barriers[metric][k]:>10.4f}" for k in ("linear", "mean", "max")))
+        for i, l in enumerate(lw.layers):
+            for j, base in enumerate(lw.bases):
+                print(f"{'layer ' + l + ' into ' + base.upper():<22}" +
+                      "".join(f"{b[k][i, j]:>10.4f}" for k in ("linear", "mean", "max")))
+    cu = results["cumulative"]
+    for di, d in enumerate(cu.directions):
+        print(f"cumulative from the {d} (mean loss barrier, base A): " +
+              " ".join(f"{v:.4f}" for v in cu.barriers["loss"]["mean"][di, 0]))
+    rb = results["robustness"]
+    half = int(np.argmin(np.abs(rb.alphas - 0.5)))
+    print("robustness at alpha=0.5 (loss): " + "; ".join(
+        f"{l}: toward B {rb.interpolation['loss'][i, half]:.4f}, random {rb.random_mean['loss'][i, half]:.4f}"
+        for i, l in enumerate(rb.layers)))
+    sp = results["subspace"]
+    print(f"subspace (dim {sp.subspace_dim} of {sp.n_params}), loss of A at scale {sp.scales[-1]:g}: " +
+          ", ".join(f"{d} {sp.mean['loss'][0, i, -1]:.4f}" for i, d in enumerate(sp.directions)))
+
+    os.makedirs(args.out, exist_ok=True)
+    payload = {
+        "config": {k: v for k, v in vars(args).items() if not k.startswith("_")},
+        "test_accuracy": acc,
+        "timings_s": timings,
+        **{k: v.to_dict() for k, v in results.items()},
+    }
+    with open(os.path.join(args.out, "lmc.json"), "w") as fh:
+        json.dump(payload, fh, indent=1)
+    written = ["lmc.json"]
+    if not args.no_plots:
+        import matplotlib
+
+        matplotlib.use("Agg", force=False)
+        import matplotlib.pyplot as plt
+
+        from .plot import _lmc as P
+
+        figs = {
+            "path.png": P.plot_path(fp),
+            "layerwise.png": P.plot_layerwise_barriers(lw),
+            "cumulative.png": P.plot_cumulative_barriers(cu),
+            "robustness.png": P.plot_robustness(rb),
+            "subspace.png": P.plot_subspace(sp),
+        }
+        for name, fig in figs.items():
+            fig.savefig(os.path.join(args.out, name), dpi=110)
+            plt.close(fig)
+            written.append(name)
+    total = time.perf_counter() - t0
+    print(f"wrote {', '.join(written)} to {args.out} in {total:.1f} s (training {t_train:.1f} s)")
+    return 0
