@@ -29,6 +29,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--epochs", type=int, default=30, help="training epochs per model (default: 30)")
     parser.add_argument("--lr", type=float, default=0.05, help="SGD learning rate (default: 0.05)")
     parser.add_argument("--momentum", type=float, default=0.9, help="SGD momentum (default: 0.9)")
+    parser.add_argument("--weight-decay", type=float, default=0.0, help="SGD weight decay (default: 0)")
     parser.add_argument("--batch-size", type=int, default=32, help="training batch size (default: 32)")
     parser.add_argument("--different-init", action="store_true",
                         help="initialize the two models differently (default: one shared initialization)")
@@ -75,7 +76,8 @@ def build_model(kind: str, in_features: int, n_classes: int, hidden=(128, 128, 1
     )
 
 
-def train_pair(make_model, X, y, *, epochs, lr, momentum, batch_size, seed, different_init=False, progress=None):
+def train_pair(make_model, X, y, *, epochs, lr, momentum, batch_size, seed, weight_decay=0.0, different_init=False,
+               progress=None):
     """Two SGD runs from one (or two) seeded initializations with different seeded data orders.
 
     Returns (model_a, model_b, checkpoints) where checkpoints is a dict
@@ -96,7 +98,7 @@ def train_pair(make_model, X, y, *, epochs, lr, momentum, batch_size, seed, diff
         else:
             model = make_model()
             model.load_state_dict(init.state_dict())
-        opt = torch.optim.SGD(model.parameters(), lr=lr, momentum=momentum)
+        opt = torch.optim.SGD(model.parameters(), lr=lr, momentum=momentum, weight_decay=weight_decay)
         gen = torch.Generator().manual_seed(seed * 1000 + 17 + run_i)  # the data order differs
         hist = [{k: v.detach().clone() for k, v in model.state_dict().items()}]
         for _ in range(epochs):
@@ -146,6 +148,7 @@ def run(args) -> int:
     bar = tqdm(total=2 * args.epochs, desc="training", disable=quiet, leave=False)
     model_a, model_b, ckpts = train_pair(make, ds.X_train, ds.y_train, epochs=args.epochs, lr=args.lr,
                                          momentum=args.momentum, batch_size=args.batch_size, seed=args.seed,
+                                         weight_decay=args.weight_decay,
                                          different_init=args.different_init, progress=bar)
     bar.close()
     t_train = time.perf_counter() - t0

@@ -918,6 +918,9 @@ def _unflat(vec, keys, ref):
 
 def _subspace_study(pair, evaluate, keys, ckpts, scales, n_draws, origin, gen, chunk_size):
     V = torch.stack([_flat(c, keys) for c in ckpts])  # (c, p)
+    # numerical rank: singular values below the rounding of the stored checkpoints do not count
+    eps = max(torch.finfo(ckpts[0][k].dtype).eps for k in keys)
+    tol_store = 10.0 * eps * float(V.norm(dim=1).max())
     if origin == "first":
         V = V[1:] - V[0]
     p = V.shape[1]
@@ -925,8 +928,8 @@ def _subspace_study(pair, evaluate, keys, ckpts, scales, n_draws, origin, gen, c
         Q = torch.zeros((p, 0), dtype=torch.float64)
     else:
         U, S, _ = torch.linalg.svd(V.T, full_matrices=False)
-        tol = (S[0] if S.numel() else 0.0) * max(V.shape) * torch.finfo(torch.float64).eps
-        Q = U[:, S > tol] if S.numel() and float(S[0]) > 0 else torch.zeros((p, 0), dtype=torch.float64)
+        tol = max(float(S[0]) * max(V.shape) * torch.finfo(torch.float64).eps, tol_store)
+        Q = U[:, S > tol] if float(S[0]) > 0 else torch.zeros((p, 0), dtype=torch.float64)
     rank = int(Q.shape[1])
     fa, fb = _flat(pair.sa, keys), _flat(pair.sb, keys)
     dist = float(torch.linalg.norm(fb - fa))
