@@ -122,3 +122,33 @@ def test_compare_multiclass_and_argparse_errors(tmp_path, capsys):
         main(["compare", "--estimator", "knn"])
     with pytest.raises(SystemExit):
         main(["compare", "--height", "0"])
+
+
+def test_plot_compare(tmp_path):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from radonml.plot import plot_compare
+
+    res = [
+        {"label": "central", "method": "central", "train_time": 10.0, "auc": 0.85},
+        {"label": "radon h=1", "method": "radon", "train_time": 0.5, "auc": 0.849},
+        {"label": "other", "method": "trimmed_mean", "train_time": 0.6, "auc": 0.848},
+    ]
+    fig = plot_compare(res, path=tmp_path / "c.png")
+    ax = fig.axes[0]
+    assert ax.get_xscale() == "linear"  # a ratio of 20 or less stays linear
+    offsets = np.concatenate([c.get_offsets() for c in ax.collections])
+    np.testing.assert_allclose(offsets, [[10.0, 0.85], [0.5, 0.849], [0.6, 0.848]])
+    assert (tmp_path / "c.png").stat().st_size > 0
+    plt.close(fig)
+    res[1]["train_time"] = 0.01
+    fig = plot_compare(res)
+    assert fig.axes[0].get_xscale() == "log"
+    plt.close(fig)
+    with pytest.raises(ValueError, match="at least one entry"):
+        plot_compare([])
+    with pytest.raises(ValueError, match="needs a 'auc' key"):
+        plot_compare([{"label": "a", "method": "mean", "train_time": 1.0}])

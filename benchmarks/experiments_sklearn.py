@@ -1,0 +1,295 @@
+"""Experiments with the scikit-learn Radon machine (issue 5); results in benchmarks/sklearn.md.
+
+Each subcommand prints a Markdown table and takes a few minutes on 2 cores:
+
+    python benchmarks/experiments_sklearn.py svc          # superlinear base learner: SVC(kernel="linear")
+    python benchmarks/experiments_sklearn.py linear       # LogisticRegression / SGD on 10^6 rows, 1 vs 2 workers
+    python benchmarks/experiments_sklearn.py robustness   # AUC against K corrupted base models
+    python benchmarks/experiments_sklearn.py confidence   # spread of AUC over seeds (5th percentile)
+    python benchmarks/experiments_sklearn.py memory       # 10^7 x 18 float64 through fit(n_jobs=2): peak memory
+
+All times are wall-clock seconds measured side by side in one process; the worker pool is
+started (warm) before timing, as it is on a running cluster.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import threading
+import time
+
+import numpy as np
+from joblib import Parallel, delayed
+from sklearn.base import clone
+from sklearn.linear_model import LogisticRegression, SGDClassifier
+from sklearn.metrics import roc_auc_score
+from sklearn.svm import SVC
+
+from radonml._cli_compare import evaluate
+from radonml.datasets import load_synthetic, make_synthetic
+from radonml.sklearn import RadonMachineClassifier, _aggregate_rows, _fit_one, _linear_rows
+
+
+def _warm(n_jobs, base, X, y):
+    m = min(200, len(y))
+    Parallel(n_jobs=n_jobs)(delayed(_fit_one)(base, X[:m], y[:m], np.arange(m), None, i) for i in range(4 * n_jobs))
+
+
+def _auc(est, X, y):
+    return roc_auc_score(y, est.decision_function(X))
+
+
+def _central(base, ds):
+    t0 = time.perf_counter()
+    c = clone(base).fit(ds.X_train, ds.y_train)
+    return time.perf_counter() - t0, _auc(c, ds.X_test, ds.y_test)
+
+
+def _rm(base, ds, height, n_jobs, seed=0, aggregation="radon"):
+    t0 = time.perf_counter()
+    rm = RadonMachineClassifier(base, height=height, n_jobs=n_jobs, random_state=seed, aggregation=aggregation)
+    rm.fit(ds.X_train, ds.y_train)
+    return time.perf_counter() - t0, _auc(rm, ds.X_test, ds.y_test), rm
+
+
+# ----------------------------------------------------------------------------- svc
+
+
+def exp_svc(args):
+    base = SVC(kernel="linear")
+    print(f"SVC(kernel='linear'), synthetic 18 features, test set 20%, n_jobs={args.n_jobs}\n")
+    print("| n_train | central [s] | central AUC | h | models | rows/part | RM [s] | RM AUC | ΔAUC | speed-up |")
+    print("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+    ds0 = load_synthetic(1000, seed=0)
+    _warm(args.n_jobs, base, ds0.X_train, ds0.y_train)
+    for n_train in args.sizes:
+        ds = load_synthetic(int(n_train / 0.8), seed=args.seed)
+        tc, ac = _central(base, ds)
+        for h in (1, 2):
+            t, a, rm = _rm(base, ds, h, args.n_jobs, args.seed)
+            print(f"| {len(ds.y_train)} | {tc:.2f} | {ac:.4f} | {h} | {rm.n_models_} | {len(ds.y_train) // rm.n_models_} "
+                  f"| {t:.2f} | {a:.4f} | {a - ac:+.4f} | {tc / t:.1f}× |", flush=True)
+
+
+# ----------------------------------------------------------------------------- linear
+
+
+def exp_linear(args):
+    n = args.n_train
+    ds = load_synthetic(int(n * 1.2), test_size=1 / 6, seed=args.seed)
+    print(f"synthetic 18 features, {len(ds.y_train)} training rows, {len(ds.y_test)} test rows\n")
+    print("| learner | method | models | workers | fit [s] | AUC | ΔAUC vs central | time ratio to central | "
+          "parallel efficiency 1→2 |")
+    print("|---|---|---:|---:|---:|---:|---:|---:|---:|")
+    for name, base in [("LogisticRegression", LogisticRegression()), ("SGDClassifier", SGDClassifier(random_state=0))]:
+        _warm(2, base, ds.X_train, ds.y_train)
+        tc, ac = _central(base, ds)
+        print(f"| {name} | central | 1 | 1 | {tc:.2f} | {ac:.4f} | | 1.00 | |", flush=True)
+        for h in (1, 2, "auto"):
+            times = {}
+            for nj in (1, 2):
+                _, a, rm = _rm(base, ds, h, nj, args.seed)
+                times[nj] = rm.fit_time_ + rm.aggregate_time_
+            eff = times[1] / (2 * times[2])
+            for nj in (1, 2):
+                print(f"| {name} | radon h={rm.height_} | {rm.n_models_} | {nj} | {times[nj]:.2f} | {a:.4f} | "
+                      f"{a - ac:+.4f} | {times[nj] / tc:.2f} | {'' if nj == 1 else f'{eff:.0%}'} |", flush=True)
+            if h == "auto" and rm.height_ in (1, 2):
+                break
+
+
+# ----------------------------------------------------------------------------- robustness
+
+
+def _fit_models(base, ds, height, seed, n_jobs):
+    rm = RadonMachineClassifier(base, height=height, random_state=seed, n_jobs=n_jobs).fit(ds.X_train, ds.y_train)
+    return np.stack([_linear_rows(e, True) for e in rm.estimators_]), rm
+
+
+def exp_robustness(args):
+    ds = load_synthetic(args.n_train * 5 // 4, seed=args.seed)
+    base = LogisticRegression()
+    methods = ["radon", "mean", "median", "geometric_median"]
+    classes = np.array([0, 1])
+    print(f"LogisticRegression, synthetic 18 features, {len(ds.y_train)} training rows; a corrupted model is "
+          f"-{args.scale:g} × the model it replaces; AUC averaged over {args.repeats} random choices of the "
+          "corrupted models\n")
+    for h in args.heights:
+        models, rm = _fit_models(base, ds, h, args.seed, args.n_jobs)
+        m = models.shape[0]
+        print(f"\nheight {h}: {m} base models (r = {rm.radon_number_})\n")
+        print("| K corrupted | " + " | ".join(methods) + " |")
+        print("|---:|" + "---:|" * len(methods))
+        for K in [k for k in args.ks if k <= m]:
+            aucs = {mm: [] for mm in methods}
+            for rep in range(args.repeats if K else 1):
+                g = np.random.default_rng([args.seed, h, K, rep])
+                bad = models.copy()
+                idx = g.choice(m, size=K, replace=False)
+                bad[idx] *= -args.scale
+                for mm in methods:
+                    opts = {"height": h, "rng": int(g.integers(2**31))} if mm == "radon" else {}
+                    rows = _aggregate_rows(bad, mm, "per_class", opts)
+                    aucs[mm].append(evaluate(rows, True, classes, ds.X_test, ds.y_test)["auc"])
+            print(f"| {K} | " + " | ".join(f"{np.mean(aucs[mm]):.4f}" for mm in methods) + " |", flush=True)
+
+
+# ----------------------------------------------------------------------------- confidence
+
+
+def exp_confidence(args):
+    h = args.height
+    r = 21
+    n_train = r**h * args.rows_per_part
+    base = LogisticRegression(C=args.C, max_iter=1000)
+    print(f"LogisticRegression(C={args.C:g}), synthetic 18 features with label noise {args.label_noise}; "
+          f"per seed a fresh training set of {n_train} rows = {r}^{h} parts of {args.rows_per_part}; "
+          f"test set of 20,000 rows; {args.seeds} seeds\n")
+    test = load_synthetic(20000 + 10, test_size=20000 / 20010, seed=10**6, label_noise=args.label_noise)
+    classes = np.array([0, 1])
+    res = {k: [] for k in ("single base model", "averaging", "coord. median", "geom. median", f"radon h={h}")}
+    if h >= 2:
+        res["radon h=1 (first 21 models)"] = []
+    t0 = time.perf_counter()
+    for s in range(args.seeds):
+        X, y = make_synthetic(n_train, seed=s + 1, label_noise=args.label_noise)
+        rm = RadonMachineClassifier(base, height=h, random_state=s, n_jobs=args.n_jobs).fit(X, y)
+        models = np.stack([_linear_rows(e, True) for e in rm.estimators_])
+
+        def auc(rows):
+            return evaluate(rows, True, classes, test.X_test, test.y_test)["auc"]
+
+        res["single base model"].append(auc(models[0]))
+        res["averaging"].append(auc(_aggregate_rows(models, "mean", "per_class", {})))
+        res["coord. median"].append(auc(_aggregate_rows(models, "median", "per_class", {})))
+        res["geom. median"].append(auc(_aggregate_rows(models, "geometric_median", "per_class", {})))
+        res[f"radon h={h}"].append(auc(rm._rows_))
+        if h >= 2:
+            res["radon h=1 (first 21 models)"].append(auc(_aggregate_rows(models[:r], "radon", "per_class",
+                                                                          {"height": 1, "rng": s})))
+    central = LogisticRegression(C=args.C, max_iter=1000).fit(*make_synthetic(n_train, seed=1, label_noise=args.label_noise))
+    print(f"(central learner on seed 1's full training set: AUC {_auc(central, test.X_test, test.y_test):.4f}; "
+          f"{time.perf_counter() - t0:.0f} s)\n")
+    print("| aggregate | mean AUC | std | 5th percentile | min |")
+    print("|---|---:|---:|---:|---:|")
+    for k, v in res.items():
+        v = np.asarray(v)
+        print(f"| {k} | {v.mean():.4f} | {v.std():.4f} | {np.percentile(v, 5):.4f} | {v.min():.4f} |")
+
+
+# ----------------------------------------------------------------------------- memory
+
+
+def _tree_memory(pid):
+    import psutil
+
+    try:
+        procs = [psutil.Process(pid)] + psutil.Process(pid).children(recursive=True)
+    except psutil.NoSuchProcess:
+        return 0, 0
+    pss = rss_max = 0
+    for p in procs:
+        try:
+            mi = p.memory_full_info()
+            pss += mi.pss
+            rss_max = max(rss_max, mi.rss) if p.pid != pid else rss_max
+        except (psutil.NoSuchProcess, psutil.AccessDenied):
+            pass
+    return pss, rss_max
+
+
+def exp_memory(args):
+    import psutil
+
+    n, p = args.n_rows, 18
+    gb = n * p * 8 / 2**30
+    print(f"{n} x {p} float64 = {gb:.2f} GiB; RadonMachineClassifier(LogisticRegression(), height={args.height}, "
+          f"n_jobs=2); memory sampled every 0.2 s: the sum of the proportional set sizes (PSS: shared pages "
+          "counted once) of this process and its workers, and the largest worker RSS\n")
+    print("| input | gen [s] | fit [s] | models | rows/part | peak total PSS [GiB] | peak worker RSS [GiB] | "
+          "baseline PSS before fit [GiB] |")
+    print("|---|---:|---:|---:|---:|---:|---:|---:|")
+    for kind in args.inputs:
+        t0 = time.perf_counter()
+        if kind == "memmap":
+            path = os.path.join(args.tmp, "radonml_X.npy")
+            X = np.lib.format.open_memmap(path, mode="w+", dtype=np.float64, shape=(n, p))
+            y = np.empty(n, dtype=np.int64)
+            s = 0
+            from radonml.datasets import iter_synthetic
+
+            for Xc, yc in iter_synthetic(n, chunk_size=1 << 20, seed=0):
+                X[s : s + len(yc)] = Xc
+                y[s : s + len(yc)] = yc
+                s += len(yc)
+            X.flush()
+            del X
+            X = np.load(path, mmap_mode="r")
+        else:
+            X, y = make_synthetic(n, seed=0)
+        t_gen = time.perf_counter() - t0
+        base_pss, _ = _tree_memory(os.getpid())
+        peak = [0, 0]
+        stop = threading.Event()
+
+        def sample():
+            while not stop.is_set():
+                pss, rss = _tree_memory(os.getpid())
+                peak[0], peak[1] = max(peak[0], pss), max(peak[1], rss)
+                time.sleep(0.2)
+
+        th = threading.Thread(target=sample, daemon=True)
+        th.start()
+        t0 = time.perf_counter()
+        rm = RadonMachineClassifier(LogisticRegression(), height=args.height, n_jobs=2, random_state=0).fit(X, y)
+        t_fit = time.perf_counter() - t0
+        stop.set()
+        th.join()
+        print(f"| {kind} | {t_gen:.1f} | {t_fit:.1f} | {rm.n_models_} | {n // rm.n_models_} | {peak[0] / 2**30:.2f} "
+              f"| {peak[1] / 2**30:.2f} | {base_pss / 2**30:.2f} |", flush=True)
+        del X, y, rm
+        if kind == "memmap":
+            os.remove(path)
+    _ = psutil
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    sub = ap.add_subparsers(dest="exp", required=True)
+    s = sub.add_parser("svc")
+    s.add_argument("--sizes", type=int, nargs="+", default=[5000, 10000, 20000, 30000])
+    s.add_argument("--n-jobs", type=int, default=2)
+    s.add_argument("--seed", type=int, default=0)
+    s = sub.add_parser("linear")
+    s.add_argument("--n-train", type=int, default=1_000_000)
+    s.add_argument("--seed", type=int, default=0)
+    s = sub.add_parser("robustness")
+    s.add_argument("--n-train", type=int, default=200_000)
+    s.add_argument("--heights", type=int, nargs="+", default=[1, 2])
+    s.add_argument("--ks", type=int, nargs="+", default=[0, 1, 2, 3, 5, 10, 20, 50, 100, 150, 200])
+    s.add_argument("--scale", type=float, default=1e4)
+    s.add_argument("--repeats", type=int, default=10)
+    s.add_argument("--n-jobs", type=int, default=2)
+    s.add_argument("--seed", type=int, default=0)
+    s = sub.add_parser("confidence")
+    s.add_argument("--seeds", type=int, default=40)
+    s.add_argument("--height", type=int, default=2)
+    s.add_argument("--rows-per-part", type=int, default=40)
+    s.add_argument("--C", type=float, default=1.0)
+    s.add_argument("--label-noise", type=float, default=0.1)
+    s.add_argument("--n-jobs", type=int, default=2)
+    s = sub.add_parser("memory")
+    s.add_argument("--n-rows", type=int, default=10_000_000)
+    s.add_argument("--height", default="auto", type=lambda v: v if v == "auto" else int(v))
+    s.add_argument("--inputs", nargs="+", choices=("array", "memmap"), default=["array", "memmap"])
+    s.add_argument("--tmp", default="/tmp")
+    args = ap.parse_args(argv)
+    print(f"$ python benchmarks/experiments_sklearn.py {' '.join(sys.argv[1:] if argv is None else argv)}\n")
+    {"svc": exp_svc, "linear": exp_linear, "robustness": exp_robustness, "confidence": exp_confidence,
+     "memory": exp_memory}[args.exp](args)
+
+
+if __name__ == "__main__":
+    main()
