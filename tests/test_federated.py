@@ -29,6 +29,15 @@ from radonml.federated import (  # noqa: E402
 from radonml.torch import flatten_parameters, load_flat_parameters  # noqa: E402
 
 
+@pytest.fixture(autouse=True, scope="module")
+def _one_torch_thread():
+    """Tiny models: one thread is fastest and avoids oversubscribing shared cores; restored after."""
+    n = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(n)
+
+
 @pytest.fixture(scope="module")
 def data():
     rng = np.random.default_rng(0)

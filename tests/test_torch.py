@@ -18,7 +18,16 @@ from radonml.torch import (  # noqa: E402
 )
 
 
-def _train(model, X, y, *, steps=200, lr=0.1, loss="bce", seed=0):
+@pytest.fixture(autouse=True, scope="module")
+def _one_torch_thread():
+    """Tiny models: one thread is fastest and avoids oversubscribing shared cores; restored after."""
+    n = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(n)
+
+
+def _train(model, X, y, *, steps=100, lr=0.1, loss="bce", seed=0):
     torch.manual_seed(seed)
     opt = torch.optim.SGD(model.parameters(), lr=lr)
     Xt = torch.as_tensor(X, dtype=next(model.parameters()).dtype)
@@ -58,8 +67,9 @@ def _radon_point_ref(P):
     return (lam[pos] @ P[pos]) / lam[pos].sum()
 
 
-@pytest.fixture
-def logregs(rng):
+@pytest.fixture(scope="module")
+def logregs():
+    rng = np.random.default_rng(12345)
     models = []
     for i, (X, y) in enumerate(_shards(rng, 5)):
         torch.manual_seed(i)
@@ -67,8 +77,9 @@ def logregs(rng):
     return models
 
 
-@pytest.fixture
-def mlps(rng):
+@pytest.fixture(scope="module")
+def mlps():
+    rng = np.random.default_rng(54321)
     models = []
     for i, (X, y) in enumerate(_shards(rng, 4, d=3, classes=3)):
         torch.manual_seed(100 + i)
