@@ -25,7 +25,6 @@ import sys
 import time
 import warnings
 
-import numpy as np
 
 PROTOCOLS = ("sgd", "periodic", "dynamic", "layerwise", "oneshot", "nosync")
 DATASETS = ("mnist1d", "digits")

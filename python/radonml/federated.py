@@ -33,9 +33,8 @@ from __future__ import annotations
 
 import copy
 import time
-import warnings
 from dataclasses import dataclass, field
-from typing import Callable, Dict, List, Optional, Sequence
+from typing import Callable, List, Optional, Sequence
 
 import numpy as np
 import torch
@@ -43,9 +42,8 @@ from torch import nn
 from torch.func import functional_call, grad, vmap
 
 from ._validation import check_fraction, check_int, check_rng
-from .aggregators import aggregate, supports_weights
-from .exceptions import FallbackWarning
-from .radon import radon_number
+from .aggregators import supports_weights
+from ._fallback import aggregate_with_fallback
 from .torch import flatten_parameters, n_parameters, parameter_slices
 
 __all__ = [
@@ -369,32 +367,6 @@ def make_learners(
 
 
 # ------------------------------------------------------------------ aggregation
-
-
-def aggregate_with_fallback(models, method="mean", *, weights=None, fallback="geometric_median", **options):
-    """:func:`radonml.aggregate`, except that ``method="radon"`` with fewer models than the Radon
-    number :math:`r = d + 2` (no Radon point exists) uses ``fallback`` instead and emits a
-    :class:`~radonml.FallbackWarning`. Weights are passed only to aggregators that use them.
-
-    Returns ``(vector, used_method)``.
-    """
-    X = np.asarray(models, dtype=np.float64)
-    used = method
-    if method == "radon" and X.shape[0] < radon_number(X.shape[1]):
-        if fallback is None:
-            raise ValueError(
-                f"the Radon point of {X.shape[0]} models in dimension d = {X.shape[1]} needs at least "
-                f"r = d + 2 = {radon_number(X.shape[1])} models, and fallback=None"
-            )
-        warnings.warn(
-            f"{X.shape[0]} models are fewer than the Radon number r = d + 2 = {radon_number(X.shape[1])}; "
-            f"aggregating with {fallback!r} instead",
-            FallbackWarning,
-            stacklevel=3,
-        )
-        used, options = fallback, {}
-    w = weights if (weights is not None and isinstance(used, str) and supports_weights(used)) else None
-    return aggregate(X, used, weights=w, **options), used
 
 
 # ------------------------------------------------------------------ protocols

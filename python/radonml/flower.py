@@ -47,7 +47,7 @@ except ModuleNotFoundError as exc:  # pragma: no cover - optional dependency
 from ._validation import check_rng
 from .aggregators import _lookup, supports_weights
 from .exceptions import FallbackWarning
-from .federated import aggregate_with_fallback
+from ._fallback import aggregate_with_fallback
 
 __all__ = ["FedAggregate", "FedRadon", "arrayrecord_to_vector", "vector_to_arrays"]
 
