@@ -209,6 +209,21 @@ def test_every_solver_path_is_certified(first_solver, kind, d):
         check_certificate(G[k], res, lp=d < 10)
 
 
+@pytest.mark.parametrize("d", range(1, 19))
+def test_every_fixed_size_kernel(d):
+    """r = d + 2 with d <= 16 runs a compile-time-size kernel; d = 17, 18 the general path."""
+    G = np.stack([make_points("gaussian", d, d + 2, s) for s in range(3)] + [make_points("integer", d, d + 2, 7)])
+    pts, lams, solvers = _core.radon_points(G, 1)
+    for k in range(G.shape[0]):
+        res = radonml.RadonPartition(point=pts[k], weights=lams[k], positive=lams[k] > 0)
+        check_certificate(G[k], res, lp=d <= 8)
+    # the kernel agrees with the general path (an extra point with lambda = 0 forces it)
+    wider = np.concatenate([G[:3], G[:3, :1]], axis=1)
+    pts2, lams2, _ = _core.radon_points(wider, 1)
+    np.testing.assert_allclose(pts2, pts[:3], rtol=0, atol=1e-12)
+    np.testing.assert_allclose(lams2[:, :-1], lams[:3], rtol=0, atol=1e-12)
+
+
 def test_fallback_is_used_for_singular_block():
     # the first d + 1 points are affinely dependent: the fast path's block is singular
     P = np.array([[0.0, 0.0], [1.0, 1.0], [2.0, 2.0], [0.0, 1.0]])

@@ -41,6 +41,7 @@
 #include <limits>
 #include <stdexcept>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "parallel.hpp"
@@ -95,7 +96,10 @@ namespace detail {
 /// In-place LU with partial pivoting of a column-major n x n matrix, applied
 /// to one right-hand side; solves A x = b into b. Returns false when a pivot
 /// is exactly zero (the caller then falls back to a rank-revealing solver).
-inline bool small_lu_solve(double* A, int n, double* b) {
+/// N > 0 fixes n at compile time (fully unrolled small kernels).
+template <int N = 0>
+inline bool small_lu_solve(double* A, int n_, double* b) {
+  const int n = N > 0 ? N : n_;
   for (int k = 0; k < n; ++k) {
     double* colk = A + static_cast<std::ptrdiff_t>(k) * n;
     int p = k;
@@ -114,6 +118,7 @@ inline bool small_lu_solve(double* A, int n, double* b) {
       std::swap(b[k], b[p]);
     }
     const double inv = 1.0 / colk[k];
+    colk[k] = inv;  // the diagonal is only needed again, inverted, in the back substitution
     for (int i = k + 1; i < n; ++i) colk[i] *= inv;
     for (int j = k + 1; j < n; ++j) {
       double* colj = A + static_cast<std::ptrdiff_t>(j) * n;
@@ -130,7 +135,7 @@ inline bool small_lu_solve(double* A, int n, double* b) {
   // back substitution with U
   for (int k = n - 1; k >= 0; --k) {
     const double* colk = A + static_cast<std::ptrdiff_t>(k) * n;
-    b[k] /= colk[k];
+    b[k] *= colk[k];
     const double bk = b[k];
     for (int i = 0; i < k; ++i) b[i] -= colk[i] * bk;
   }
@@ -142,8 +147,10 @@ inline bool small_lu_solve(double* A, int n, double* b) {
 inline double residual_tolerance(int n) { return 256.0 * std::numeric_limits<double>::epsilon() * (n + 1); }
 
 /// |M lambda|_inf <= tol * |lambda|_1, with every entry finite?  (M column-major
-/// n x r.) Written so that a NaN anywhere makes it fail.
-inline bool residual_ok(const double* M, int n, int r, const double* lambda, double* tmp) {
+/// n x r.) Written so that a NaN anywhere makes it fail. N > 0 fixes n.
+template <int N = 0>
+inline bool residual_ok(const double* M, int n_, int r, const double* lambda, double* tmp) {
+  const int n = N > 0 ? N : n_;
   double l1 = 0.0;
   for (int i = 0; i < n; ++i) tmp[i] = 0.0;
   for (int j = 0; j < r; ++j) {
@@ -161,6 +168,89 @@ inline bool residual_ok(const double* M, int n, int r, const double* lambda, dou
   return true;
 }
 
+/// Canonical scale and sign of a checked null vector, then the point from the
+/// positive part (in the original coordinates).
+inline void finish(const double* const* rows, int r, int d, double* point, double* lambda) {
+  // Scale each part to sum to +-1 first, then choose the sign on the scaled
+  // vector (negating keeps the scaling), so the largest-magnitude entry of the
+  // returned weights is positive even when two entries nearly tie.
+  double pos = 0.0, neg = 0.0;
+  for (int j = 0; j < r; ++j) (lambda[j] > 0.0 ? pos : neg) += lambda[j];
+  // The residual check bounds |pos + neg| (the ones row) by tol * (pos - neg),
+  // so both parts are non-empty here.
+  if (!(pos > 0.0) || !(neg < 0.0) || !std::isfinite(pos) || !std::isfinite(neg))
+    throw std::runtime_error("radon_point: invalid null vector (a part of the partition is empty)");
+  const double inv_pos = 1.0 / pos, inv_neg = -1.0 / neg;
+  for (int j = 0; j < r; ++j) lambda[j] *= lambda[j] > 0.0 ? inv_pos : inv_neg;
+  int arg = 0;
+  for (int j = 1; j < r; ++j)
+    if (std::abs(lambda[j]) > std::abs(lambda[arg])) arg = j;
+  if (lambda[arg] < 0.0)
+    for (int j = 0; j < r; ++j) lambda[j] = -lambda[j];
+  for (int j = 0; j < d; ++j) point[j] = 0.0;
+  for (int i = 0; i < r; ++i) {
+    const double w = lambda[i];
+    if (w > 0.0) {
+      const double* x = rows[i];
+      for (int j = 0; j < d; ++j) point[j] += w * x[j];
+    }
+  }
+}
+
+/// Largest d with a fixed-size kernel (r = d + 2 points, the Radon machine's case).
+constexpr int kFixedMaxDim = 16;
+
+/// Fixed-size fast path for r = D + 2: the same normalization, LU and residual
+/// check as radon_point's solver 0, with every size known at compile time and
+/// no workspace. Returns false (nothing written) when it cannot certify the
+/// null vector or a coordinate needs the subnormal pre-scaling; the caller then
+/// runs the general path with its fallbacks.
+template <int D>
+inline bool radon_point_fixed(const double* const* rows, double* point, double* lambda) {
+  constexpr int n = D + 1, r = D + 2;
+  double lo[D], hi[D], shift[D], inv[D];
+  for (int j = 0; j < D; ++j) lo[j] = hi[j] = rows[0][j];
+  for (int i = 1; i < r; ++i) {
+    const double* x = rows[i];
+    for (int j = 0; j < D; ++j) {
+      lo[j] = std::min(lo[j], x[j]);
+      hi[j] = std::max(hi[j], x[j]);
+    }
+  }
+  for (int j = 0; j < D; ++j) {
+    const double half = 0.5 * hi[j] - 0.5 * lo[j];
+    shift[j] = 0.5 * hi[j] + 0.5 * lo[j];
+    if (!(half > 0.0)) return false;  // constant coordinate: singular block, general path
+    if (half < DBL_MIN) return false;
+    inv[j] = 1.0 / half;
+  }
+  alignas(64) double M[r * n];
+  alignas(64) double A[n * n];
+  double b[n], tmp[n];
+  for (int i = 0; i < r; ++i) {
+    const double* x = rows[i];
+    double* col = M + i * n;
+    for (int j = 0; j < D; ++j) col[j] = (x[j] - shift[j]) * inv[j];
+    col[D] = 1.0;
+  }
+  std::memcpy(A, M, sizeof(A));
+  for (int i = 0; i < n; ++i) b[i] = -M[n * n + i];
+  if (!small_lu_solve<n>(A, n, b)) return false;
+  for (int i = 0; i < n; ++i) lambda[i] = b[i];
+  lambda[n] = 1.0;
+  if (!residual_ok<n>(M, n, r, lambda, tmp)) return false;
+  finish(rows, r, D, point, lambda);
+  return true;
+}
+
+template <int... Ds>
+inline bool radon_point_fixed_dispatch(int d, const double* const* rows, double* point, double* lambda,
+                                       std::integer_sequence<int, Ds...>) {
+  bool done = false;
+  ((d == Ds + 1 ? (done = radon_point_fixed<Ds + 1>(rows, point, lambda), true) : false) || ...);
+  return done;
+}
+
 }  // namespace detail
 
 /// Radon point of the r points rows[0..r-1] (each d doubles).
@@ -173,6 +263,10 @@ inline bool residual_ok(const double* M, int n, int r, const double* lambda, dou
 inline RadonSolver radon_point(const double* const* rows, int r, int d, double* point, double* lambda,
                                RadonWorkspace& ws, int first_solver = 0) {
   if (d < 1 || r < d + 2) throw std::invalid_argument("radon_point: need r >= d + 2 and d >= 1");
+  if (first_solver <= 0 && r == d + 2 && d <= detail::kFixedMaxDim &&
+      detail::radon_point_fixed_dispatch(d, rows, point, lambda,
+                                         std::make_integer_sequence<int, detail::kFixedMaxDim>{}))
+    return RadonSolver::fast_lu;
   const int n = d + 1;
   ws.resize(n, r);
   // ---- coordinate-wise affine map to [-1, 1] ----
@@ -264,31 +358,7 @@ inline RadonSolver radon_point(const double* const* rows, int r, int d, double* 
                                "(|M lambda|_inf <= " + std::to_string(detail::residual_tolerance(n)) +
                                " |lambda|_1)");
   }
-  // ---- canonical scale and sign; the point from the positive part ----
-  // Scale each part to sum to +-1 first, then choose the sign on the scaled
-  // vector (negating keeps the scaling), so the largest-magnitude entry of the
-  // returned weights is positive even when two entries nearly tie.
-  double pos = 0.0, neg = 0.0;
-  for (int j = 0; j < r; ++j) (lambda[j] > 0.0 ? pos : neg) += lambda[j];
-  // The residual check bounds |pos + neg| (the ones row) by tol * (pos - neg),
-  // so both parts are non-empty here.
-  if (!(pos > 0.0) || !(neg < 0.0) || !std::isfinite(pos) || !std::isfinite(neg))
-    throw std::runtime_error("radon_point: invalid null vector (a part of the partition is empty)");
-  const double inv_pos = 1.0 / pos, inv_neg = -1.0 / neg;
-  for (int j = 0; j < r; ++j) lambda[j] *= lambda[j] > 0.0 ? inv_pos : inv_neg;
-  int arg = 0;
-  for (int j = 1; j < r; ++j)
-    if (std::abs(lambda[j]) > std::abs(lambda[arg])) arg = j;
-  if (lambda[arg] < 0.0)
-    for (int j = 0; j < r; ++j) lambda[j] = -lambda[j];
-  for (int j = 0; j < d; ++j) point[j] = 0.0;
-  for (int i = 0; i < r; ++i) {
-    const double w = lambda[i];
-    if (w > 0.0) {
-      const double* x = rows[i];
-      for (int j = 0; j < d; ++j) point[j] += w * x[j];
-    }
-  }
+  detail::finish(rows, r, d, point, lambda);
   return used;
 }
 
