@@ -39,15 +39,19 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--eval-split", choices=("train", "test"), default="train",
                         help="data the paths are evaluated on (default: train)")
     parser.add_argument("--seed", type=int, default=0, help="seed of data split, init and data orders (default: 0)")
-    parser.add_argument("--threads", type=int, default=None, help="torch intra-op threads (default: torch's)")
+    parser.add_argument("--threads", type=int, default=1,
+                        help="torch intra-op threads (default: 1, fastest for these small models on shared cores)")
     parser.add_argument("--out", default="radonml-lmc", help="output directory (default: ./radonml-lmc)")
     parser.add_argument("--no-plots", action="store_true", help="skip the PNG figures")
     parser.add_argument("--no-progress", action="store_true", help="no progress bars")
 
 
 def build_model(kind: str, in_features: int, n_classes: int, hidden=(128, 128, 128), image_side=None):
-    """An MLP (Linear+ReLU blocks) or a small CNN (two conv layers, one hidden linear layer)."""
-    import torch
+    """An MLP (Linear+ReLU blocks) or a small CNN (two conv layers, one hidden linear layer).
+
+    Weights get He (Kaiming-normal, fan-in) initialization and biases zero, which keeps deep
+    ReLU stacks trainable (PyTorch's default initialization shrinks the signal layer by layer).
+    """
     from torch import nn
 
     if kind == "mlp":
@@ -56,24 +60,34 @@ def build_model(kind: str, in_features: int, n_classes: int, hidden=(128, 128, 1
             layers += [nn.Linear(d, w), nn.ReLU()]
             d = w
         layers.append(nn.Linear(d, n_classes))
-        return nn.Sequential(*layers)
+        return _he_init(nn.Sequential(*layers))
     if kind != "cnn":
         raise ValueError(f"model must be 'mlp' or 'cnn', got {kind!r}")
     if image_side:  # 2-d images (digits: 8 x 8)
-        return nn.Sequential(
+        return _he_init(nn.Sequential(
             nn.Unflatten(1, (1, image_side, image_side)),
             nn.Conv2d(1, 16, 3, padding=1), nn.ReLU(),
             nn.Conv2d(16, 32, 3, padding=1, stride=2), nn.ReLU(),
             nn.Flatten(), nn.Linear(32 * ((image_side + 1) // 2) ** 2, 64), nn.ReLU(), nn.Linear(64, n_classes),
-        )
+        ))
     length = in_features
     out_len = (length + 1) // 2
-    return nn.Sequential(
+    return _he_init(nn.Sequential(
         nn.Unflatten(1, (1, length)),
         nn.Conv1d(1, 16, 5, padding=2), nn.ReLU(),
         nn.Conv1d(16, 32, 3, padding=1, stride=2), nn.ReLU(),
         nn.Flatten(), nn.Linear(32 * out_len, 64), nn.ReLU(), nn.Linear(64, n_classes),
-    )
+    ))
+
+
+def _he_init(model):
+    from torch import nn
+
+    for m in model.modules():
+        if isinstance(m, (nn.Linear, nn.Conv1d, nn.Conv2d)):
+            nn.init.kaiming_normal_(m.weight, nonlinearity="relu")
+            nn.init.zeros_(m.bias)
+    return model
 
 
 def train_pair(make_model, X, y, *, epochs, lr, momentum, batch_size, seed, weight_decay=0.0, different_init=False,
@@ -133,14 +147,24 @@ def _check_args(args):
 def run(args) -> int:
     _check_args(args)
     import torch
+
+    t0 = time.perf_counter()
+    previous_threads = torch.get_num_threads()
+    if args.threads and args.threads > 0:
+        torch.set_num_threads(args.threads)
+    try:
+        return _run(args, t0)
+    finally:
+        torch.set_num_threads(previous_threads)
+
+
+def _run(args, t0) -> int:
+    import torch
     from tqdm.auto import tqdm
 
     from . import lmc
     from .datasets import load_digits, load_mnist1d
 
-    t0 = time.perf_counter()
-    if args.threads:
-        torch.set_num_threads(args.threads)
     ds = load_mnist1d(args.n_samples, seed=args.seed) if args.dataset == "mnist1d" else load_digits(seed=args.seed)
     side = 8 if args.dataset == "digits" else None
     make = lambda: build_model(args.model, ds.n_features, ds.n_classes, args.hidden, side)  # noqa: E731

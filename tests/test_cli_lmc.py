@@ -1,0 +1,58 @@
+"""`radonml lmc` end to end on tiny configurations."""
+
+import json
+
+import numpy as np
+import pytest
+
+pytest.importorskip("torch")
+
+from radonml.cli import main  # noqa: E402
+
+TINY = ["--epochs", "2", "--hidden", "16", "16", "--alphas", "3", "--n-draws", "2", "--no-progress"]
+
+
+def test_lmc_mnist1d_mlp_end_to_end(tmp_path, capsys):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    out = tmp_path / "run"
+    rc = main(["lmc", "--dataset", "mnist1d", "--n-samples", "400", *TINY, "--out", str(out)])
+    assert rc == 0
+    text = capsys.readouterr().out
+    assert "full model" in text and "layer 0 into A" in text and "cumulative from the input" in text
+    for name in ("lmc.json", "path.png", "layerwise.png", "cumulative.png", "robustness.png", "subspace.png"):
+        assert (out / name).stat().st_size > 0, name
+    data = json.loads((out / "lmc.json").read_text())
+    assert set(data) >= {"config", "full_path", "layerwise", "cumulative", "robustness", "subspace", "timings_s"}
+    lw = data["layerwise"]
+    assert lw["layers"] == ["0", "2", "4"] and lw["bases"] == ["a", "b"]
+    assert np.array(lw["barriers"]["loss"]["mean"]).shape == (3, 2)
+    # the JSON's numbers are consistent with each other: the mean barrier of the full path
+    fp = data["full_path"]
+    la, lb = lw["endpoints"]["loss"]
+    assert lw["full_barriers"]["loss"]["mean"] == pytest.approx(max(fp["metrics"]["loss"]) - (la + lb) / 2, rel=1e-9)
+    assert np.array(data["cumulative"]["barriers"]["loss"]["mean"]).shape == (2, 2, 3)
+    # same init: the first checkpoints are identical, the subspace comes from both runs
+    assert data["subspace"]["subspace_dim"] >= 2
+
+
+def test_lmc_digits_cnn_different_init(tmp_path):
+    out = tmp_path / "cnn"
+    rc = main(["lmc", "--dataset", "digits", "--model", "cnn", "--different-init", "--no-plots", *TINY,
+               "--per-layer-subspace", "--out", str(out)])
+    assert rc == 0
+    data = json.loads((out / "lmc.json").read_text())
+    assert data["config"]["model"] == "cnn" and data["config"]["different_init"] is True
+    assert len(data["layerwise"]["layers"]) == 4  # two conv layers, two linear layers
+    assert data["subspace"]["layers"] == data["layerwise"]["layers"]
+    assert not (out / "path.png").exists()
+
+
+@pytest.mark.parametrize("args, match", [(["--epochs", "0"], "--epochs must be >= 1"),
+                                          (["--alphas", "1"], "--alphas must be >= 2"),
+                                          (["--lr", "-1"], "--lr must be positive")])
+def test_lmc_bad_arguments(tmp_path, capsys, args, match):
+    rc = main(["lmc", "--no-progress", "--out", str(tmp_path / "x"), *args])
+    assert rc == 2
+    assert match in capsys.readouterr().err
