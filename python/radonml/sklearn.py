@@ -442,6 +442,12 @@ class RadonMachineClassifier(ClassifierMixin, _BaseRadonMachine):
     ``np.memmap`` input, e.g. from ``np.load(..., mmap_mode="r")``, is used in place), and
     Dask scatters them once, so no worker holds more than one shared copy.
 
+    scikit-learn compatibility: ``parametrize_with_checks`` passes with the default base
+    estimators (tests/test_sklearn.py). With a base estimator that is not exact under sample
+    weights (e.g. LinearSVC), ``check_sample_weight_equivalence_on_dense_data`` fails, as it
+    does for the base estimator itself, and also because repeating rows changes the random
+    partition when ``height_ >= 1``.
+
     References
     ----------
     Kamp, Boley, Missura, Gärtner, "Effective Parallelisation for Machine Learning", NeurIPS 2017.
