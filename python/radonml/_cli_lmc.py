@@ -23,12 +23,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--dataset", choices=("mnist1d", "digits"), default="mnist1d",
                         help="offline data set (default: mnist1d)")
     parser.add_argument("--model", choices=("mlp", "cnn"), default="mlp", help="architecture (default: mlp)")
-    parser.add_argument("--hidden", type=int, nargs="+", default=[128, 128, 128], metavar="W",
-                        help="MLP hidden widths (default: 128 128 128)")
+    parser.add_argument("--hidden", type=int, nargs="+", default=[128] * 6, metavar="W",
+                        help="MLP hidden widths (default: six layers of 128)")
     parser.add_argument("--n-samples", type=int, default=4000, help="mnist1d examples, train+test (default: 4000)")
-    parser.add_argument("--epochs", type=int, default=30, help="training epochs per model (default: 30)")
+    parser.add_argument("--epochs", type=int, default=20, help="training epochs per model (default: 20)")
     parser.add_argument("--lr", type=float, default=0.05, help="SGD learning rate (default: 0.05)")
-    parser.add_argument("--momentum", type=float, default=0.9, help="SGD momentum (default: 0.9)")
+    parser.add_argument("--momentum", type=float, default=0.0, help="SGD momentum (default: 0)")
     parser.add_argument("--weight-decay", type=float, default=0.0, help="SGD weight decay (default: 0)")
     parser.add_argument("--batch-size", type=int, default=32, help="training batch size (default: 32)")
     parser.add_argument("--different-init", action="store_true",

@@ -194,6 +194,7 @@ def plot_robustness(result, metric: str = "loss", *, title=None):
 def plot_subspace(result, metric: str = "loss", *, title=None):
     """The metric against perturbation scale along the interpolation direction, the training
     subspace and its orthogonal complement, for each model (and each layer with ``per_layer``).
+    The y axis is logarithmic when the curves span more than a factor 50.
 
     Parameters
     ----------
@@ -211,7 +212,7 @@ def plot_subspace(result, metric: str = "loss", *, title=None):
             panels.append((f"layer {l}", np.asarray(result.layer_mean[metric])[i], np.asarray(result.layer_std[metric])[i]))
     cols = min(len(panels), 4)
     rows = (len(panels) + cols - 1) // cols
-    fig, axes = plt.subplots(rows, cols, figsize=(3.2 * cols, 2.8 * rows), squeeze=False)
+    fig, axes = plt.subplots(rows, cols, figsize=(max(5.0, 3.2 * cols), 3.0 * rows), squeeze=False)
     colors = {"interpolation": "tab:red", "training": "tab:blue", "null": "tab:gray"}
     s = np.asarray(result.scales)
     for p, (name, M, S) in enumerate(panels):
@@ -223,6 +224,9 @@ def plot_subspace(result, metric: str = "loss", *, title=None):
                 ax.fill_between(s, M[mi, di] - S[mi, di], M[mi, di] + S[mi, di], color=colors.get(d), alpha=0.15)
         ax.set_title(name, fontsize=9)
         ax.set_xlabel(r"scale / $\|\theta_B - \theta_A\|$")
+        positive = M[np.isfinite(M) & (M > 0)]
+        if positive.size and positive.max() > 50 * positive.min():
+            ax.set_yscale("log")
     for j in range(len(panels), rows * cols):
         axes[j // cols][j % cols].axis("off")
     axes[0][0].set_ylabel(metric)
