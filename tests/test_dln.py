@@ -164,3 +164,9 @@ def test_bad_inputs(trained):
         dln.toy_example(g=0.5)
     with pytest.raises(ValueError, match="lr must be"):
         dln.train(X, Y, wa, lr=-1.0)
+
+
+def test_docstring_examples():
+    import doctest
+
+    assert doctest.testmod(dln).failed == 0

@@ -173,3 +173,12 @@ def test_bad_inputs(kwargs, exc, match):
 def test_exact_barrier_bad_kind():
     with pytest.raises(ValueError, match="kind must be one of"):
         linear.exact_barrier(np.eye(2), np.zeros(2), [1.0, 0], [0, 1.0], kind="top")
+
+
+def test_docstring_examples():
+    import doctest
+
+    from radonml import _paths
+
+    for mod in (linear, _paths):
+        assert doctest.testmod(mod).failed == 0

@@ -188,6 +188,45 @@ def test_evaluate_path_batchnorm_and_dataloader(data):
     assert a.training and b.training  # untouched
 
 
+class _DataDependent(nn.Module):
+    """Python control flow on tensor values: torch.func.vmap cannot batch it."""
+
+    def __init__(self, seed):
+        super().__init__()
+        torch.manual_seed(seed)
+        self.fc1, self.fc2 = nn.Linear(10, 8), nn.Linear(8, 4)
+
+    def forward(self, x):
+        h = self.fc1(x)
+        if float(h.mean()) > 100.0:
+            h = h * 0
+        return self.fc2(torch.relu(h))
+
+
+def test_evaluate_path_falls_back_to_a_loop(data):
+    X, y = data
+    a, b = _DataDependent(0), _DataDependent(1)
+    ev = lmc.classification_evaluator(data)
+    p = lmc.evaluate_path(a, b, ev, alphas=4)
+    assert p.method == "loop" and "Error" in ev.vmap_error
+    ref = _reference_path(a, b, p.alphas, X, y)
+    np.testing.assert_allclose(p.loss, ref[:, 0], rtol=1e-5)
+    # the failure is remembered per architecture only: an MLP still gets vmap
+    q = lmc.evaluate_path(_mlp(0), _mlp(1), ev, alphas=4)
+    assert q.method == "vmap"
+
+
+def test_custom_loss_fn(models, data):
+    a, b = models
+    X, y = data
+    mse = lambda out, t: ((out.softmax(-1) - nn.functional.one_hot(t, 4)) ** 2).sum(-1).mean()  # noqa: E731
+    p = lmc.evaluate_path(a, b, lmc.classification_evaluator(data, loss_fn=mse, batch_size=100), alphas=3)
+    m = lmc.interpolate(a, b, 0.5)
+    with torch.no_grad():
+        ref = float(mse(m(X), y))
+    assert p.loss[1] == pytest.approx(ref, rel=1e-5)
+
+
 def test_evaluate_path_serializes(models, data):
     a, b = models
     p = lmc.evaluate_path(a, b, lmc.classification_evaluator(data), alphas=3)
@@ -375,3 +414,9 @@ def test_single_layer_barriers_below_full_barrier_small_mlp():
     assert full > 0.1
     assert single.shape == (9, 2)
     assert single.max() < 0.5 * full, (single, full)
+
+
+def test_docstring_examples():
+    import doctest
+
+    assert doctest.testmod(lmc).failed == 0

@@ -344,7 +344,8 @@ class ClassificationEvaluator:
         self.loss_fn = loss_fn
         self.batch_size = batch_size
         self.vectorize = vectorize
-        self.vmap_error: Optional[str] = None
+        self.vmap_error: Optional[str] = None  # why the last model could not be vmapped
+        self._vmap_failed: Dict[tuple, str] = {}  # per architecture
         if isinstance(data, (tuple, list)) and len(data) == 2 and not _is_loader(data):
             X, y = data
             X = torch.as_tensor(X)
@@ -395,7 +396,8 @@ class ClassificationEvaluator:
 
     def _evaluate_stacked(self, template, batched, shared, P):
         """All P parameter sets at once; None when vmap cannot batch this model."""
-        if self.vmap_error is not None:
+        sig = (type(template), tuple(sorted(batched)), tuple(sorted(shared)))
+        if sig in self._vmap_failed:
             return None
         dev, dt = _device_dtype(template)
 
@@ -420,7 +422,7 @@ class ClassificationEvaluator:
                 correct += (out.argmax(-1) == y).sum(1).double().cpu()
                 total += y.shape[0]
         except Exception as exc:  # vmap cannot batch this model: remember and use the loop
-            self.vmap_error = f"{type(exc).__name__}: {exc}"
+            self.vmap_error = self._vmap_failed[sig] = f"{type(exc).__name__}: {exc}"
             return None
         if total == 0:
             raise ValueError("data yielded no examples")
