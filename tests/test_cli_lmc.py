@@ -40,8 +40,15 @@ def test_lmc_mnist1d_mlp_end_to_end(tmp_path, capsys):
 def test_lmc_digits_cnn_different_init(tmp_path):
     out = tmp_path / "cnn"
     rc = main(["lmc", "--dataset", "digits", "--model", "cnn", "--different-init", "--no-plots", *TINY,
-               "--per-layer-subspace", "--out", str(out)])
+               "--per-layer-subspace", "--save-checkpoints", "--out", str(out)])
     assert rc == 0
+    import torch
+
+    saved = torch.load(out / "checkpoints.pt")
+    assert len(saved["checkpoints"]["a"]) == 3  # initialization and two epochs
+    # different initializations: the runs' first checkpoints differ
+    first = [saved["checkpoints"][r][0] for r in "ab"]
+    assert not all(torch.equal(first[0][k], first[1][k]) for k in first[0])
     data = json.loads((out / "lmc.json").read_text())
     assert data["config"]["model"] == "cnn" and data["config"]["different_init"] is True
     assert len(data["layerwise"]["layers"]) == 4  # two conv layers, two linear layers

@@ -43,6 +43,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="torch intra-op threads (default: 1, fastest for these small models on shared cores)")
     parser.add_argument("--out", default="radonml-lmc", help="output directory (default: ./radonml-lmc)")
     parser.add_argument("--no-plots", action="store_true", help="skip the PNG figures")
+    parser.add_argument("--save-checkpoints", action="store_true",
+                        help="also write the two final models and every epoch's checkpoint to checkpoints.pt")
     parser.add_argument("--no-progress", action="store_true", help="no progress bars")
 
 
@@ -222,6 +224,10 @@ def _run(args, t0) -> int:
             for j, base in enumerate(lw.bases):
                 print(f"{'layer ' + l + ' into ' + base.upper():<22}" +
                       "".join(f"{b[k][i, j]:>10.4f}" for k in ("linear", "mean", "max")))
+    single = lw.barriers["loss"]["linear"]
+    full = lw.full_barriers["loss"]["linear"]
+    print(f"largest single-layer loss barrier (linear) / full-model barrier: {single.max():.4f} / {full:.4f}"
+          + (f" = {single.max() / full:.2f}" if full > 0 else ""))
     cu = results["cumulative"]
     for di, d in enumerate(cu.directions):
         print(f"cumulative from the {d} (mean loss barrier, base A): " +
@@ -245,6 +251,10 @@ def _run(args, t0) -> int:
     with open(os.path.join(args.out, "lmc.json"), "w") as fh:
         json.dump(payload, fh, indent=1)
     written = ["lmc.json"]
+    if args.save_checkpoints:
+        torch.save({"model_a": model_a.state_dict(), "model_b": model_b.state_dict(), "checkpoints": ckpts},
+                   os.path.join(args.out, "checkpoints.pt"))
+        written.append("checkpoints.pt")
     if not args.no_plots:
         import matplotlib
 
