@@ -104,12 +104,21 @@ def radon_point(points, *, return_partition: bool = False):
 
     lies in the convex hulls of both parts (Radon, 1921). The null vector comes from a
     partial-pivot LU of the square block of :math:`M` (one :math:`O(d^3)` factorization),
-    with a checked fallback to a rank-revealing full-pivot LU when that block is singular or
-    ill-conditioned (duplicated points, points on an affine subspace). The points are mapped
-    to :math:`[-1, 1]^d` coordinate-wise first, which leaves the null space unchanged (it is
-    affine invariant), so inputs of any scale work. No noise is ever added. For
+    with checked fallbacks to a rank-revealing full-pivot LU of :math:`M` and, as a last
+    resort, a column-pivoted QR of :math:`M^T` (whose last Q column is always a null vector)
+    when that block is singular or ill-conditioned (duplicated points, points on an affine
+    subspace). Every null vector must pass :math:`\lVert M\lambda\rVert_\infty \le
+    256 (d+2)\,\epsilon\,\lVert\lambda\rVert_1` (normalized :math:`M`) before it is used,
+    so both parts' combinations agree to rounding. The points are mapped to :math:`[-1, 1]^d`
+    coordinate-wise first, which leaves the null space unchanged (it is affine invariant), so
+    inputs of any scale, down to subnormal numbers, work. No noise is ever added. For
     :math:`r > d + 2`, or degenerate inputs, the null space has more than one dimension and
-    one valid Radon point is returned.
+    one valid Radon point is returned (for :math:`r > d + 2`, the Radon point of the first
+    :math:`d + 2` points when they are in general position; the other weights are 0).
+
+    The weights are canonical: the positive ones sum to 1, the others to -1, and the entry
+    of largest magnitude is positive (the first one on exact ties), so the point is the
+    convex combination of the part that holds it.
 
     Parameters
     ----------
