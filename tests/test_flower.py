@@ -19,7 +19,8 @@ from radonml import FallbackWarning, aggregate  # noqa: E402
 from radonml.flower import FedAggregate, FedRadon, arrayrecord_to_vector, vector_to_arrays  # noqa: E402
 
 N_CLIENTS = 5  # logistic regression on 2 features: d = 3, Radon number r = 5
-FAIL_NODE, FAIL_ROUND = 0, 2
+FAIL_NODE, FAIL_ROUND = 0, 2  # raises: an error reply
+NAN_NODE, NAN_ROUND = 2, 3  # replies with NaN arrays: dropped by the strategy
 
 
 def _client_data(pid):
@@ -56,6 +57,8 @@ def _make_client_app():
             raise RuntimeError("simulated client failure")
         state = msg.content["arrays"].to_numpy_ndarrays()
         new = _local_train({"weight": state[0], "bias": state[1]}, pid)
+        if pid == NAN_NODE and int(msg.content["config"]["server-round"]) == NAN_ROUND:
+            new["bias"] = np.array([np.nan])
         content = RecordDict({"arrays": _record(new), "metrics": MetricRecord({"num-examples": 40})})
         return Message(content=content, reply_to=msg)
 
@@ -85,7 +88,7 @@ def test_fedradon_real_simulation_with_failing_client(caplog):
 
         with warnings.catch_warnings(record=True) as rec:
             warnings.simplefilter("always")
-            out["result"] = strategy.start(grid=grid, initial_arrays=_record(init), num_rounds=2, evaluate_fn=evaluate_fn)
+            out["result"] = strategy.start(grid=grid, initial_arrays=_record(init), num_rounds=3, evaluate_fn=evaluate_fn)
         out["warnings"] = [w for w in rec if issubclass(w.category, FallbackWarning)]
         out["globals"] = globals_
 
@@ -106,11 +109,19 @@ def test_fedradon_real_simulation_with_failing_client(caplog):
     start2 = {"weight": g[1][:2].reshape(1, 2), "bias": g[1][2:]}
     locals2 = np.stack([np.concatenate([v.ravel() for v in _local_train(start2, p).values()]) for p in range(1, N_CLIENTS)])
     np.testing.assert_allclose(g[2], aggregate(locals2, "geometric_median"), rtol=1e-7, atol=1e-9)
-    assert strategy.fallback_rounds == [2] and strategy.methods_used[2] == "geometric_median"
-    assert len(out["warnings"]) == 1 and "fewer than the Radon number" in str(out["warnings"][0].message)
+    # round 3: all reply, but node 2's arrays hold NaN -> dropped, 4 usable replies -> fallback again
+    start3 = {"weight": g[2][:2].reshape(1, 2), "bias": g[2][2:]}
+    locals3 = np.stack(
+        [np.concatenate([v.ravel() for v in _local_train(start3, p).values()]) for p in range(N_CLIENTS) if p != NAN_NODE]
+    )
+    np.testing.assert_allclose(g[3], aggregate(locals3, "geometric_median"), rtol=1e-7, atol=1e-9)
+    assert strategy.fallback_rounds == [2, 3] and strategy.methods_used[3] == "geometric_median"
+    assert "dropping the reply of node" in caplog.text and "NaN or inf" in caplog.text
+    assert "fewer than the Radon number r = d + 2 = 5" in caplog.text
+    assert len(out["warnings"]) == 2 and all("fewer than the Radon number" in str(w.message) for w in out["warnings"])
     final = out["result"].arrays
     assert list(final.keys()) == ["weight", "bias"] and final["weight"].numpy().shape == (1, 2)
-    np.testing.assert_allclose(arrayrecord_to_vector(final)[0], g[2], rtol=0, atol=0)
+    np.testing.assert_allclose(arrayrecord_to_vector(final)[0], g[3], rtol=0, atol=0)
 
 
 def test_vector_roundtrip_keeps_shapes_dtypes_and_integer_arrays():
