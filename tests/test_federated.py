@@ -294,3 +294,19 @@ def test_bad_input(data):
         Learners(make_mlp(6, 8, 3), [(X, y)], lr=0)
     with pytest.raises(ValueError, match="needs at least r = d \\+ 2 = 12 models, and fallback=None"):
         aggregate_with_fallback(np.zeros((3, 10)), "radon", fallback=None)
+
+
+def test_batched_gradients_match_per_learner_autograd(data):
+    learners = _learners(data, m=3, batch_size=7, seed=5).copy().reset()
+    learners.theta += 0.01 * torch.arange(learners.d, dtype=learners.theta.dtype)  # learners differ
+    learners.theta[1] *= -1.0
+    g = learners.gradients().numpy()
+    # the documented draw: batch_size indices per learner, uniform with replacement, from the seed
+    u = np.random.default_rng(5).random((3, 7))
+    for i in range(3):
+        o, n = learners.offsets[i], learners.n_samples[i]
+        idx = o + (u[i] * n).astype(np.int64)
+        mod = load_flat_parameters(make_mlp(6, 8, 3), learners.theta[i].numpy())
+        nn.functional.cross_entropy(mod(learners.X[idx]), learners.y[idx]).backward()
+        ref = torch.cat([p.grad.reshape(-1) for p in mod.parameters()]).numpy()
+        np.testing.assert_allclose(g[i], ref, rtol=1e-5, atol=1e-6)

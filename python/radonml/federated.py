@@ -180,7 +180,7 @@ class Learners:
     :func:`radonml.torch.flatten_parameters`). A local step is plain SGD,
     :math:`f_i \leftarrow f_i - \eta \nabla \ell_i(f_i)`, on a mini-batch of ``batch_size``
     examples drawn with replacement from learner :math:`i`'s shard (``batch_size=None``: the
-    full shard), computed for all learners at once with ``vmap(grad(...))``.
+    full shard), computed for all learners at once (one ``vmap``-ed forward pass and one backward pass).
 
     Parameters
     ----------
@@ -254,7 +254,16 @@ class Learners:
         def _forward(th, X):
             return functional_call(self.template, self._unflatten(th), (X,))
 
-        self._grad = vmap(grad(_loss))
+        losses = vmap(_loss)
+
+        def _grad_batched(theta, Xb, yb):
+            # per-learner losses are independent, so d(sum_i loss_i)/d theta_i = grad loss_i; one
+            # vmapped forward plus one ordinary backward is faster than vmap(grad(...))
+            with torch.enable_grad():
+                th = theta.detach().requires_grad_(True)
+                return torch.autograd.grad(losses(th, Xb, yb).sum(), th)[0]
+
+        self._grad = _grad_batched
         self._grad_full = grad(_loss)
         self._forward = vmap(_forward, in_dims=(0, None))
 
