@@ -218,6 +218,11 @@ def test_method_swaps_aggregator(data):
     local = simulate(NoSync(), learners, steps=4).learners.theta.numpy()
     np.testing.assert_allclose(h_mean.final_model, local.mean(0), atol=1e-12)
     np.testing.assert_allclose(h_med.final_model, np.median(local, axis=0), atol=1e-12)
+    # options reach the aggregator; a callable works too
+    h_tm = simulate(PeriodicAveraging(period=4, weighted=False, method="trimmed_mean", beta=0.2), learners, steps=4)
+    np.testing.assert_allclose(h_tm.final_model, np.sort(local, axis=0)[1:4].mean(0), atol=1e-12)
+    h_fn = simulate(PeriodicAveraging(period=4, weighted=False, method=lambda X: X[2]), learners, steps=4)
+    np.testing.assert_allclose(h_fn.final_model, local[2], atol=1e-12)
 
 
 def test_history_metrics_and_reproducibility(data):
@@ -284,6 +289,12 @@ def test_bad_input(data):
         PeriodicAveraging(fraction=1.5)
     with pytest.raises(ValueError, match="weighted=True needs an aggregator that uses weights.*'radon'"):
         PeriodicAveraging(method="radon")
+    with pytest.raises(ValueError, match="unknown aggregator method 'nope'"):
+        PeriodicAveraging(method="nope", weighted=False)
+    with pytest.raises(ValueError, match="unknown aggregator method 'nope'"):
+        RadonOneShot(fallback="nope")
+    with pytest.raises(TypeError, match="method must be an aggregator name or a callable, got int"):
+        MiniBatchSGD(method=3)
     with pytest.raises(ValueError, match="delta must be a non-negative number"):
         DynamicAveraging(delta=-1)
     with pytest.raises(ValueError, match="layer 'fc9' matches no parameter"):

@@ -42,7 +42,7 @@ from torch import nn
 from torch.func import functional_call, grad, vmap
 
 from ._validation import check_fraction, check_int, check_rng
-from .aggregators import supports_weights
+from .aggregators import _lookup, supports_weights
 from ._fallback import aggregate_with_fallback
 from .torch import flatten_parameters, n_parameters, parameter_slices
 
@@ -431,6 +431,10 @@ class Protocol:
     def __init__(self, method="mean", *, weighted=False, fallback="geometric_median", **options):
         if not (callable(method) or isinstance(method, str)):
             raise TypeError(f"method must be an aggregator name or a callable, got {type(method).__name__}")
+        if isinstance(method, str):
+            _lookup(method)  # unknown names fail here, not at the first synchronisation
+        if fallback is not None:
+            _lookup(fallback)
         self.method = method
         self.weighted = bool(weighted)
         if self.weighted and isinstance(method, str) and not supports_weights(method):
@@ -810,6 +814,7 @@ def simulate(
         if not isinstance(evaluate, (tuple, list)) or len(evaluate) != 2:
             raise TypeError("evaluate must be None, an (X_test, y_test) pair or a callable")
     L = learners.copy().reset()
+    protocol.used_method = protocol.method
     rng = np.random.default_rng(learners.seed if seed is None else check_int(seed, "seed", minimum=0))
     run = _Run(L, rng)
     hist = History(protocol=protocol.label())
