@@ -182,3 +182,12 @@ def test_docstring_examples():
 
     for mod in (linear, _paths):
         assert doctest.testmod(mod).failed == 0
+
+
+def test_logistic_loss_accurate_over_the_whole_range_of_margins():
+    # the core's own exp and log1p: every margin from 1e-12 to 1e3 in magnitude, both signs
+    margins = np.concatenate([-np.logspace(-12, 3, 60), [0.0], np.logspace(-12, 3, 60)])
+    for m in margins:
+        p = linear.path_metrics(np.array([[m]]), [1], [1.0], [1.0], [0.0], loss="logistic")
+        ref = np.logaddexp(0.0, -m)
+        assert p.loss[0] == pytest.approx(ref, rel=1e-14, abs=0), m
