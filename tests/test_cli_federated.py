@@ -62,3 +62,32 @@ def test_cli_federated_subset_and_errors(tmp_path, capsys):
     assert "expected a comma-separated subset" in capsys.readouterr().err
     assert main(["federated", *TINY, "--fraction", "1.5", "--out", str(tmp_path)]) == 2
     assert "--fraction must lie in (0, 1], got 1.5" in capsys.readouterr().err
+
+
+def test_plot_federated_from_json_records_and_errors(tmp_path):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from radonml.plot import plot_accuracy_vs_bytes, plot_divergence, plot_federated
+
+    recs = [{"step": s, "accuracy": 0.1 * s, "bytes": 1000 * s, "divergence": float(s % 2)} for s in (1, 2, 3)]
+    h = {"protocol": "p", "records": recs}
+    ax = plot_accuracy_vs_bytes([h])
+    line = ax.get_lines()[0]
+    np.testing.assert_array_equal(line.get_xdata(), [1000, 2000, 3000])
+    np.testing.assert_allclose(line.get_ydata(), [0.1, 0.2, 0.3])
+    ax = plot_divergence([h])
+    # zero divergence (right after a synchronisation) is drawn at a tenth of the smallest positive value
+    np.testing.assert_allclose(ax.get_lines()[0].get_ydata(), [1.0, 0.1, 1.0])
+    fig = plot_federated([h], tmp_path / "f.png", title="t")
+    assert (tmp_path / "f.png").stat().st_size > 5000
+    plt.close("all")
+    with pytest.raises(TypeError, match="each history must be"):
+        plot_divergence([[1, 2]])
+    with pytest.raises(ValueError, match="has no records"):
+        plot_divergence([{"protocol": "x", "records": []}])
+    with pytest.raises(ValueError, match="has no 'accuracy' column"):
+        plot_accuracy_vs_bytes([{"protocol": "x", "records": [{"step": 1, "bytes": 0, "divergence": 0.0}]}])
+    del fig
