@@ -148,3 +148,31 @@ def test_strategy_arguments():
         FedAggregate(3)
     s = FedAggregate("median", min_train_nodes=4)
     assert s.weighted and s.min_train_nodes == 4 and isinstance(FedRadon(), FedAggregate)
+
+
+def _broken(X, weights=None):
+    raise ValueError("singular input")
+
+
+def test_aggregate_vectors_fallbacks_never_raise(rng):
+    X = rng.normal(size=(6, 3))  # r = 5 <= 6: a Radon point exists
+    s = FedRadon(rng=0)
+    v = s.aggregate_vectors(1, X)
+    np.testing.assert_allclose(v, aggregate(X, "radon", rng=np.random.default_rng(0)))
+    assert s.methods_used == {1: "radon"} and s.fallback_rounds == []
+    with pytest.warns(FallbackWarning, match="fewer than the Radon number"):
+        v = s.aggregate_vectors(2, X[:4])
+    np.testing.assert_allclose(v, aggregate(X[:4], "geometric_median"))
+    s0 = FedRadon(fallback=None)
+    with pytest.warns(FallbackWarning, match="keeping the previous global model"):
+        assert s0.aggregate_vectors(3, X[:4]) is None
+    assert s0.fallback_rounds == [3]
+    # an aggregator that fails on the replies: the fallback takes over, weighted by the replies
+    b = FedAggregate(_broken, fallback="median")
+    w = np.array([1.0, 1, 1, 1, 1, 10])
+    with pytest.warns(FallbackWarning, match="aggregator .* failed on 6 replies \\(singular input\\); aggregating with 'median'"):
+        v = b.aggregate_vectors(4, X, w)
+    np.testing.assert_allclose(v, aggregate(X, "median", weights=w))
+    assert b.methods_used[4] == "median" and b.fallback_rounds == [4]
+    with pytest.warns(FallbackWarning, match="keeping the previous global model"):
+        assert FedAggregate(_broken, fallback=None).aggregate_vectors(5, X) is None

@@ -103,7 +103,8 @@ class FedAggregate(FedAvg):
         keep the previous global model in such rounds.
     weighted : bool, optional
         Weight the clients by the metric ``weighted_by_key`` (``"num-examples"``). Default:
-        True exactly when the aggregator uses weights (not for ``"radon"``).
+        True exactly when the named aggregator uses weights (not for ``"radon"``); a callable
+        gets ``weights=`` only with ``weighted=True``.
     rng : None, int or numpy.random.Generator
         Randomness of the Radon tree (which replies form a group); an int makes rounds
         reproducible.
@@ -134,7 +135,7 @@ class FedAggregate(FedAvg):
         can_weight = isinstance(method, str) and supports_weights(method)
         if weighted is None:
             weighted = can_weight
-        if weighted and not can_weight:
+        if weighted and not can_weight and not callable(method):
             raise ValueError(f"weighted=True needs an aggregator that uses weights, but {method!r} does not")
         self.weighted = bool(weighted)
         self.rng = check_rng(rng)
@@ -177,27 +178,55 @@ class FedAggregate(FedAvg):
         if not rows:
             log(WARNING, "round %d: no usable replies; keeping the previous global model", server_round)
             return None, metrics
-        X = np.stack(rows)
-        options = dict(self.aggregator_options)
-        if self.method == "radon":
-            options.setdefault("rng", self.rng)
-            r = X.shape[1] + 2
-            if X.shape[0] < r:
-                self.fallback_rounds.append(server_round)
-                if self.fallback is None:
-                    msg = (f"round {server_round}: {X.shape[0]} replies are fewer than the Radon number r = d + 2 = {r}; "
-                           "fallback=None, keeping the previous global model")
-                    log(WARNING, msg)
-                    warnings.warn(msg, FallbackWarning, stacklevel=2)
-                    return None, metrics
-                log(WARNING, "round %d: %d replies are fewer than the Radon number r = d + 2 = %d; aggregating with %r",
-                    server_round, X.shape[0], r, self.fallback)
-        vec, used = aggregate_with_fallback(
-            X, self.method, weights=w if self.weighted else None, fallback=self.fallback, **options
-        )
-        self.methods_used[server_round] = used if isinstance(used, str) else "callable"
-        log(INFO, "\t└──> radonml: aggregated %d replies with %s", X.shape[0], self.methods_used[server_round])
+        vec = self.aggregate_vectors(server_round, np.stack(rows), w if self.weighted else None)
+        if vec is None:
+            return None, metrics
         return vector_to_arrays(vec, first[0], first[1]), metrics
+
+    def aggregate_vectors(self, server_round: int, X: np.ndarray, weights=None) -> Optional[np.ndarray]:
+        """The server's aggregation of one round's flattened replies ``X`` (k, d).
+
+        Returns the aggregate, or None to keep the previous global model. Never raises for
+        data reasons: fewer replies than the Radon number, or an aggregator that fails on
+        these replies (``ValueError``, ``LinAlgError``, ``FloatingPointError``), switch to
+        ``fallback`` with a logged warning and a :class:`~radonml.FallbackWarning` (or keep the
+        previous model if ``fallback`` is None or fails as well).
+        """
+        k, d = X.shape
+        options = dict(self.aggregator_options)
+        method = self.method
+        if method == "radon":
+            options.setdefault("rng", self.rng)
+            if k < d + 2:
+                self.fallback_rounds.append(server_round)
+                msg = f"round {server_round}: {k} replies are fewer than the Radon number r = d + 2 = {d + 2}"
+                if self.fallback is None:
+                    log(WARNING, "%s; fallback=None, keeping the previous global model", msg)
+                    warnings.warn(msg + "; keeping the previous global model", FallbackWarning, stacklevel=2)
+                    return None
+                log(WARNING, "%s; aggregating with %r", msg, self.fallback)
+        try:
+            vec, used = aggregate_with_fallback(X, method, weights=weights, fallback=self.fallback, **options)
+        except (ValueError, np.linalg.LinAlgError, FloatingPointError) as exc:
+            if server_round not in self.fallback_rounds:
+                self.fallback_rounds.append(server_round)
+            msg = f"round {server_round}: aggregator {method!r} failed on {k} replies ({exc})"
+            if self.fallback is None or self.fallback == method:
+                log(WARNING, "%s; keeping the previous global model", msg)
+                warnings.warn(msg + "; keeping the previous global model", FallbackWarning, stacklevel=2)
+                return None
+            log(WARNING, "%s; aggregating with %r", msg, self.fallback)
+            warnings.warn(f"{msg}; aggregating with {self.fallback!r}", FallbackWarning, stacklevel=2)
+            try:
+                w = weights if supports_weights(self.fallback) else None
+                vec, used = aggregate_with_fallback(X, self.fallback, weights=w, fallback=None)[0], self.fallback
+            except (ValueError, np.linalg.LinAlgError, FloatingPointError) as exc2:
+                log(WARNING, "round %d: fallback %r failed too (%s); keeping the previous global model",
+                    server_round, self.fallback, exc2)
+                return None
+        self.methods_used[server_round] = used if isinstance(used, str) else "callable"
+        log(INFO, "\t└──> radonml: aggregated %d replies with %s", k, self.methods_used[server_round])
+        return vec
 
 
 class FedRadon(FedAggregate):
