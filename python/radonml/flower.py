@@ -21,6 +21,8 @@ Robustness of the server:
 - **Unusable replies.** Replies with errors are skipped (as in FedAvg); replies whose arrays
   have other shapes than the first valid reply, or hold NaN/inf, are dropped with a logged
   warning. If nothing usable is left, the round keeps the previous global model.
+- **A failing aggregator.** If ``method`` raises ``ValueError``/``LinAlgError``/
+  ``FloatingPointError`` on a round's replies, that round uses ``fallback`` (warned and logged).
 - Integer arrays (e.g. ``num_batches_tracked`` of a torch ``state_dict``) are not aggregated:
   they are taken from the first usable reply.
 
