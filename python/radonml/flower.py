@@ -18,9 +18,11 @@ Robustness of the server:
   emitted and a WARNING is logged on Flower's logger; the round number is appended to
   :attr:`FedAggregate.fallback_rounds`. ``fallback=None`` keeps the previous global model for
   that round instead.
-- **Unusable replies.** Replies with errors are skipped (as in FedAvg); replies whose arrays
-  have other shapes than the first valid reply, or hold NaN/inf, are dropped with a logged
-  warning. If nothing usable is left, the round keeps the previous global model.
+- **Unusable replies.** Replies with errors are skipped (as in FedAvg). Unlike FedAvg, which
+  stops on the first inconsistent reply, replies whose arrays have other keys or shapes than
+  the first usable reply, hold NaN/inf, or (when weighted) lack a valid weight are dropped one
+  by one with a logged warning. If nothing usable is left, the round keeps the previous
+  global model.
 - **A failing aggregator.** If ``method`` raises ``ValueError``/``LinAlgError``/
   ``FloatingPointError`` on a round's replies, that round uses ``fallback`` (warned and logged).
 - Integer arrays (e.g. ``num_batches_tracked`` of a torch ``state_dict``) are not aggregated:
@@ -151,32 +153,59 @@ class FedAggregate(FedAvg):
         log(INFO, "\t└──> radonml aggregation: %s (fallback: %s, weighted: %s)", name, self.fallback, self.weighted)
 
     def _usable(self, server_round, replies: List[Message]):
-        record_key = next(iter(replies[0].content.array_records.keys()))
-        rows, weights, first = [], [], None
+        """Replies that can be aggregated: exactly one ArrayRecord with the keys, shapes and dtype
+        kinds of the first usable reply, finite values, and (if weighted) a positive finite
+        weight in exactly one MetricRecord. Others are dropped with a logged warning."""
+        rows, weights, first, kept = [], [], None, []
         for msg in replies:
-            vec, keys, arrays = arrayrecord_to_vector(msg.content[record_key])
-            shapes = [(np.asarray(a).shape, np.asarray(a).dtype.kind) for a in arrays]
             node = msg.metadata.src_node_id
-            if first is None:
-                first = (keys, arrays, shapes)
-            elif keys != first[0] or shapes != first[2]:
-                log(WARNING, "round %d: dropping the reply of node %d: its arrays differ in keys or shapes", server_round, node)
+            content = msg.content
+
+            def drop(why):
+                log(WARNING, "round %d: dropping the reply of node %d: %s", server_round, node, why)
+
+            if len(content.array_records) != 1:
+                drop(f"expected exactly one ArrayRecord, got {len(content.array_records)}")
+                continue
+            vec, keys, arrays = arrayrecord_to_vector(next(iter(content.array_records.values())))
+            shapes = [(np.asarray(a).shape, np.asarray(a).dtype.kind) for a in arrays]
+            if first is not None and (keys != first[0] or shapes != first[2]):
+                drop("its arrays differ in keys or shapes from the first usable reply")
                 continue
             if not np.isfinite(vec).all():
-                log(WARNING, "round %d: dropping the reply of node %d: its arrays hold NaN or inf", server_round, node)
+                drop("its arrays hold NaN or inf")
                 continue
+            weight = 1.0
+            if len(content.metric_records) != 1 or self.weighted_by_key not in next(iter(content.metric_records.values())):
+                if self.weighted:
+                    drop(f"it has no MetricRecord with the weight key {self.weighted_by_key!r}")
+                    continue
+            elif self.weighted:
+                weight = float(next(iter(content.metric_records.values()))[self.weighted_by_key])
+                if not (np.isfinite(weight) and weight >= 0):
+                    drop(f"its weight {self.weighted_by_key!r} = {weight} is not a non-negative number")
+                    continue
+            if first is None:
+                first = (keys, arrays, shapes)
             rows.append(vec)
-            mrec = next(iter(msg.content.metric_records.values()))
-            weights.append(float(mrec[self.weighted_by_key]) if self.weighted else 1.0)
-        return rows, np.asarray(weights), first
+            weights.append(weight)
+            kept.append(msg)
+        return rows, np.asarray(weights), first, kept
 
     def aggregate_train(self, server_round: int, replies: Iterable[Message]) -> Tuple[Optional[ArrayRecord], Optional[MetricRecord]]:
         """Aggregate the replies' arrays with ``method`` (see the class docstring)."""
-        valid, _ = self._check_and_log_replies(replies, is_train=True)
+        # FedAvg's consistency check raises on the first malformed reply; here malformed replies
+        # are dropped one by one in _usable instead, so one bad client cannot stop the server
+        valid, _ = self._check_and_log_replies(replies, is_train=True, validate=False)
         if not valid:
             return None, None
-        rows, w, first = self._usable(server_round, valid)
-        metrics = self.train_metrics_aggr_fn([m.content for m in valid], self.weighted_by_key)
+        rows, w, first, kept = self._usable(server_round, valid)
+        metrics = None
+        if kept:
+            try:
+                metrics = self.train_metrics_aggr_fn([m.content for m in kept], self.weighted_by_key)
+            except Exception as exc:  # metrics are informational; never stop the round for them
+                log(WARNING, "round %d: could not aggregate the train metrics (%s)", server_round, exc)
         if not rows:
             log(WARNING, "round %d: no usable replies; keeping the previous global model", server_round)
             return None, metrics
