@@ -271,7 +271,8 @@ def main(argv=None):
         blas = "unknown"
     print(
         f"radonml {radonml.__version__}, numpy {np.__version__}, scipy {scipy.__version__}, python {platform.python_version()}, "
-        f"{os.cpu_count()} CPUs ({platform.processor() or platform.machine()}), BLAS: {blas}\n"
+        f"{os.cpu_count()} CPUs ({platform.processor() or platform.machine()}), BLAS: {blas}, "
+        f"load average at start {os.getloadavg()[0]:.1f}\n"
     )
     if args.only in (None, "batched"):
         print("### radon_points vs SVD, least squares, LP\n")
@@ -282,6 +283,7 @@ def main(argv=None):
     if args.only in (None, "iterated"):
         print("### iterated_radon_point vs numpy.mean on 10^6 models in d = 10\n")
         print(table_iterated(args), "\n", flush=True)
+    print(f"load average at the end {os.getloadavg()[0]:.1f}")
 
 
 if __name__ == "__main__":

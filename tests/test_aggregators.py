@@ -14,7 +14,7 @@ import radonml
 from radonml.aggregators import coordinate_median, geometric_median, trimmed_mean, weighted_mean
 from radonml.exceptions import ConvergenceWarning
 
-SETTINGS = settings(max_examples=30, deadline=None)
+SETTINGS = settings(max_examples=30, deadline=None, database=None)
 
 
 def models_and_weights(seed, m, d, integer_weights=True):

@@ -17,7 +17,7 @@ from scipy.optimize import linprog
 import radonml
 from radonml import _core
 
-SETTINGS = settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+SETTINGS = settings(max_examples=40, deadline=None, database=None, suppress_health_check=[HealthCheck.too_slow])
 TINY = 64 * 5e-324  # a few subnormal ulps: the resolution of sums of subnormal products
 
 
