@@ -15,6 +15,15 @@ N, SEED = 6000, 3
 ARGS = ["--n-samples", str(N), "--seed", str(SEED), "--n-jobs", "2", "--quiet"]
 
 
+@pytest.fixture(autouse=True)
+def _one_blas_thread():
+    # many small dense fits: multi-threaded BLAS only adds contention (joblib's workers get one thread each)
+    from threadpoolctl import threadpool_limits
+
+    with threadpool_limits(limits=1):
+        yield
+
+
 @pytest.fixture(scope="module")
 def data():
     return load_synthetic(N, seed=SEED)

@@ -30,6 +30,15 @@ from radonml.sklearn import (
 )
 
 
+@pytest.fixture(autouse=True)
+def _one_blas_thread():
+    # many small dense fits: multi-threaded BLAS only adds contention (joblib's workers get one thread each)
+    from threadpoolctl import threadpool_limits
+
+    with threadpool_limits(limits=1):
+        yield
+
+
 def _vec(est, intercept=True):
     coef = np.atleast_2d(np.asarray(est.coef_, dtype=float))
     if not intercept:
@@ -235,7 +244,7 @@ def test_auc_close_to_central_on_synthetic():
     central = LogisticRegression().fit(ds.X_train, ds.y_train)
     auc_c = roc_auc_score(ds.y_test, central.decision_function(ds.X_test))
     for h in (1, 2):
-        rm = RadonMachineClassifier(height=h, random_state=0).fit(ds.X_train, ds.y_train)
+        rm = RadonMachineClassifier(height=h, random_state=0, n_jobs=2).fit(ds.X_train, ds.y_train)
         assert rm.n_models_ == 21**h
         auc = roc_auc_score(ds.y_test, rm.decision_function(ds.X_test))
         assert abs(auc - auc_c) < 0.005
