@@ -188,21 +188,25 @@ def main(argv=None):
     ap.add_argument("--repeat", type=int, default=3)
     ap.add_argument("--numpy-alphas", type=int, default=101,
                     help="alphas actually timed in the per-alpha loops (scaled to 101)")
+    ap.add_argument("--threads", type=int, default=1,
+                    help="torch threads for the evaluate_path comparison, both sides (default 1: stable on shared cores)")
+    ap.add_argument("--only", choices=("linear", "dln", "evaluate_path"), nargs="+",
+                    default=["linear", "dln", "evaluate_path"])
     args = ap.parse_args(argv)
     import torch
 
     import radonml
 
     rows = []
-    if args.quick:
-        rows += bench_linear(20_000, 100, 101, args.repeat, args.numpy_alphas)
-        rows += bench_dln(2_000, (20, 32, 32, 32, 5), args.repeat)
-        rows += bench_evaluate_path(2_000, 40, (128, 128, 128), 10, args.repeat)
-    else:
-        rows += bench_linear(1_000_000, 100, 101, args.repeat, args.numpy_alphas)
-        rows += bench_dln(20_000, (50, 100, 100, 100, 10), args.repeat)
-        rows += bench_evaluate_path(4_000, 40, (128, 128, 128), 10, args.repeat)
-    print(f"radonml {radonml.__version__}, torch {torch.__version__} ({torch.get_num_threads()} threads), "
+    if "linear" in args.only:
+        rows += bench_linear(20_000 if args.quick else 1_000_000, 100, 101, args.repeat, args.numpy_alphas)
+    if "dln" in args.only:
+        rows += (bench_dln(2_000, (20, 32, 32, 32, 5), args.repeat) if args.quick
+                 else bench_dln(20_000, (50, 100, 100, 100, 10), args.repeat))
+    if "evaluate_path" in args.only:
+        torch.set_num_threads(args.threads)
+        rows += bench_evaluate_path(2_000 if args.quick else 4_000, 40, (128, 128, 128), 10, args.repeat)
+    print(f"radonml {radonml.__version__}, torch {torch.__version__} (evaluate_path rows: {args.threads} thread(s)), "
           f"numpy {np.__version__}")
     print(f"| {'method':<40} | {'problem':<42} | {'time (s)':>9} | {'time / radonml':>14} | notes |")
     print(f"|{'-' * 42}|{'-' * 44}|{'-' * 11}|{'-' * 16}|-------|")
