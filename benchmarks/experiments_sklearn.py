@@ -182,6 +182,7 @@ def exp_confidence(args):
     res = {k: [] for k in ("single base model", "averaging", "coord. median", "geom. median", f"radon h={h}")}
     if h >= 2:
         res["radon h=1 (first 21 models)"] = []
+        res["averaging (first 21 models)"] = []
     t0 = time.perf_counter()
     for s in range(args.seeds):
         X, y = make_synthetic(n_train, seed=s + 1, label_noise=args.label_noise)
@@ -199,6 +200,7 @@ def exp_confidence(args):
         if h >= 2:
             res["radon h=1 (first 21 models)"].append(auc(_aggregate_rows(models[:r], "radon", "per_class",
                                                                           {"height": 1, "rng": s})))
+            res["averaging (first 21 models)"].append(auc(_aggregate_rows(models[:r], "mean", "per_class", {})))
     central = LogisticRegression(C=args.C, max_iter=1000).fit(*make_synthetic(n_train, seed=1, label_noise=args.label_noise))
     print(f"(central learner on seed 1's full training set: AUC {_auc(central, test.X_test, test.y_test):.4f}; "
           f"{time.perf_counter() - t0:.0f} s)\n")

@@ -161,7 +161,11 @@ def _backend(args, n_jobs):
         yield "loky"
         return
     import joblib
-    from dask.distributed import Client, LocalCluster
+
+    try:
+        from dask.distributed import Client, LocalCluster
+    except ImportError:
+        raise ValueError("--backend dask needs dask.distributed; install it with pip install 'radonml[dask]'") from None
 
     if args.scheduler:
         with Client(args.scheduler) as client, joblib.parallel_config(backend="dask"):
