@@ -154,7 +154,7 @@ def test_evaluate_path_vmap_matches_deepcopy_loop(models, data):
     X, y = data
     ev = lmc.classification_evaluator((X, y), batch_size=128)
     p = lmc.evaluate_path(a, b, ev)
-    assert p.method == "vmap"
+    assert p.method == "batched"  # nn.Sequential of Linear and ReLU
     ref = _reference_path(a, b, p.alphas, X, y)
     np.testing.assert_allclose(p.loss, ref[:, 0], rtol=1e-5)
     np.testing.assert_allclose(p.accuracy, ref[:, 1], atol=1e-12)
@@ -183,6 +183,7 @@ def test_evaluate_path_batchnorm_and_dataloader(data):
             q.add_(0.3 * torch.randn_like(q))
     loader = torch.utils.data.DataLoader(torch.utils.data.TensorDataset(X, y), batch_size=64)
     p = lmc.evaluate_path(a, b, lmc.classification_evaluator(loader), alphas=5)
+    assert p.method == "vmap"  # BatchNorm: not the Linear-stack fast path
     ref = _reference_path(a, b, p.alphas, X, y)
     np.testing.assert_allclose(p.loss, ref[:, 0], rtol=1e-5)
     assert a.training and b.training  # untouched
@@ -213,7 +214,7 @@ def test_evaluate_path_falls_back_to_a_loop(data):
     np.testing.assert_allclose(p.loss, ref[:, 0], rtol=1e-5)
     # the failure is remembered per architecture only: an MLP still gets vmap
     q = lmc.evaluate_path(_mlp(0), _mlp(1), ev, alphas=4)
-    assert q.method == "vmap"
+    assert q.method == "batched"
 
 
 def test_custom_loss_fn(models, data):

@@ -317,7 +317,7 @@ def _evaluate_points(pair: _Pair, evaluate, points: _Points, chunk_size=None):
             if isinstance(evaluate, ClassificationEvaluator) and evaluate.vectorize:
                 chunk = evaluate._evaluate_stacked(pair.template, batched, points.shared, i1 - i0)
                 if chunk is not None:
-                    method = "vmap"
+                    method = evaluate.last_method
             if chunk is None:
                 rows = []
                 for j in range(i1 - i0):
@@ -346,6 +346,7 @@ class ClassificationEvaluator:
         self.vectorize = vectorize
         self.vmap_error: Optional[str] = None  # why the last model could not be vmapped
         self._vmap_failed: Dict[tuple, str] = {}  # per architecture
+        self.last_method = ""
         if isinstance(data, (tuple, list)) and len(data) == 2 and not _is_loader(data):
             X, y = data
             X = torch.as_tensor(X)
@@ -406,27 +407,91 @@ class ClassificationEvaluator:
             params.update(bp)
             return functional_call(template, params, (x,))
 
-        vf = vmap(f, in_dims=(0, None))
+        fast = _sequential_forward(template, batched, shared, P)
+        vf = fast if fast is not None else vmap(f, in_dims=(0, None))
+        self.last_method = "batched" if fast is not None else "vmap"
         loss = torch.zeros(P, dtype=torch.float64)
         correct = torch.zeros(P, dtype=torch.float64)
         total = 0
+        # rows per forward pass: P x rows activations should stay in cache (measured on an MLP:
+        # 11 x 256 rows run about 1.8x faster than 11 x 1024)
+        sub = max(16, _STACKED_ROWS // P)
         try:
-            for x, y in self._batches(dev, dt):
-                out = vf(batched, x)  # (P, B, C)
-                if self.loss_fn is None:
-                    ls = torch.nn.functional.cross_entropy(out.reshape(-1, out.shape[-1]), y.repeat(P), reduction="none")
-                    ls = ls.view(P, -1).sum(1)
-                else:
-                    ls = torch.stack([self._loss_sum(out[j], y) for j in range(P)])
-                loss += ls.double().cpu()
-                correct += (out.argmax(-1) == y).sum(1).double().cpu()
-                total += y.shape[0]
+            for xb_, yb_ in self._batches(dev, dt):
+                for s0 in range(0, yb_.shape[0], sub):
+                    x, y = xb_[s0:s0 + sub], yb_[s0:s0 + sub]
+                    out = vf(batched, x)  # (P, B, C)
+                    if self.loss_fn is None:
+                        ls = torch.nn.functional.cross_entropy(out.reshape(-1, out.shape[-1]), y.repeat(P),
+                                                               reduction="none")
+                        ls = ls.view(P, -1).sum(1)
+                    else:
+                        ls = torch.stack([self._loss_sum(out[j], y) for j in range(P)])
+                    loss += ls.double().cpu()
+                    correct += (out.argmax(-1) == y).sum(1).double().cpu()
+                    total += y.shape[0]
         except Exception as exc:  # vmap cannot batch this model: remember and use the loop
             self.vmap_error = self._vmap_failed[sig] = f"{type(exc).__name__}: {exc}"
             return None
         if total == 0:
             raise ValueError("data yielded no examples")
         return {"loss": (loss / total).numpy(), "accuracy": (correct / total).numpy()}
+
+
+_STACKED_ROWS = 3072
+
+_ELEMENTWISE = (nn.ReLU, nn.LeakyReLU, nn.Tanh, nn.Sigmoid, nn.GELU, nn.SiLU, nn.ELU, nn.Identity, nn.Dropout,
+                nn.Softplus)
+
+
+def _sequential_forward(template, batched, shared, P):
+    """A forward over P parameter sets for ``nn.Sequential`` stacks of ``nn.Linear`` and
+    element-wise activations, or None for other models (which go through vmap).
+
+    Batched layers run as one ``baddbmm``; layers whose parameters are shared by all P sets
+    (e.g. the layers before the interpolated one in a layer-wise path) run once, unbatched,
+    until the first batched layer. Same arithmetic as the module's forward, without vmap's
+    overhead.
+    """
+    if type(template) is not nn.Sequential:
+        return None
+    plan = []
+    for name, mod in template.named_children():
+        if isinstance(mod, nn.Linear):
+            plan.append((name, mod))
+        elif type(mod) in _ELEMENTWISE:
+            plan.append((None, mod))
+        else:
+            return None
+    params = dict(shared)
+    params.update(batched)
+    if set(params) != set(template.state_dict()):
+        return None
+
+    def forward(_batched, x):
+        h, is_batched = x, False
+        for name, mod in plan:
+            if name is None:
+                h = mod(h)
+                continue
+            W, b = params[f"{name}.weight"], params.get(f"{name}.bias")
+            w_batched = f"{name}.weight" in batched
+            b_batched = b is not None and f"{name}.bias" in batched
+            if not (w_batched or b_batched or is_batched):
+                h = torch.nn.functional.linear(h, W, b)
+                continue
+            if not is_batched:
+                h = h.unsqueeze(0).expand(P, *h.shape)
+                is_batched = True
+            Wb = W if w_batched else W.unsqueeze(0).expand(P, *W.shape)
+            if b is None:
+                h = torch.bmm(h, Wb.transpose(1, 2))
+            else:
+                bb = (b if b_batched else b.unsqueeze(0).expand(P, *b.shape)).unsqueeze(1)
+                h = torch.baddbmm(bb, h, Wb.transpose(1, 2))
+        return h if is_batched else h.unsqueeze(0).expand(P, *h.shape)
+
+    return forward
 
 
 def _is_loader(data):
@@ -533,7 +598,9 @@ def evaluate_path(model_a: nn.Module, model_b: nn.Module, evaluate, *, alphas=No
     Returns
     -------
     PathResult
-        ``alphas`` and one array per metric; ``method`` is ``"vmap"`` or ``"loop"``.
+        ``alphas`` and one array per metric; ``method`` is ``"batched"`` (``nn.Sequential`` of
+        ``nn.Linear`` and element-wise activations: one batched matrix product per layer),
+        ``"vmap"`` (other models) or ``"loop"`` (one pass per point).
     """
     pair = _Pair(model_a, model_b, groups)
     (base,) = _check_base(base)
