@@ -122,6 +122,8 @@ def table_batched(args):
     # g chosen so that the SVD baseline takes roughly 0.2-0.6 s per call on this machine
     sizes = {2: 100_000, 10: 20_000, 50: 1_000, 100: 250, 300: 12}
     cvx_groups = {2: 8, 10: 8, 50: 4, 100: 2, 300: 1}
+    if args.dims:
+        sizes = {d: sizes[d] for d in args.dims}
     if args.quick:
         sizes = {d: max(1, g // 10) for d, g in sizes.items()}
         cvx_groups = {d: max(1, g // 2) for d, g in cvx_groups.items()}
@@ -260,6 +262,7 @@ def main(argv=None):
     ap.add_argument("--rounds", type=int, default=None, help="interleaved timing rounds (default 5, quick 2)")
     ap.add_argument("--min-time", type=float, default=None, help="seconds per timing (default 0.2, quick 0.05)")
     ap.add_argument("--only", choices=["batched", "lu", "iterated"], default=None)
+    ap.add_argument("--dims", type=int, nargs="+", choices=[2, 10, 50, 100, 300], default=None, help="dimensions of the first table")
     args = ap.parse_args(argv)
     args.rounds = args.rounds or (2 if args.quick else 5)
     args.min_time = args.min_time or (0.05 if args.quick else 0.2)

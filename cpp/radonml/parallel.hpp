@@ -2,6 +2,7 @@
 #pragma once
 
 #include <algorithm>
+#include <atomic>
 #include <cstddef>
 #include <exception>
 #include <mutex>
@@ -25,15 +26,19 @@ inline int resolve_threads(int n_threads) {
   return std::min(n_threads <= 0 ? hardware_threads() : n_threads, kMaxThreads);
 }
 
-/// Run fn(begin, end, thread_index) over [0, n) split into contiguous chunks.
+/// Run fn(begin, end, thread_index) over [0, n) in contiguous chunks.
 ///
-/// The split depends only on n and the thread count, and every index is
-/// processed by exactly one call, so results written per index do not depend
-/// on the number of threads. Work smaller than min_per_thread per thread runs
-/// on fewer threads (spawning a thread costs tens of microseconds). The first
-/// exception thrown by any worker is rethrown on the calling thread, after
-/// every worker has finished. If a thread cannot be started, its chunk runs on
-/// the calling thread instead (same split, so the same results).
+/// Chunks (about 8 per thread, at least min_per_thread / 4 indices) are handed
+/// out dynamically, so a thread that the OS runs less (a loaded machine) or
+/// that meets costlier items simply takes fewer chunks. Every index is
+/// processed by exactly one call, and callers write results per index, so
+/// results depend neither on the number of threads nor on the schedule.
+/// thread_index is in [0, resolve_threads(n_threads)); 0 is the calling thread.
+/// Work smaller than min_per_thread per thread runs on fewer threads (starting
+/// a thread costs tens of microseconds). The first exception thrown by any
+/// call is rethrown on the calling thread after every worker has stopped (no
+/// new chunks start after an error). If a thread cannot be started, the
+/// threads that did start (at least the calling one) take its chunks.
 template <class Fn>
 void parallel_for(std::ptrdiff_t n, int n_threads, std::ptrdiff_t min_per_thread, Fn&& fn) {
   if (n <= 0) return;
@@ -45,27 +50,32 @@ void parallel_for(std::ptrdiff_t n, int n_threads, std::ptrdiff_t min_per_thread
     fn(std::ptrdiff_t(0), n, 0);
     return;
   }
-  std::vector<std::thread> workers;
-  workers.reserve(static_cast<std::size_t>(t - 1));
+  const std::ptrdiff_t chunk =
+      std::max<std::ptrdiff_t>(std::max<std::ptrdiff_t>(1, min_per_thread / 4), n / (8 * static_cast<std::ptrdiff_t>(t)));
+  std::atomic<std::ptrdiff_t> next{0};
+  std::atomic<bool> failed{false};
   std::exception_ptr error;
   std::mutex error_mutex;
   auto run = [&](int k) {
-    std::ptrdiff_t begin = n * k / t;
-    std::ptrdiff_t end = n * (k + 1) / t;
     try {
-      fn(begin, end, k);
+      while (!failed.load(std::memory_order_relaxed)) {
+        const std::ptrdiff_t begin = next.fetch_add(chunk, std::memory_order_relaxed);
+        if (begin >= n) break;
+        fn(begin, std::min(n, begin + chunk), k);
+      }
     } catch (...) {
       std::lock_guard<std::mutex> lock(error_mutex);
       if (!error) error = std::current_exception();
+      failed.store(true, std::memory_order_relaxed);
     }
   };
-  int started = 1;
+  std::vector<std::thread> workers;
   try {
-    for (; started < t; ++started) workers.emplace_back(run, started);
-  } catch (...) {  // std::system_error (no more threads) or bad_alloc: run the rest here
+    workers.reserve(static_cast<std::size_t>(t - 1));
+    for (int k = 1; k < t; ++k) workers.emplace_back(run, k);
+  } catch (...) {  // std::system_error (no more threads) or bad_alloc: fewer threads
   }
   run(0);
-  for (int k = started; k < t; ++k) run(k);
   for (auto& w : workers) w.join();
   if (error) std::rethrow_exception(error);
 }

@@ -39,6 +39,7 @@
 #include <cstdint>
 #include <cstring>
 #include <limits>
+#include <memory>
 #include <stdexcept>
 #include <string>
 #include <utility>
@@ -390,6 +391,22 @@ inline void prefetch_row(const double* x, int d) {
 #endif
 }
 
+/// One workspace per thread index of a parallel_for, kept for the whole call
+/// (and across the levels of the tree); index 0 is the calling thread's.
+class WorkspacePool {
+ public:
+  explicit WorkspacePool(int n_threads) : spare_(static_cast<std::size_t>(resolve_threads(n_threads))) {}
+  RadonWorkspace& get(int tid) {
+    if (tid == 0) return caller_workspace();
+    auto& p = spare_[static_cast<std::size_t>(tid)];
+    if (!p) p = std::make_unique<RadonWorkspace>();
+    return *p;
+  }
+
+ private:
+  std::vector<std::unique_ptr<RadonWorkspace>> spare_;
+};
+
 /// Groups per thread below which extra threads do not pay for themselves.
 inline std::ptrdiff_t min_groups_per_thread(int r, int d) {
   // cost of one group ~ d^3 flops + r d for the normalization; aim for >= ~200k flops per thread
@@ -407,9 +424,9 @@ inline void radon_points(const double* groups, std::int64_t g, int r, int d, dou
                          std::int8_t* solvers, int n_threads, int first_solver = 0) {
   if (d < 1 || r < d + 2) throw std::invalid_argument("radon_points: need r >= d + 2 and d >= 1");
   const std::ptrdiff_t per_group = static_cast<std::ptrdiff_t>(r) * d;
+  detail::WorkspacePool pool(n_threads);
   parallel_for(g, n_threads, detail::min_groups_per_thread(r, d), [&](std::ptrdiff_t b, std::ptrdiff_t e, int tid) {
-    RadonWorkspace local;
-    RadonWorkspace& ws = tid == 0 ? detail::caller_workspace() : local;
+    RadonWorkspace& ws = pool.get(tid);
     std::vector<const double*> rows(r);
     std::vector<double> lam_local(lambdas ? 0 : r);
     for (std::ptrdiff_t k = b; k < e; ++k) {
@@ -450,13 +467,13 @@ inline void iterated_radon_point(const double* points, std::int64_t n_points, in
     return;
   }
   const std::ptrdiff_t min_per = detail::min_groups_per_thread(r, d);
+  detail::WorkspacePool pool(n_threads);
   std::vector<double> cur, next;
   std::int64_t groups = L / r;
   // level 1: gather rows through the leaf indices
   cur.resize(static_cast<std::size_t>(groups) * d);
   parallel_for(groups, n_threads, min_per, [&](std::ptrdiff_t b, std::ptrdiff_t e, int tid) {
-    RadonWorkspace local;
-    RadonWorkspace& ws = tid == 0 ? detail::caller_workspace() : local;
+    RadonWorkspace& ws = pool.get(tid);
     std::vector<const double*> rows(r);
     std::vector<double> lam(r);
     for (std::ptrdiff_t k = b; k < e; ++k) {
@@ -474,8 +491,7 @@ inline void iterated_radon_point(const double* points, std::int64_t n_points, in
     groups /= r;
     next.resize(static_cast<std::size_t>(groups) * d);
     parallel_for(groups, n_threads, min_per, [&](std::ptrdiff_t b, std::ptrdiff_t e, int tid) {
-      RadonWorkspace local;
-      RadonWorkspace& ws = tid == 0 ? detail::caller_workspace() : local;
+      RadonWorkspace& ws = pool.get(tid);
       std::vector<const double*> rows(r);
       std::vector<double> lam(r);
       for (std::ptrdiff_t k = b; k < e; ++k) {
