@@ -352,7 +352,9 @@ def test_subspace_perturbations(models, data):
     assert res.mean["loss"][1, 0, 2] == pytest.approx(la, rel=1e-4)
     mid = _reference_path(a, b, [0.5], X, y)[0, 0]
     assert res.mean["loss"][0, 0, 1] == pytest.approx(mid, rel=1e-4)
-    assert res.distance == pytest.approx(float(torch.cat([(q - p).reshape(-1) for p, q in zip(a.parameters(), b.parameters())]).norm()), rel=1e-6)
+    with torch.no_grad():
+        dist = float(torch.cat([(q - p).reshape(-1) for p, q in zip(a.parameters(), b.parameters())]).norm())
+    assert res.distance == pytest.approx(dist, rel=1e-6)
     assert res.layers == ["0", "2", "4"]
     assert res.layer_subspace_dims == [2, 1, 1]  # layer 0 saw both kinds of moves
     assert res.layer_mean["loss"].shape == (3, 2, 3, 3)
