@@ -354,8 +354,29 @@ def make_learners(
     y_test=None,
     seed: int = 0,
 ) -> Learners:
-    """Split (X, y) among ``n_learners`` (``split`` = "iid", "dirichlet" or "shards"; seeded)
-    and build :class:`Learners` from a common initial ``model``."""
+    """Split (X, y) among ``n_learners`` and build :class:`Learners` from a common initial ``model``.
+
+    Parameters
+    ----------
+    model : torch.nn.Module
+        Architecture and initial parameters shared by all learners.
+    X, y : array-like
+        Training data, split by ``split``.
+    n_learners : int, default 10
+    split : {"iid", "dirichlet", "shards"}, default "iid"
+        :func:`split_iid`, :func:`split_dirichlet` (with ``alpha``) or :func:`split_shards`
+        (with ``shards_per_learner``).
+    alpha : float, default 0.5
+    shards_per_learner : int, default 2
+    lr, batch_size, loss, X_test, y_test
+        See :class:`Learners`.
+    seed : int, default 0
+        Seeds the split and the mini-batch stream.
+
+    Returns
+    -------
+    Learners
+    """
     X = np.asarray(X)
     y = np.asarray(y)
     if X.shape[0] != y.shape[0]:
