@@ -65,6 +65,8 @@ def plot_divergence(histories, ax=None):
         ax.plot(s["step"], div, label=label)
     if floor is not None:
         ax.set_yscale("log")
+        ax.annotate("0 (synchronised)", xy=(0.01, floor), xycoords=("axes fraction", "data"), fontsize=7,
+                    va="bottom", color="0.4")
     ax.set_xlabel("step")
     ax.set_ylabel(r"divergence $\frac{1}{m}\sum_i \|f_i - \bar f\|^2$")
     ax.grid(alpha=0.3)
