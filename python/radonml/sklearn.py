@@ -135,7 +135,8 @@ def _partition(n: int, n_parts: int, gen: np.random.Generator, y=None) -> list:
     """Split ``range(n)`` into ``n_parts`` disjoint random parts of sizes differing by at most
     one (per class when ``y`` is given: stratified, every part then gets
     ``floor`` or ``ceil`` of ``n_c / n_parts`` examples of every class c). Rows inside a part
-    are in random order."""
+    are in ascending order: gathering ``X[idx]`` then reads memory (or a memory map) forward,
+    several times faster than in random order; which rows go to which part is random."""
     perm = gen.permutation(n)
     if y is None:
         labels = np.arange(n) % n_parts
@@ -147,9 +148,11 @@ def _partition(n: int, n_parts: int, gen: np.random.Generator, y=None) -> list:
             at = np.flatnonzero(yp == c)
             labels[at] = (np.arange(at.size) + offset) % n_parts
             offset = (offset + at.size) % n_parts  # hand the remainders to the next parts
-    order = np.argsort(labels, kind="stable")
+    part_of = np.empty(n, dtype=np.int64)
+    part_of[perm] = labels
+    order = np.argsort(part_of, kind="stable")  # rows of each part in ascending order
     counts = np.bincount(labels, minlength=n_parts)
-    return np.split(perm[order], np.cumsum(counts)[:-1])
+    return np.split(order, np.cumsum(counts)[:-1])
 
 
 def _fit_one(estimator, X, y, idx, sample_weight, seed):
