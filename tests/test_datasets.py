@@ -163,3 +163,12 @@ def test_mnist1d_offline_and_restores_global_rng():
     assert ds.X_train.shape[1] == 40 and ds.X_train.shape[0] + ds.X_test.shape[0] == 200
     assert set(np.unique(np.r_[ds.y_train, ds.y_test])) <= set(range(10))
     assert np.random.random() == expected_np and random.random() == expected_py
+
+
+def test_docstring_examples():
+    import doctest
+
+    import radonml.datasets
+
+    res = doctest.testmod(radonml.datasets)
+    assert res.attempted > 0 and res.failed == 0

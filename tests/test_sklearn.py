@@ -357,3 +357,12 @@ def test_aggregate_estimators_errors():
         aggregate_estimators([models[0], LogisticRegression(fit_intercept=False).fit(X, y)], "mean")
     with pytest.raises(ValueError, match="at least r"):
         aggregate_estimators(models, "radon")  # 3 models < r = 7
+
+
+def test_docstring_examples():
+    import doctest
+
+    import radonml.sklearn
+
+    res = doctest.testmod(radonml.sklearn, optionflags=doctest.ELLIPSIS)
+    assert res.attempted > 0 and res.failed == 0
