@@ -191,3 +191,13 @@ def test_logistic_loss_accurate_over_the_whole_range_of_margins():
         p = linear.path_metrics(np.array([[m]]), [1], [1.0], [1.0], [0.0], loss="logistic")
         ref = np.logaddexp(0.0, -m)
         assert p.loss[0] == pytest.approx(ref, rel=1e-14, abs=0), m
+
+
+def test_overflowing_outputs_raise():
+    # z_A = X w_A overflows: (1 - alpha) z_A + alpha z_B would be NaN, so this is an error
+    X = np.array([[1e200], [1.0]])
+    for loss in ("logistic", "squared"):
+        with pytest.raises(ValueError, match="overflow float64"):
+            linear.path_metrics(X, [1, 0], [1e200], [-1e200], [0.0, 0.5, 1.0], loss=loss)
+    with pytest.raises(ValueError, match="overflow float64"):
+        linear.exact_barrier(X, [1.0, 0.0], [1e200], [1.0])

@@ -60,6 +60,11 @@ inline void endpoint_outputs(const LinearPathProblem& p, const RowMat& Wab, std:
     if (p.ba) Z.col(j).array() += p.ba[j];
     if (p.bb) Z.col(p.k + j).array() += p.bb[j];
   }
+  // (1 - alpha) z_A + alpha z_B needs finite endpoint outputs (0 * inf is NaN)
+  if (!Z.allFinite())
+    throw std::invalid_argument(
+        "the endpoint outputs X @ w_a + intercept_a or X @ w_b + intercept_b overflow float64 "
+        "(non-finite values); rescale X or the weights");
 }
 
 /// exp(x) for x <= 0, vectorizable (no branches, no calls), within about 2 ulps.
@@ -68,13 +73,13 @@ inline void endpoint_outputs(const LinearPathProblem& p, const RowMat& Wab, std:
 /// high part exact in 32 bits and a low part), exp(r) by its Taylor polynomial of degree 13
 /// (remainder < 0.35^14 / 14! < 4e-18), times 2^k assembled in the exponent bits. Below
 /// x = -708 (where exp(x) is subnormal) it returns 0: in log(1 + e) that is an absolute
-/// error under 1e-307.
+/// error under 1e-307. NaN (from overflowed outputs, inf - inf) propagates.
 inline double exp_nonpositive(double x) {
   constexpr double kLog2e = 1.4426950408889634;
   constexpr double kLn2Hi = 0.693147180369123816490;   // 32 significant bits
   constexpr double kLn2Lo = 1.90821492927058770002e-10;
   constexpr double kShift = 6755399441055744.0;        // 1.5 * 2^52: rounds to an integer
-  const double xc = x < -708.0 ? -708.0 : x;
+  const double xc = x > -708.0 ? x : -708.0;  // also maps NaN to a finite value (no UB below)
   const double kd = (xc * kLog2e + kShift) - kShift;
   const double r = (xc - kd * kLn2Hi) - kd * kLn2Lo;
   double p = 1.0 / 6227020800.0;                        // 1/13!
@@ -95,7 +100,7 @@ inline double exp_nonpositive(double x) {
   std::int64_t bits = (k + 1023) << 52;
   double scale;
   std::memcpy(&scale, &bits, sizeof scale);
-  return x < -708.0 ? 0.0 : p * scale;
+  return x >= -708.0 ? p * scale : (x < -708.0 ? 0.0 : x);  // NaN stays NaN
 }
 
 /// sum_i log(1 + e^{t_i}), accurate to a few ulps per term and vectorized.

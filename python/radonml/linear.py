@@ -150,6 +150,11 @@ def path_metrics(X, y, w_a, w_b, alphas=None, *, loss: str = "logistic", interce
         ``alphas`` and metrics ``"loss"`` and ``"error"`` (misclassification rate; NaN for
         ``"squared"``).
 
+    Raises
+    ------
+    ValueError
+        For invalid arguments, and when an endpoint's outputs :math:`X W + b` overflow float64.
+
     Examples
     --------
     >>> X = np.array([[1.0], [-1.0]]); y = np.array([1, 0])
