@@ -1,4 +1,3 @@
-// ENGINEERS IN THIS SESSION: read /work/main/notes/WORKING.md first (environment, file ownership, commit rules, deadline 21:55 UTC).
 // radonml._core: the one pybind11 bindings file.
 //
 // It converts numpy buffers, checks shapes, releases the GIL and calls the
