@@ -25,41 +25,11 @@ import time
 
 import numpy as np
 
+from . import _cli_types as _t
+
 ESTIMATORS = ("logistic", "sgd", "linear-svc", "svc-linear")
 DATASETS = ("synthetic", "synthetic28", "breast-cancer", "digits", "mnist1d")
 BASELINES = ("mean", "median", "geometric_median")
-
-
-def _positive_int(text):
-    try:
-        v = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
-    if v < 1:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {v}")
-    return v
-
-
-def _non_negative_int(text):
-    try:
-        v = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a non-negative integer, got {text!r}") from None
-    if v < 0:
-        raise argparse.ArgumentTypeError(f"expected a non-negative integer, got {v}")
-    return v
-
-
-def _height(text):
-    if text == "auto":
-        return "auto"
-    try:
-        v = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected 'auto' or a positive integer, got {text!r}") from None
-    if v < 1:
-        raise argparse.ArgumentTypeError(f"expected 'auto' or a positive integer, got {v}")
-    return v
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -68,14 +38,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--dataset", choices=DATASETS, default="synthetic",
                         help="synthetic: SUSY-like, 18 features; synthetic28: HIGGS-like, 28 features; "
                              "the others are bundled or generated offline (multiclass: macro one-vs-rest AUC)")
-    parser.add_argument("--n-samples", type=_positive_int, default=1_000_000,
+    parser.add_argument("--n-samples", type=_t.positive_int, default=1_000_000,
                         help="rows of the synthetic set (20%% held out for testing); ignored for the other sets")
     parser.add_argument("--label-noise", type=float, default=0.0, help="label flip probability (synthetic sets)")
     parser.add_argument("--estimator", choices=ESTIMATORS, default="logistic",
                         help="base learner: LogisticRegression, SGDClassifier, LinearSVC, SVC(kernel='linear')")
-    parser.add_argument("--height", type=_height, default="auto",
+    parser.add_argument("--height", type=_t.height, default="auto",
                         help="height of the second Radon machine (the first always has height 1)")
-    parser.add_argument("--min-samples", type=_positive_int, default=100,
+    parser.add_argument("--min-samples", type=_t.positive_int, default=100,
                         help="smallest part size for --height auto")
     parser.add_argument("--n-jobs", type=int, default=-1, help="parallel workers (-1: all cores)")
     parser.add_argument("--backend", choices=("loky", "dask"), default="loky",
@@ -83,13 +53,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--scheduler", default=None,
                         help="address of a running Dask scheduler (tcp://host:8786) for --backend dask; "
                              "default: a local cluster of --n-jobs single-threaded worker processes")
-    parser.add_argument("--corrupt", type=_non_negative_int, default=0, metavar="K",
+    parser.add_argument("--corrupt", type=_t.non_negative_int, default=0, metavar="K",
                         help="replace K random base models by adversarial ones (sign-flipped and scaled by "
                              "--corrupt-scale) before aggregation")
     parser.add_argument("--corrupt-scale", type=float, default=1e4,
                         help="an adversarial model is -scale times the model it replaces (the default drags "
                              "the mean of up to 10^4 models to the wrong side)")
-    parser.add_argument("--seed", type=_non_negative_int, default=0, help="seed of data, partitions and trees")
+    parser.add_argument("--seed", type=_t.non_negative_int, default=0, help="seed of data, partitions and trees")
     parser.add_argument("--out", default="radonml-compare", help="directory for compare.json and compare.png")
     parser.add_argument("--no-plot", action="store_true", help="do not write compare.png")
     parser.add_argument("--quiet", action="store_true", help="no progress output")

@@ -25,29 +25,11 @@ import sys
 import time
 import warnings
 
+from . import _cli_types as _t
+
 
 PROTOCOLS = ("sgd", "periodic", "dynamic", "layerwise", "oneshot", "nosync")
 DATASETS = ("mnist1d", "digits")
-
-
-def _positive_int(text):
-    try:
-        v = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
-    if v < 1:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {v}")
-    return v
-
-
-def _positive_float(text):
-    try:
-        v = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a positive number, got {text!r}") from None
-    if not v > 0:
-        raise argparse.ArgumentTypeError(f"expected a positive number, got {v}")
-    return v
 
 
 def _protocol_list(text):
@@ -62,25 +44,25 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Options of ``radonml federated``."""
     parser.formatter_class = argparse.ArgumentDefaultsHelpFormatter
     parser.add_argument("--dataset", choices=DATASETS, default="mnist1d", help="offline data set")
-    parser.add_argument("--n-samples", type=_positive_int, default=5000, help="examples generated for mnist1d (20%% test)")
-    parser.add_argument("--learners", type=_positive_int, default=10, help="number of learners m")
+    parser.add_argument("--n-samples", type=_t.positive_int, default=5000, help="examples generated for mnist1d (20%% test)")
+    parser.add_argument("--learners", type=_t.positive_int, default=10, help="number of learners m")
     parser.add_argument("--split", choices=("iid", "dirichlet", "shards"), default="iid", help="how data is dealt to learners")
-    parser.add_argument("--alpha", type=_positive_float, default=0.5, help="Dirichlet concentration for --split dirichlet")
-    parser.add_argument("--hidden", type=_positive_int, nargs="*", default=[64], help="hidden layer widths of the MLP")
-    parser.add_argument("--steps", type=_positive_int, default=1500, help="local SGD steps per learner")
-    parser.add_argument("--lr", type=_positive_float, default=0.2, help="local learning rate")
-    parser.add_argument("--batch-size", type=_positive_int, default=32)
+    parser.add_argument("--alpha", type=_t.positive_float, default=0.5, help="Dirichlet concentration for --split dirichlet")
+    parser.add_argument("--hidden", type=_t.positive_int, nargs="*", default=[64], help="hidden layer widths of the MLP")
+    parser.add_argument("--steps", type=_t.positive_int, default=1500, help="local SGD steps per learner")
+    parser.add_argument("--lr", type=_t.positive_float, default=0.2, help="local learning rate")
+    parser.add_argument("--batch-size", type=_t.positive_int, default=32)
     parser.add_argument("--protocols", type=_protocol_list, default=list(PROTOCOLS),
                         help=f"comma-separated subset of {','.join(PROTOCOLS)}")
     parser.add_argument("--method", default="mean", help="aggregator of sgd/periodic/dynamic/layerwise (any registered name)")
-    parser.add_argument("--period", type=_positive_int, default=10, help="steps between averaging (periodic, layerwise)")
+    parser.add_argument("--period", type=_t.positive_int, default=10, help="steps between averaging (periodic, layerwise)")
     parser.add_argument("--fraction", type=float, default=1.0, help="fraction of learners per round (periodic)")
     parser.add_argument("--delta", type=float, default=1.0, help="divergence threshold (dynamic)")
-    parser.add_argument("--check-every", type=_positive_int, default=10, help="steps between local condition checks (dynamic)")
+    parser.add_argument("--check-every", type=_t.positive_int, default=10, help="steps between local condition checks (dynamic)")
     parser.add_argument("--layers", nargs="+", default=["0"], help="layers averaged by the layerwise protocol (module names)")
     parser.add_argument("--oneshot-method", default="radon", help="aggregator of the one-shot protocol")
-    parser.add_argument("--eval-every", type=_positive_int, default=50, help="steps between recorded rounds")
-    parser.add_argument("--threads", type=_positive_int, default=1, help="torch CPU threads (small models: 1 is fastest)")
+    parser.add_argument("--eval-every", type=_t.positive_int, default=50, help="steps between recorded rounds")
+    parser.add_argument("--threads", type=_t.positive_int, default=1, help="torch CPU threads (small models: 1 is fastest)")
     parser.add_argument("--seed", type=int, default=0, help="seed of the split, the initialization and the mini-batches")
     parser.add_argument("--out", default="radonml-federated", help="output directory")
     parser.add_argument("--no-progress", action="store_true", help="hide progress bars")
