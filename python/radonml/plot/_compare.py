@@ -14,7 +14,7 @@ _STYLE = {
 }
 
 
-def plot_compare(results, *, ax=None, title=None, path=None):
+def plot_compare(results, *, ax=None, title=None, path=None, min_auc_span=0.01):
     """Training wall time against test AUC, one marker per method.
 
     Parameters
@@ -29,6 +29,9 @@ def plot_compare(results, *, ax=None, title=None, path=None):
     title : str, optional
     path : str or path-like, optional
         Save the figure there (PNG, 150 dpi).
+    min_auc_span : float, default 0.01
+        Smallest AUC range the y axis shows, so that differences in the fifth decimal do
+        not look like large gaps.
 
     Returns
     -------
@@ -50,10 +53,24 @@ def plot_compare(results, *, ax=None, title=None, path=None):
     central = [r for r in results if r["method"] == "central"]
     if central:
         ax.axhline(central[0]["auc"], color="0.6", lw=0.8, ls="--", zorder=0)
+    aucs = [r["auc"] for r in results]
+    lo, hi = min(aucs), max(aucs)
+    span = max(hi - lo, min_auc_span)
+    # Methods that share their base models (times within 1%) and land on nearly the same AUC are
+    # labelled once, their names stacked, instead of printing labels on top of each other.
+    clusters = []
     for r in results:
         color, marker = _STYLE.get(r["method"], ("tab:gray", "x"))
         ax.scatter(r["train_time"], r["auc"], color=color, marker=marker, s=90 if marker == "*" else 45, zorder=3)
-        ax.annotate(r["label"], (r["train_time"], r["auc"]), textcoords="offset points", xytext=(6, 4), fontsize=8)
+        for c in clusters:
+            if abs(c["t"] - r["train_time"]) <= 0.01 * c["t"] and abs(c["auc"] - r["auc"]) < span / 40:
+                c["labels"].append(r["label"])
+                break
+        else:
+            clusters.append({"t": r["train_time"], "auc": r["auc"], "labels": [r["label"]]})
+    for c in clusters:
+        ax.annotate("\n".join(c["labels"]), (c["t"], c["auc"]), textcoords="offset points", xytext=(6, 4),
+                    fontsize=8, va="bottom")
     times = [r["train_time"] for r in results if r["train_time"] > 0]
     if times and max(times) / min(times) > 20:
         ax.set_xscale("log")
@@ -61,6 +78,11 @@ def plot_compare(results, *, ax=None, title=None, path=None):
     ax.set_ylabel("test ROC AUC")
     ax.set_title(title or "Radon machine vs. central learner and baselines")
     ax.grid(True, alpha=0.3)
+    # Differences in AUC below ~0.001 are noise: never zoom the y axis in further than
+    # +-min_span/2 around the data, so equal methods look equal.
+    if hi - lo < min_auc_span:
+        mid = 0.5 * (lo + hi)
+        ax.set_ylim(mid - 0.5 * min_auc_span, mid + 0.5 * min_auc_span)
     ax.ticklabel_format(axis="y", useOffset=False)
     if path is not None:
         fig.savefig(path, dpi=150)
