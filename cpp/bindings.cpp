@@ -101,10 +101,14 @@ py::tuple linear_path_metrics_py(DArray X, DArray y, IArray labels, DArray wa, D
                                  py::object bb, DArray alphas, int loss, int n_threads) {
   DArray ba_arr, bb_arr;
   radonml::LinearPathProblem p = linear_problem(X, wa, wb, k, ba, bb, ba_arr, bb_arr);
+  if (loss < 0 || loss > 3) throw std::invalid_argument("loss must be 0 (logistic), 1 (squared), 2 (hinge) or 3 (softmax)");
   const auto kind = static_cast<radonml::PathLoss>(loss);
   if (kind == radonml::PathLoss::softmax) {
     if (labels.size() != p.n) throw std::invalid_argument("labels must have n entries");
-    p.labels = labels.data();
+    const std::int64_t* lab = labels.data();
+    for (py::ssize_t i = 0; i < p.n; ++i)  // the core indexes outputs by label: guard it here
+      if (lab[i] < 0 || lab[i] >= k) throw std::invalid_argument("labels must be in [0, k)");
+    p.labels = lab;
   } else {
     if (y.size() != p.n * k) throw std::invalid_argument("y must be (n, k)");
     p.y = y.data();
@@ -183,9 +187,6 @@ PYBIND11_MODULE(_core, m) {
         py::arg("first_solver") = 0);
   m.def("iterated_radon_point", &iterated_radon_point_py, py::arg("points"), py::arg("leaves"), py::arg("r"),
         py::arg("height"), py::arg("n_threads") = 0);
-
-  // Further sections (linear paths, deep linear networks) are added below,
-  // each calling one header of cpp/radonml/.
 
   // ----------------------------------------- linear and deep-linear paths
   m.def("linear_path_metrics", &lmc_bindings::linear_path_metrics_py, py::arg("X"), py::arg("y"), py::arg("labels"),

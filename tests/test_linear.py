@@ -201,3 +201,22 @@ def test_overflowing_outputs_raise():
             linear.path_metrics(X, [1, 0], [1e200], [-1e200], [0.0, 0.5, 1.0], loss=loss)
     with pytest.raises(ValueError, match="overflow float64"):
         linear.exact_barrier(X, [1.0, 0.0], [1e200], [1.0])
+
+
+def test_private_core_binding_guards_labels_and_loss_code():
+    # the compiled core indexes outputs by label: out-of-range labels once read out of bounds
+    # (a crash), and an unknown loss code once ran as the squared loss
+    from radonml import _core
+
+    X, w = np.ones((3, 2)), np.ones(4)
+    al = np.array([0.0, 1.0])
+    for bad in ([10**9, 0, 0], [0, -1, 0], [0, 0, 2]):
+        with pytest.raises(ValueError, match=r"labels must be in \[0, k\)"):
+            _core.linear_path_metrics(X, np.zeros(3), np.array(bad), w, w, 2, None, None, al, 3)
+    for code in (-1, 4, 7):
+        with pytest.raises(ValueError, match="loss must be 0"):
+            _core.linear_path_metrics(X, np.zeros(3), np.zeros(3, dtype=np.int64), w[:2], w[:2], 1, None, None, al,
+                                      code)
+    # valid codes and labels still run: softmax with labels 0 and 1 equals the closed form
+    lo, er = _core.linear_path_metrics(X, np.zeros(3), np.array([0, 1, 1]), w, w, 2, None, None, al, 3)
+    np.testing.assert_allclose(lo, [np.log(2.0)] * 2, rtol=1e-14)
