@@ -55,6 +55,14 @@ def test_cli_federated_subset_and_errors(tmp_path, capsys):
     data = json.loads((tmp_path / "federated.json").read_text())
     assert [r["protocol"] for r in data["results"]] == ["periodic(b=5)[median]", "nosync"]
     assert not (tmp_path / "federated.png").exists()
+    # the Radon point in the averaging protocols (no workaround): 4 models in R^418 have none, so
+    # every synchronisation uses the geometric median, says so, and the label shows it
+    rc = main(["federated", *TINY, "--protocols", "periodic,layerwise", "--method", "radon", "--steps", "10",
+               "--no-plot", "--out", str(tmp_path)])
+    assert rc == 0
+    assert "fewer than the Radon number" in capsys.readouterr().err
+    data = json.loads((tmp_path / "federated.json").read_text())
+    assert [r["protocol"] for r in data["results"]] == ["periodic(b=5)[geometric_median]", "layerwise(0,b=5)[geometric_median]"]
     assert main(["federated", *TINY, "--method", "nope", "--out", str(tmp_path)]) == 2
     assert "unknown aggregator method 'nope'" in capsys.readouterr().err
     with pytest.raises(SystemExit):

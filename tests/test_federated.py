@@ -288,7 +288,9 @@ def test_bad_input(data):
     with pytest.raises(ValueError, match="fraction must lie in"):
         PeriodicAveraging(fraction=1.5)
     with pytest.raises(ValueError, match="weighted=True needs an aggregator that uses weights.*'radon'"):
-        PeriodicAveraging(method="radon")
+        PeriodicAveraging(method="radon", weighted=True)
+    with pytest.raises(TypeError, match="weighted must be None, True or False, got 'yes'"):
+        DynamicAveraging(weighted="yes")
     with pytest.raises(ValueError, match="unknown aggregator method 'nope'"):
         PeriodicAveraging(method="nope", weighted=False)
     with pytest.raises(ValueError, match="unknown aggregator method 'nope'"):
@@ -321,3 +323,52 @@ def test_batched_gradients_match_per_learner_autograd(data):
         nn.functional.cross_entropy(mod(learners.X[idx]), learners.y[idx]).backward()
         ref = torch.cat([p.grad.reshape(-1) for p in mod.parameters()]).numpy()
         np.testing.assert_allclose(g[i], ref, rtol=1e-5, atol=1e-6)
+
+
+# ---------------------------------------------------------------- method= in the averaging protocols
+
+
+def _equal_shard_learners(data, m=11, n=40, hidden=(2,)):
+    """m learners with equal shards (so sample-count weights are equal) of a 2-feature MLP, float64."""
+    X, y, _, _ = data
+    X = X[:, :2].astype(np.float64)
+    shards = [(X[i * n : (i + 1) * n], y[i * n : (i + 1) * n]) for i in range(m)]
+    return Learners(make_mlp(2, list(hidden), 3, seed=0, dtype=torch.float64), shards, lr=0.5, batch_size=16, seed=4)
+
+
+def test_method_radon_and_median_in_averaging_protocols(data):
+    # issue 4: method= swaps the median, geometric median or Radon point into every averaging
+    # protocol, with the default weighting (sample counts iff the aggregator uses weights)
+    learners = _equal_shard_learners(data)  # d = 2*2 + 2 + 2*3 + 3 = 15; 11 learners
+    local = simulate(NoSync(), learners, steps=4).learners.theta.numpy()
+    # layer "0" has 6 parameters: 11 >= 6 + 2 learners, so its Radon point exists
+    cols = np.arange(6)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", FallbackWarning)
+        h = simulate(LayerwiseAveraging(["0"], 4, method="radon"), learners, steps=4, seed=9)
+    th = h.learners.theta.numpy()
+    ref = aggregate(local[:, cols], "radon", rng=np.random.default_rng(9))
+    np.testing.assert_allclose(th[:, cols], np.broadcast_to(ref, (11, 6)), rtol=1e-9, atol=1e-12)
+    np.testing.assert_array_equal(th[:, 6:], local[:, 6:])  # the rest stayed local
+    h = simulate(LayerwiseAveraging(["0"], 4, method="median"), learners, steps=4)
+    np.testing.assert_allclose(h.learners.theta.numpy()[:, cols], np.broadcast_to(np.median(local[:, cols], 0), (11, 6)), atol=1e-12)
+    # full models: d = 15 needs 17 learners for a Radon point; the logistic model (d = 9) has one with 11
+    learners = _equal_shard_learners(data, hidden=())
+    local = simulate(NoSync(), learners, steps=4).learners.theta.numpy()
+    ref = aggregate(local, "radon", rng=np.random.default_rng(9))
+    for proto in (PeriodicAveraging(4, method="radon"), DynamicAveraging(0.0, 4, method="radon")):
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", FallbackWarning)
+            h = simulate(proto, learners, steps=4, seed=9)
+        assert not proto.weighted and h.final["syncs"] == 1
+        np.testing.assert_allclose(h.final_model, ref, rtol=1e-9, atol=1e-12)
+    for proto in (PeriodicAveraging(4, method="median"), DynamicAveraging(0.0, 4, method="median")):
+        h = simulate(proto, learners, steps=4)
+        assert proto.weighted  # the median uses weights; equal shards make them equal
+        np.testing.assert_allclose(h.final_model, np.median(local, axis=0), rtol=0, atol=1e-12)
+    # geometric median: the Weiszfeld fixed point sum_i (f_i - z) / ||f_i - z|| = 0
+    h = simulate(PeriodicAveraging(4, method="geometric_median"), learners, steps=4)
+    diff = local - h.final_model
+    assert np.linalg.norm((diff / np.linalg.norm(diff, axis=1, keepdims=True)).sum(0)) < 1e-5
+    # a callable gets no weights unless asked for
+    assert not PeriodicAveraging(method=lambda X: X[0]).weighted

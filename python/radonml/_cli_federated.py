@@ -75,20 +75,14 @@ def _build(name, args):
     if name == "sgd":
         return F.MiniBatchSGD(method=args.method)
     if name == "periodic":
-        return F.PeriodicAveraging(args.period, fraction=args.fraction, weighted=_weighted(args.method), method=args.method)
+        return F.PeriodicAveraging(args.period, fraction=args.fraction, method=args.method)
     if name == "dynamic":
-        return F.DynamicAveraging(args.delta, args.check_every, weighted=_weighted(args.method), method=args.method)
+        return F.DynamicAveraging(args.delta, args.check_every, method=args.method)
     if name == "layerwise":
-        return F.LayerwiseAveraging(args.layers, args.period, weighted=_weighted(args.method), method=args.method)
+        return F.LayerwiseAveraging(args.layers, args.period, method=args.method)
     if name == "oneshot":
         return F.RadonOneShot(method=args.oneshot_method)
     return F.NoSync()
-
-
-def _weighted(method):
-    from .aggregators import supports_weights
-
-    return supports_weights(method)
 
 
 def _load(args):

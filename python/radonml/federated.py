@@ -444,12 +444,30 @@ class Protocol:
     any communication), :meth:`finish`, :meth:`global_model`.
 
     ``round_steps`` is the default number of steps per recorded round in :func:`simulate`.
+
+    Parameters
+    ----------
+    method : str or callable
+        How the coordinator combines what it receives: any name of
+        :func:`radonml.available_aggregators` (``"mean"``, ``"median"``, ``"trimmed_mean"``,
+        ``"geometric_median"``, ``"radon"``, ...) or a callable (see :func:`radonml.aggregate`).
+    weighted : bool or None, default None
+        Weight learner :math:`i` by its number of examples :math:`n_i`. ``None``: weight
+        exactly when the named aggregator uses weights (:func:`radonml.supports_weights`;
+        the mean, the median, the geometric median, not the Radon point), never for a
+        callable. ``True`` with an aggregator that ignores weights raises ``ValueError``.
+    fallback : str or None, default "geometric_median"
+        Used with a :class:`~radonml.FallbackWarning` when ``method="radon"`` gets fewer models
+        than the Radon number :math:`d + 2`; ``None`` raises instead.
+    **options
+        Passed to the aggregator (e.g. ``beta=0.2`` for ``"trimmed_mean"``; ``"radon"`` gets
+        the simulation's seeded generator as ``rng`` unless one is given).
     """
 
     name = "protocol"
     round_steps = 1
 
-    def __init__(self, method="mean", *, weighted=False, fallback="geometric_median", **options):
+    def __init__(self, method="mean", *, weighted=None, fallback="geometric_median", **options):
         if not (callable(method) or isinstance(method, str)):
             raise TypeError(f"method must be an aggregator name or a callable, got {type(method).__name__}")
         if isinstance(method, str):
@@ -457,18 +475,28 @@ class Protocol:
         if fallback is not None:
             _lookup(fallback)
         self.method = method
+        can_weight = isinstance(method, str) and supports_weights(method)
+        if weighted is None:
+            weighted = can_weight  # a callable gets weights= only when asked for
+        elif not isinstance(weighted, (bool, np.bool_)):
+            raise TypeError(f"weighted must be None, True or False, got {weighted!r}")
         self.weighted = bool(weighted)
-        if self.weighted and isinstance(method, str) and not supports_weights(method):
+        if self.weighted and isinstance(method, str) and not can_weight:
             raise ValueError(
-                f"weighted=True needs an aggregator that uses weights, but {method!r} does not; pass weighted=False"
+                f"weighted=True needs an aggregator that uses weights, but {method!r} does not; "
+                "pass weighted=None (the default) or weighted=False"
             )
         self.fallback = fallback
         self.options = options
         self.used_method = method
 
+    def _method_label(self) -> str:
+        """The aggregator actually used at the last synchronisation (a fallback shows), by name."""
+        m = self.used_method
+        return m if isinstance(m, str) else getattr(m, "__name__", "callable")
+
     def label(self) -> str:
-        m = self.method if isinstance(self.method, str) else getattr(self.method, "__name__", "callable")
-        return f"{self.name}[{m}]"
+        return f"{self.name}[{self._method_label()}]"
 
     def _weights(self, run: _Run, idx=None):
         if not self.weighted:
@@ -538,15 +566,24 @@ class PeriodicAveraging(Protocol):
 
     Each selected learner takes ``period`` local SGD steps from the global model; then they
     send their models up, the coordinator aggregates them (``method``, default the mean
-    weighted by sample counts, :math:`\sum_i n_i f_i / \sum_i n_i`) and sends the result down
-    to the learners selected for the next round (``fraction`` of them, at least one, drawn
-    without replacement; all if ``fraction=1``). Unselected learners idle. Per round:
-    :math:`k` models up and :math:`k` down, :math:`k = \max(1, \lfloor \text{fraction}\, m\rfloor)`.
+    weighted by sample counts, :math:`\sum_i n_i f_i / \sum_i n_i`; see :class:`Protocol`
+    for ``weighted``, ``fallback`` and ``options``) and sends the result down to the learners
+    selected for the next round (``fraction`` of them, at least one, drawn without
+    replacement; all if ``fraction=1``). Per round: :math:`k` models up and :math:`k` down,
+    :math:`k = \max(1, \lfloor \text{fraction}\, m\rfloor)`.
+
+    Unselected learners idle: no gradient is computed for them and they draw no mini-batches.
+    Their (stale) models are not part of the federation's state, so with ``fraction < 1`` the
+    history's ``divergence``, ``local_loss`` and ``local_accuracy`` cover only the learners
+    selected for the current round (see :meth:`Protocol.active`).
+
+    >>> PeriodicAveraging(10, method="radon").weighted  # the Radon point ignores weights
+    False
     """
 
     name = "periodic"
 
-    def __init__(self, period: int = 10, fraction: float = 1.0, weighted: bool = True, method="mean", **options):
+    def __init__(self, period: int = 10, fraction: float = 1.0, weighted: Optional[bool] = None, method="mean", **options):
         super().__init__(method, weighted=weighted, **options)
         self.period = check_int(period, "period", minimum=1)
         self.fraction = check_fraction(fraction, "fraction", low=0.0, high=1.0, closed_high=True)
@@ -556,7 +593,7 @@ class PeriodicAveraging(Protocol):
 
     def label(self):
         extra = f",frac={self.fraction:g}" if self.fraction < 1 else ""
-        return f"periodic(b={self.period}{extra})[{self.used_method if isinstance(self.used_method, str) else 'callable'}]"
+        return f"periodic(b={self.period}{extra})[{self._method_label()}]"
 
     def _sample(self, run):
         m = run.learners.m
@@ -594,7 +631,8 @@ class DynamicAveraging(Protocol):
     :math:`\lVert f_i - r\rVert^2 \le \Delta` against the reference model :math:`r` (the last
     aggregate; initially the common start), which costs no communication. If any learner
     violates it, the violators send their models, the coordinator requests (0-byte control
-    messages) and receives the others' models, aggregates all :math:`m` (``method``) and sends
+    messages) and receives the others' models, aggregates all :math:`m` (``method``, default
+    the mean weighted by sample counts; see :class:`Protocol`) and sends
     the result to everyone, which becomes the new :math:`r` (a full synchronisation). While
     every local condition holds,
 
@@ -605,7 +643,7 @@ class DynamicAveraging(Protocol):
 
     name = "dynamic"
 
-    def __init__(self, delta: float = 1.0, check_every: int = 10, weighted: bool = True, method="mean", **options):
+    def __init__(self, delta: float = 1.0, check_every: int = 10, weighted: Optional[bool] = None, method="mean", **options):
         super().__init__(method, weighted=weighted, **options)
         if isinstance(delta, bool) or not isinstance(delta, (int, float, np.floating, np.integer)) or not delta >= 0:
             raise ValueError(f"delta must be a non-negative number, got {delta!r}")
@@ -614,7 +652,7 @@ class DynamicAveraging(Protocol):
         self.round_steps = self.check_every
 
     def label(self):
-        return f"dynamic(Δ={self.delta:g},b={self.check_every})[{self.used_method if isinstance(self.used_method, str) else 'callable'}]"
+        return f"dynamic(Δ={self.delta:g},b={self.check_every})[{self._method_label()}]"
 
     def start(self, run):
         self.reference = run.learners.theta[0].clone()
@@ -643,16 +681,18 @@ class DynamicAveraging(Protocol):
 
 
 class LayerwiseAveraging(Protocol):
-    """Periodic averaging of only some layers (SPEC §5; Adilova et al., ICLR 2024): every
+    r"""Periodic averaging of only some layers (SPEC §5; Adilova et al., ICLR 2024): every
     ``period`` steps the parameters of ``layers`` (module names such as ``"0"`` or
     ``"encoder.fc1"``; a parameter belongs to a layer if its name is ``layer`` or starts with
     ``layer + "."``) are aggregated across all learners and sent back; the other parameters
-    stay local. Bytes count only the averaged parameters.
+    stay local. Bytes count only the averaged parameters. ``method``, ``weighted``,
+    ``fallback`` and ``options`` as in :class:`Protocol` (the Radon point of the averaged
+    columns needs :math:`m \ge d_{\text{layers}} + 2` learners).
     """
 
     name = "layerwise"
 
-    def __init__(self, layers: Sequence[str], period: int = 10, weighted: bool = True, method="mean", **options):
+    def __init__(self, layers: Sequence[str], period: int = 10, weighted: Optional[bool] = None, method="mean", **options):
         super().__init__(method, weighted=weighted, **options)
         if isinstance(layers, str) or not isinstance(layers, (list, tuple)) or not layers:
             raise ValueError(f"layers must be a non-empty list of layer names, got {layers!r}")
@@ -661,7 +701,7 @@ class LayerwiseAveraging(Protocol):
         self.round_steps = self.period
 
     def label(self):
-        return f"layerwise({'+'.join(self.layers)},b={self.period})[{self.used_method if isinstance(self.used_method, str) else 'callable'}]"
+        return f"layerwise({'+'.join(self.layers)},b={self.period})[{self._method_label()}]"
 
     def start(self, run):
         cols = []
@@ -705,7 +745,7 @@ class RadonOneShot(Protocol):
         super().__init__(method, weighted=weighted, fallback=fallback, **options)
 
     def label(self):
-        return f"oneshot[{self.used_method if isinstance(self.used_method, str) else 'callable'}]"
+        return f"oneshot[{self._method_label()}]"
 
     def start(self, run):
         self.final_ = None
