@@ -303,6 +303,8 @@ def test_bad_input(data):
         simulate(LayerwiseAveraging(["fc9"]), learners, steps=1)
     with pytest.raises(ValueError, match="BatchNorm"):
         Learners(nn.Sequential(nn.Linear(6, 3), nn.BatchNorm1d(3)), [(X, y)])
+    with pytest.raises(ValueError, match="mask must be a boolean array of shape \\(4,\\), got shape \\(3,\\)"):
+        learners.local_step(np.ones(3, dtype=bool))
     with pytest.raises(ValueError, match="lr must be positive"):
         Learners(make_mlp(6, 8, 3), [(X, y)], lr=0)
     with pytest.raises(ValueError, match="needs at least r = d \\+ 2 = 12 models, and fallback=None"):
@@ -372,3 +374,46 @@ def test_method_radon_and_median_in_averaging_protocols(data):
     assert np.linalg.norm((diff / np.linalg.norm(diff, axis=1, keepdims=True)).sum(0)) < 1e-5
     # a callable gets no weights unless asked for
     assert not PeriodicAveraging(method=lambda X: X[0]).weighted
+
+
+def test_periodic_fraction_steps_and_reports_only_selected_learners(data):
+    # FedAvg with client sampling: only the k selected learners compute gradients (and draw
+    # batches); divergence and local metrics cover the learners of the current round
+    _, _, Xt, yt = data
+    learners = _learners(data, m=4, lr=0.3, batch_size=7, seed=5, dtype=torch.float64)
+    theta0 = learners.theta0.numpy().copy()
+    proto = PeriodicAveraging(period=5, fraction=0.5)
+    seen = {"div": [], "acc": []}
+
+    def check(t, protocol, L):
+        th = L.theta.numpy()
+        sel = np.flatnonzero(protocol.selected)
+        if t == 1:
+            assert len(sel) == 2
+            seen["sel1"], seen["theta1"] = sel, th.copy()
+        sub = th[sel]
+        seen["div"].append(((sub - sub.mean(0)) ** 2).sum(1).mean())
+        accs = []
+        for i in sel:
+            mod = load_flat_parameters(make_mlp(6, 8, 3, dtype=torch.float64), th[i])
+            with torch.no_grad():
+                accs.append((mod(torch.as_tensor(Xt, dtype=torch.float64)).argmax(1).numpy() == yt).mean())
+        seen["acc"].append(np.mean(accs))
+
+    h = simulate(proto, learners, steps=10, steps_per_round=1, callback=check)
+    # step 1: the documented draw for the selected rows only, uniform with replacement from the seed
+    sel, th1 = seen["sel1"], seen["theta1"]
+    u = np.random.default_rng(5).random((2, 7))
+    for j, i in enumerate(sel):
+        o, n = learners.offsets[i], learners.n_samples[i]
+        idx = o + (u[j] * n).astype(np.int64)
+        mod = load_flat_parameters(make_mlp(6, 8, 3, dtype=torch.float64), theta0)
+        nn.functional.cross_entropy(mod(learners.X[idx]), learners.y[idx]).backward()
+        g = torch.cat([p.grad.reshape(-1) for p in mod.parameters()]).numpy()
+        np.testing.assert_allclose(th1[i], theta0 - 0.3 * g, rtol=0, atol=1e-12)
+    idle = np.setdiff1d(np.arange(4), sel)
+    np.testing.assert_array_equal(th1[idle], np.broadcast_to(theta0, (2, theta0.size)))
+    # history columns: over the current round's learners only
+    np.testing.assert_allclose(h["divergence"], seen["div"], rtol=1e-12, atol=1e-15)
+    np.testing.assert_allclose(h["local_accuracy"], seen["acc"], rtol=0, atol=1e-12)
+    assert h["divergence"][4] == 0.0 and h["divergence"][3] > 0  # right after the sync they agree

@@ -288,26 +288,43 @@ class Learners:
         new._rng = copy.deepcopy(self._rng)
         return new
 
-    def gradients(self, theta=None) -> torch.Tensor:
-        """One stochastic gradient per learner at ``theta`` (default: the current models), (m, d)."""
+    def gradients(self, theta=None, rows=None) -> torch.Tensor:
+        """One stochastic gradient per learner at ``theta`` (default: the current models), (m, d).
+
+        ``rows`` (indices of learners, increasing) restricts the computation to those learners
+        and returns ``(len(rows), d)``; only they draw mini-batches (``len(rows) * batch_size``
+        uniforms from the learners' generator, row by row).
+        """
         th = self.theta if theta is None else theta
+        offsets, sizes = self.offsets, self.n_samples
+        if rows is not None:
+            rows = np.asarray(rows, dtype=np.int64)
+            th, offsets, sizes = th[torch.as_tensor(rows)], offsets[rows], sizes[rows]
         if self.batch_size is None:
             return torch.stack(
-                [self._grad_full(th[i], self.X[o : o + n], self.y[o : o + n]) for i, (o, n) in enumerate(zip(self.offsets, self.n_samples))]
+                [self._grad_full(th[j], self.X[o : o + n], self.y[o : o + n]) for j, (o, n) in enumerate(zip(offsets, sizes))]
             )
-        idx = self.offsets[:, None] + (self._rng.random((self.m, self.batch_size)) * self.n_samples[:, None]).astype(np.int64)
+        idx = offsets[:, None] + (self._rng.random((len(sizes), self.batch_size)) * sizes[:, None]).astype(np.int64)
         idx = torch.as_tensor(idx)
         return self._grad(th, self.X[idx], self.y[idx])
 
     def local_step(self, mask=None):
-        """One SGD step on every learner (or on those where the boolean ``mask`` is True)."""
-        g = self.gradients()
-        with torch.no_grad():
-            if mask is None:
+        """One SGD step on every learner, or only on those where the boolean ``mask`` (m,) is
+        True (the others compute nothing and draw no mini-batches)."""
+        if mask is None:
+            g = self.gradients()
+            with torch.no_grad():
                 self.theta -= self.lr * g
-            else:
-                mk = torch.as_tensor(mask)
-                self.theta[mk] -= self.lr * g[mk]
+            return
+        mask = np.asarray(mask, dtype=bool)
+        if mask.shape != (self.m,):
+            raise ValueError(f"mask must be a boolean array of shape ({self.m},), got shape {mask.shape}")
+        rows = np.flatnonzero(mask)
+        if rows.size == 0:
+            return
+        g = self.gradients(rows=rows)
+        with torch.no_grad():
+            self.theta[torch.as_tensor(rows)] -= self.lr * g
 
     def warmup(self) -> None:
         """Trace the vectorized gradient once (on each shard's first rows; no random draws), so
@@ -317,9 +334,12 @@ class Learners:
         idx = torch.as_tensor(self.offsets[:, None] + np.arange(self.batch_size)[None, :] % self.n_samples[:, None])
         self._grad(self.theta, self.X[idx], self.y[idx])
 
-    def divergence(self) -> float:
-        r""":math:`\frac{1}{m}\sum_i \lVert f_i - \bar f\rVert^2` with the unweighted mean :math:`\bar f`."""
+    def divergence(self, mask=None) -> float:
+        r""":math:`\frac{1}{m}\sum_i \lVert f_i - \bar f\rVert^2` with the unweighted mean :math:`\bar f`
+        (over the learners where the boolean ``mask`` is True, if given)."""
         th = self.theta.double()
+        if mask is not None:
+            th = th[torch.as_tensor(np.asarray(mask, dtype=bool))]
         return float(((th - th.mean(0)) ** 2).sum(1).mean())
 
     def evaluate(self, thetas, X, y):
@@ -504,6 +524,14 @@ class Protocol:
         w = run.learners.n_samples.astype(np.float64)
         return w if idx is None else w[idx]
 
+    def active(self, run: _Run) -> Optional[np.ndarray]:
+        """Boolean mask (m,) of the learners taking part in the current round, or None for all.
+
+        :func:`simulate` computes ``divergence``, ``local_loss`` and ``local_accuracy`` over
+        these learners; only :class:`PeriodicAveraging` with ``fraction < 1`` leaves some out.
+        """
+        return None
+
     def start(self, run: _Run) -> None:
         pass
 
@@ -606,9 +634,12 @@ class PeriodicAveraging(Protocol):
         self.global_ = run.learners.theta[0].clone()
         self.selected = self._sample(run)
 
+    def active(self, run):
+        return None if self.selected.all() else self.selected
+
     def step(self, run, t):
         L = run.learners
-        L.local_step(None if self.selected.all() else self.selected)
+        L.local_step(self.active(run))
         if t % self.period == 0:
             idx = np.flatnonzero(self.selected)
             rows = L.theta[torch.as_tensor(idx)]
@@ -772,7 +803,11 @@ class History:
     Keys: ``step``, ``loss``, ``accuracy`` (of the protocol's global model), ``local_loss``,
     ``local_accuracy`` (means over the learners' own models), ``messages``, ``bytes_up``,
     ``bytes_down``, ``bytes``, ``syncs``, ``divergence``, ``time`` (cumulative wall seconds of
-    training and communication, evaluation excluded).
+    training and communication, evaluation excluded). ``local_*`` and ``divergence`` cover the
+    learners of the current round (:meth:`Protocol.active`): all of them, except for
+    :class:`PeriodicAveraging` with ``fraction < 1``, where the learners selected for the
+    round that follows the record (right after a synchronisation they hold the new global
+    model, so the divergence is 0 there).
     """
 
     protocol: str
@@ -795,15 +830,16 @@ class History:
         return {"protocol": self.protocol, "records": self.records}
 
 
-def _eval(learners: Learners, protocol, run, evaluate) -> dict:
+def _eval(learners: Learners, protocol, run, evaluate, active=None) -> dict:
     g = protocol.global_model(run).detach()
+    local = learners.theta if active is None else learners.theta[torch.as_tensor(active)]
     if evaluate is None:
         if learners.X_test is None:
             return {}
         evaluate = (learners.X_test, learners.y_test)
     if callable(evaluate):
         res = evaluate(learners.module(g))
-        loc = [evaluate(learners.module(th)) for th in learners.theta]
+        loc = [evaluate(learners.module(th)) for th in local]
         return {
             "loss": float(res.get("loss", np.nan)),
             "accuracy": float(res.get("accuracy", np.nan)),
@@ -813,7 +849,7 @@ def _eval(learners: Learners, protocol, run, evaluate) -> dict:
     X, y = evaluate
     X = torch.as_tensor(np.asarray(X), dtype=learners.dtype)
     y = torch.as_tensor(np.asarray(y), dtype=learners.y.dtype)
-    losses, accs = learners.evaluate(torch.cat([g[None], learners.theta]), X, y)
+    losses, accs = learners.evaluate(torch.cat([g[None], local]), X, y)
     return {
         "loss": float(losses[0]),
         "accuracy": float(accs[0]),
@@ -893,14 +929,15 @@ def simulate(
 
     def record(t):
         rec = {"step": t}
-        rec.update(_eval(L, protocol, run, evaluate))
+        active = protocol.active(run)
+        rec.update(_eval(L, protocol, run, evaluate, active))
         rec.update(
             messages=run.messages,
             bytes_up=run.bytes_up,
             bytes_down=run.bytes_down,
             bytes=run.bytes_up + run.bytes_down,
             syncs=run.syncs,
-            divergence=L.divergence(),
+            divergence=L.divergence(active),
             time=elapsed,
         )
         hist.records.append(rec)
