@@ -18,7 +18,6 @@ from radonml.federated import (  # noqa: E402
     NoSync,
     PeriodicAveraging,
     RadonOneShot,
-    aggregate_with_fallback,
     make_learners,
     make_mlp,
     simulate,
@@ -26,6 +25,7 @@ from radonml.federated import (  # noqa: E402
     split_iid,
     split_shards,
 )
+from radonml._fallback import aggregate_with_fallback  # noqa: E402
 from radonml.torch import flatten_parameters, load_flat_parameters  # noqa: E402
 
 
@@ -266,6 +266,13 @@ def test_splits(rng):
     assert all(len(np.unique(y[p])) <= 2 for p in parts)
     # seeded
     assert all(np.array_equal(a, b) for a, b in zip(split_dirichlet(y, 5, 0.3, rng=3), split_dirichlet(y, 5, 0.3, rng=3)))
+
+
+def test_public_names():
+    import radonml.federated as F
+
+    assert all(not n.startswith("_") and hasattr(F, n) for n in F.__all__)
+    assert "aggregate_with_fallback" not in F.__all__  # private helper (radonml._fallback)
 
 
 def test_bad_input(data):

@@ -62,7 +62,6 @@ __all__ = [
     "NoSync",
     "History",
     "simulate",
-    "aggregate_with_fallback",
 ]
 
 
@@ -115,7 +114,7 @@ def split_dirichlet(y, n_learners, alpha=0.5, *, rng=None, min_size: int = 1, ma
             for i, chunk in enumerate(np.split(idx, cuts)):
                 parts[i].append(chunk)
         out = [np.sort(np.concatenate(p)) for p in parts]
-        if min(len(p) for p in out) >= max(min_size, 1 if min_size else 0):
+        if min(len(p) for p in out) >= min_size:
             return out
     raise ValueError(
         f"could not draw a Dirichlet(alpha={alpha}) split where every learner has >= {min_size} examples "
@@ -243,10 +242,8 @@ class Learners:
         self.slices = parameter_slices(self.template)
         self.shapes = {n: tuple(p.shape) for n, p in self.template.named_parameters()}
         self.d = n_parameters(self.template)
-        theta0 = torch.as_tensor(flatten_parameters(self.template), dtype=self.dtype)
-        self.theta0 = theta0
-        self.theta = theta0.repeat(self.m, 1)
-        self.reset()
+        self.theta0 = torch.as_tensor(flatten_parameters(self.template), dtype=self.dtype)
+        self.reset()  # sets theta (m, d) and the batch generator
 
         def _loss(th, Xb, yb):
             return self.loss(functional_call(self.template, self._unflatten(th), (Xb,)), yb)
@@ -414,9 +411,6 @@ def make_learners(
         model, [(X[p], y[p]) for p in parts], lr=lr, batch_size=batch_size, loss=loss,
         X_test=X_test, y_test=y_test, seed=seed,
     )
-
-
-# ------------------------------------------------------------------ aggregation
 
 
 # ------------------------------------------------------------------ protocols
