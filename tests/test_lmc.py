@@ -54,6 +54,15 @@ def test_barrier_with_reference_endpoints():
     assert lmc.barrier(p, kind="linear", endpoints=(1.0, 3.0)) == pytest.approx(1.0)  # 2 - 1 at alpha 0
 
 
+def test_barrier_on_accuracy_with_reference_endpoints_in_accuracy():
+    # endpoints are given in the metric's units: accuracies, turned into errors like the path
+    p = lmc.PathResult(alphas=np.array([0, 0.5, 1.0]), metrics={"accuracy": np.array([0.8, 0.6, 0.7])})
+    # errors 0.2, 0.4, 0.3 against reference errors 0.1, 0.1
+    assert lmc.barrier(p, "accuracy", "mean", endpoints=(0.9, 0.9)) == pytest.approx(0.3)
+    assert lmc.barrier(p, "accuracy", "linear", endpoints=(0.9, 0.7)) == pytest.approx(0.4 - 0.2)
+    assert lmc.barrier(p, "error", "mean", endpoints=(0.1, 0.1)) == pytest.approx(0.3)
+
+
 def test_barrier_bad_inputs():
     p = _path([0.2, 0.5, 1], [1.0, 2.0, 1.0])
     with pytest.raises(ValueError, match="no point at alpha = 0"):
@@ -302,6 +311,52 @@ def test_layerwise_and_cumulative_against_manual(models, data):
     assert "full model" in lw.table()
 
 
+def test_partial_groups_measure_against_the_full_endpoint_models(models, data):
+    # custom groups covering only the first layer: the full path and the endpoints are still
+    # the whole models (SPEC §5), not A with the first layer of B
+    a, b = models
+    X, y = data
+    ev = lmc.classification_evaluator(data)
+    groups = {"first": ["0.weight", "0.bias"]}
+    ref = {"a": ev(a), "b": ev(b)}
+    lw = lmc.layerwise_barriers(a, b, ev, alphas=3, groups=groups)
+    assert lw.layers == ["first"]
+    for j, m in enumerate("ab"):
+        assert lw.endpoints["loss"][j] == pytest.approx(ref[m]["loss"], rel=1e-6)
+        assert lw.endpoints["error"][j] == pytest.approx(1 - ref[m]["accuracy"], abs=1e-12)
+    full_ref = _reference_path(a, b, lw.alphas, X, y)[:, 0]
+    np.testing.assert_allclose(lw.full_path.loss, full_ref, rtol=1e-5)
+    # the single-layer path of the only group is a real layer-wise path, not the full one
+    np.testing.assert_allclose(lw.paths["loss"][0, 0], _reference_path(a, b, lw.alphas, X, y, ["0"])[:, 0], rtol=1e-5)
+    cu = lmc.cumulative_barriers(a, b, ev, alphas=[0.0, 0.5], groups=groups)  # endpoints evaluated apart
+    assert cu.endpoints["loss"] == pytest.approx((ref["a"]["loss"], ref["b"]["loss"]), rel=1e-6)
+    # layers=None is the whole model whatever the groups
+    p = lmc.evaluate_path(a, b, ev, alphas=[1.0], groups=groups)
+    assert p.loss[0] == pytest.approx(ref["b"]["loss"], rel=1e-6)
+    m = lmc.interpolate(a, b, 1.0, groups=groups)
+    for k, v in b.state_dict().items():
+        assert torch.equal(m.state_dict()[k], v), k
+
+
+def test_analyses_evaluate_each_path_once(models, data):
+    a, b = models
+    ev = lmc.classification_evaluator(data)
+    calls = []
+
+    def counting(model):  # a plain function: one call per point
+        calls.append(1)
+        return ev(model)
+
+    m, L = 4, 3
+    lmc.layerwise_barriers(a, b, counting, alphas=m)
+    assert len(calls) == m + 2 * L * m  # the full path gives the endpoints
+    calls.clear()
+    cu = lmc.cumulative_barriers(a, b, counting, direction="both", base="both", alphas=m)
+    assert len(calls) == (2 * 2 * (L - 1) + 1) * m  # c = L once for both directions and bases
+    full = _reference_path(a, b, cu.alphas, *data)[:, 0]
+    np.testing.assert_allclose(cu.paths["loss"][:, :, -1], np.broadcast_to(full, (2, 2, m)), rtol=1e-5)
+
+
 def test_perturbation_robustness(models, data):
     a, b = models
     X, y = data
@@ -423,3 +478,20 @@ def test_docstring_examples():
     import doctest
 
     assert doctest.testmod(lmc).failed == 0
+
+
+def test_plot_path_marks_the_error_barriers_of_an_accuracy_path():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from radonml.plot import plot_path
+
+    p = lmc.PathResult(alphas=np.array([0, 0.5, 1.0]), metrics={"accuracy": np.array([0.8, 0.6, 0.7])})
+    for endpoints, mean in ((None, 0.4 - 0.25), ((0.9, 0.9), 0.3)):
+        fig = plot_path(p, "accuracy", endpoints=endpoints)
+        labels = [t.get_text() for t in fig.axes[0].get_legend().get_texts()]
+        assert f"mean barrier {mean:.3g}" in labels, labels
+        np.testing.assert_allclose(fig.axes[0].lines[0].get_ydata(), [0.2, 0.4, 0.3])
+        plt.close(fig)

@@ -24,6 +24,40 @@ BARRIER_KINDS = ("linear", "mean", "max")
 _ERROR_ALIASES = ("accuracy", "acc")
 
 
+def check_base(base, *, allow_both: bool = False) -> str:
+    """``base`` validated: ``"a"`` or ``"b"`` (or ``"both"`` with ``allow_both``)."""
+    allowed = ("a", "b", "both") if allow_both else ("a", "b")
+    if not isinstance(base, str) or base not in allowed:
+        raise ValueError(f"base must be one of {allowed}, got {base!r}")
+    return base
+
+
+def barrier_metrics(metrics) -> Dict[str, np.ndarray]:
+    """The metrics barriers are taken of (float64): an accuracy (``"accuracy"`` or ``"acc"``)
+    becomes ``"error"`` = 1 - accuracy; a metric named ``"error"`` itself takes precedence."""
+    out: Dict[str, np.ndarray] = {}
+    for k, v in metrics.items():
+        v = np.asarray(v, dtype=np.float64)
+        if k in _ERROR_ALIASES:
+            out.setdefault("error", 1.0 - v)
+        else:
+            out[k] = v
+    return out
+
+
+def barrier_metric(metrics, metric: str) -> Tuple[str, np.ndarray, bool]:
+    """(name, values, from_accuracy) of ``metric`` as barriers read it: ``"accuracy"``,
+    ``"acc"`` and ``"error"`` all give the error; ``from_accuracy`` tells that ``metric``
+    named an accuracy, so reference values given for it are accuracies too."""
+    if not isinstance(metric, str):
+        raise TypeError(f"metric must be a string, got {type(metric).__name__}")
+    name = "error" if metric in _ERROR_ALIASES else metric
+    values = barrier_metrics(metrics).get(name)
+    if values is None:
+        raise ValueError(f"metric must be one of the path's metrics {sorted(metrics)}, got {metric!r}")
+    return name, values, metric in _ERROR_ALIASES
+
+
 def default_alphas(n: int = 11) -> np.ndarray:
     """``n`` equally spaced points of [0, 1] (both ends included)."""
     return np.linspace(0.0, 1.0, n)
@@ -191,9 +225,10 @@ def barrier(path, metric: str = "loss", kind: str = "linear", *, endpoints=None,
         A metric of ``path``; ``"accuracy"`` is turned into the error.
     kind : {"linear", "mean", "max"}, default "linear"
     endpoints : (float, float), optional
-        Reference values :math:`(L_A, L_B)`; default the path's values at :math:`\alpha = 0, 1`.
-        Layer-wise barriers are measured against the full endpoint models this way
-        (Adilova et al., 2024).
+        Reference values :math:`(L_A, L_B)` of ``metric``; default the path's values at
+        :math:`\alpha = 0, 1`. Layer-wise barriers are measured against the full endpoint
+        models this way (Adilova et al., 2024). For ``metric="accuracy"`` give accuracies:
+        they are turned into errors like the path's values.
     tol : float, default 0.1
         Relative endpoint difference :math:`|L_A - L_B| / \max(|L_A|, |L_B|)` above which
         the ``"mean"`` barrier warns.
@@ -218,19 +253,21 @@ def barrier(path, metric: str = "loss", kind: str = "linear", *, endpoints=None,
     _check_kind(kind)
     if not isinstance(path, PathResult):
         raise TypeError(f"path must be a PathResult (from evaluate_path, path_metrics or path_loss), got {type(path).__name__}")
-    if not isinstance(metric, str):
-        raise TypeError(f"metric must be a string, got {type(metric).__name__}")
-    if metric in path.metrics:
-        values = np.asarray(path.metrics[metric], dtype=np.float64)
-        if metric in _ERROR_ALIASES:
-            values = 1.0 - values
-    elif metric == "error" and "accuracy" in path.metrics:
-        values = 1.0 - np.asarray(path.metrics["accuracy"], dtype=np.float64)
-    else:
-        raise ValueError(f"metric must be one of the path's metrics {sorted(path.metrics)}, got {metric!r}")
+    name, values, from_accuracy = barrier_metric(path.metrics, metric)
+    if endpoints is not None and from_accuracy:
+        endpoints = _pair_of_numbers(endpoints)
+        endpoints = (1.0 - endpoints[0], 1.0 - endpoints[1])
     alphas = np.asarray(path.alphas, dtype=np.float64)
     return barrier_from_values(alphas, values, kind, endpoints=endpoints, tol=tol, return_alpha=return_alpha,
-                               what=metric)
+                               what=name)
+
+
+def _pair_of_numbers(endpoints) -> Tuple[float, float]:
+    try:
+        la, lb = (float(v) for v in endpoints)
+    except (TypeError, ValueError):
+        raise TypeError(f"endpoints must be a pair of numbers (L_A, L_B), got {endpoints!r}") from None
+    return la, lb
 
 
 def barrier_from_values(alphas, values, kind, *, endpoints=None, tol=0.1, return_alpha=False, what="loss"):
@@ -244,10 +281,7 @@ def barrier_from_values(alphas, values, kind, *, endpoints=None, tol=0.1, return
         la = _endpoint_value(alphas, values, 0.0, "start")
         lb = _endpoint_value(alphas, values, 1.0, "end")
     else:
-        try:
-            la, lb = (float(v) for v in endpoints)
-        except (TypeError, ValueError):
-            raise TypeError(f"endpoints must be a pair of numbers (L_A, L_B), got {endpoints!r}") from None
+        la, lb = _pair_of_numbers(endpoints)
     inside = (alphas >= 0.0) & (alphas <= 1.0)
     if not inside.any():
         raise ValueError("the path has no point with 0 <= alpha <= 1")

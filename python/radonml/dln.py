@@ -29,7 +29,8 @@ import numpy as np
 from numpy.polynomial import chebyshev as _cheb
 
 from . import _core
-from ._paths import BARRIER_KINDS, ExactBarrier, PathResult, _JSONMixin, check_alphas, exact_barrier_chebyshev
+from ._paths import BARRIER_KINDS, ExactBarrier, PathResult, _JSONMixin, check_alphas, check_base
+from ._paths import exact_barrier_chebyshev
 from ._validation import as_float_array, check_int, check_n_threads, check_rng
 
 __all__ = [
@@ -99,12 +100,6 @@ def _check_layers(layers, L):
         if not 0 <= l < L:
             raise ValueError(f"layers must be indices in [0, {L}) for a network of {L} layers, got {l}")
     return out
-
-
-def _check_base(base):
-    if base not in ("a", "b"):
-        raise ValueError(f"base must be 'a' or 'b', got {base!r}")
-    return base
 
 
 def loss(X, Y, weights) -> float:
@@ -205,7 +200,7 @@ def path_polynomial(X, Y, weights_a, weights_b, *, layers=None, base: str = "a",
     """
     X, Y, wa, wb = _check_pair(X, Y, weights_a, weights_b)
     S = _check_layers(layers, len(wa))
-    base = _check_base(base)
+    base = check_base(base)
     start, end, flags = _endpoints_for(wa, wb, S, base)
     coef, prod = _core.dln_path_chebyshev(X, Y, start, end, flags, check_n_threads(n_threads))
     return PathPolynomial(chebyshev=coef, product_chebyshev=prod, layers=S, base=base, degree=2 * len(S))

@@ -35,7 +35,7 @@ import torch
 from torch import nn
 from torch.func import functional_call, vmap
 
-from ._paths import BARRIER_KINDS, PathResult, all_barriers, barrier, check_alphas
+from ._paths import BARRIER_KINDS, PathResult, all_barriers, barrier, barrier_metrics, check_alphas, check_base
 from ._paths import _JSONMixin
 from ._validation import check_int, check_rng
 
@@ -166,11 +166,8 @@ def _resolve_layers(layers, groups) -> List[str]:
     return list(OrderedDict.fromkeys(out))
 
 
-def _check_base(base, allow_both=False):
-    allowed = ("a", "b", "both") if allow_both else ("a", "b")
-    if base not in allowed:
-        raise ValueError(f"base must be one of {allowed}, got {base!r}")
-    return ["a", "b"] if base == "both" else [base]
+def _bases(base) -> List[str]:
+    return ["a", "b"] if check_base(base, allow_both=True) == "both" else [base]
 
 
 # ------------------------------------------------------------------------------- states --
@@ -203,11 +200,21 @@ class _Pair:
         return self.sa if which == "a" else self.sb
 
     def keys_of(self, layers, *, params_only=False) -> List[str]:
-        ks = [k for l in layers for k in self.groups[l] if k in self.floating]
+        """Floating keys of ``layers``; None: of the whole model (every floating tensor, also
+        those that custom ``groups`` leave out), in state_dict order."""
+        if layers is None:
+            ks = [k for k in self.sa if k in self.floating]
+        else:
+            ks = [k for l in layers for k in self.groups[l] if k in self.floating]
         if params_only:
             pn = set(self.param_names)
             ks = [k for k in ks if k in pn]
         return list(OrderedDict.fromkeys(ks))
+
+    def base_free(self, keys) -> bool:
+        """Whether the path on ``keys`` is the same from either base (the rest of A and B agree)."""
+        ks = set(keys)
+        return all(v.dtype == self.sb[k].dtype and torch.equal(v, self.sb[k]) for k, v in self.sa.items() if k not in ks)
 
 
 @dataclass
@@ -555,10 +562,11 @@ def interpolate(model_a: nn.Module, model_b: nn.Module, alpha: float, *, layers=
         Same architecture.
     alpha : float
     layers : str, int or list of them, optional
-        Layer names (keys of :func:`layer_groups`) or indices; None: all layers.
+        Layer names (keys of :func:`layer_groups`) or indices; None: the whole model (every
+        floating-point tensor, also those custom ``groups`` leave out).
     base : {"a", "b"}, default "a"
     groups : mapping, optional
-        Custom grouping (see :func:`layer_groups`).
+        Custom grouping (see :func:`layer_groups`); it need not cover every tensor.
 
     Returns
     -------
@@ -568,8 +576,8 @@ def interpolate(model_a: nn.Module, model_b: nn.Module, alpha: float, *, layers=
     if isinstance(alpha, bool) or not isinstance(alpha, numbers.Real) or not np.isfinite(alpha):
         raise TypeError(f"alpha must be a finite real number, got {alpha!r}")
     pair = _Pair(model_a, model_b, groups)
-    (base,) = _check_base(base)
-    keys = pair.keys_of(_resolve_layers(layers, pair.groups))
+    base = check_base(base)
+    keys = pair.keys_of(None if layers is None else _resolve_layers(layers, pair.groups))
     pts = _interp_points(pair, np.array([float(alpha)]), keys, base)
     state = dict(pts.shared)
     state.update({k: v[0] for k, v in pts.make(0, 1).items()})
@@ -603,34 +611,52 @@ def evaluate_path(model_a: nn.Module, model_b: nn.Module, evaluate, *, alphas=No
         ``"vmap"`` (other models) or ``"loop"`` (one pass per point).
     """
     pair = _Pair(model_a, model_b, groups)
-    (base,) = _check_base(base)
+    base = check_base(base)
     al = check_alphas(alphas)
-    lay = _resolve_layers(layers, pair.groups)
+    lay = None if layers is None else _resolve_layers(layers, pair.groups)
     pts = _interp_points(pair, al, pair.keys_of(lay), base)
     metrics, method = _evaluate_points(pair, evaluate, pts, chunk_size)
-    return PathResult(alphas=al, metrics=metrics, layers=None if layers is None else lay, base=base, method=method)
-
-
-def _barrier_metrics(metrics: Dict[str, np.ndarray]) -> Dict[str, np.ndarray]:
-    """Metrics barriers are taken of: accuracy becomes error = 1 - accuracy."""
-    out = {}
-    for k, v in metrics.items():
-        if k in ("accuracy", "acc"):
-            out["error"] = 1.0 - np.asarray(v)
-        else:
-            out[k] = np.asarray(v)
-    return out
+    return PathResult(alphas=al, metrics=metrics, layers=lay, base=base, method=method)
 
 
 def _barriers_of(alphas, metrics, endpoints) -> Dict[str, Dict[str, float]]:
-    bm = _barrier_metrics(metrics)
+    bm = barrier_metrics(metrics)
     return {k: all_barriers(alphas, v, endpoints=endpoints.get(k), what=k) for k, v in bm.items()}
 
 
-def _full_endpoints(pair, evaluate, chunk_size):
-    pts = _interp_points(pair, np.array([0.0, 1.0]), pair.keys_of(list(pair.groups)), "a")
-    m, _ = _evaluate_points(pair, evaluate, pts, chunk_size)
-    return {k: (float(v[0]), float(v[1])) for k, v in _barrier_metrics(m).items()}, m
+class _Paths:
+    """Paths of one pair on fixed alphas, each evaluated once: a path is identified by its
+    interpolated keys and its base (or by its keys alone when the rest of A and B agree, e.g.
+    the whole-model path, which every base gives)."""
+
+    def __init__(self, pair, evaluate, alphas, chunk_size):
+        self.pair, self.evaluate, self.alphas, self.chunk_size = pair, evaluate, alphas, chunk_size
+        self._cache: Dict[tuple, tuple] = {}
+
+    def get(self, keys, base):
+        """(metrics, method) of the path interpolating ``keys`` with the rest from ``base``."""
+        ks = frozenset(keys)
+        key = (ks, None if self.pair.base_free(ks) else base)
+        if key not in self._cache:
+            pts = _interp_points(self.pair, self.alphas, list(keys), base)
+            self._cache[key] = _evaluate_points(self.pair, self.evaluate, pts, self.chunk_size)
+        return self._cache[key]
+
+    def full(self):
+        return self.get(self.pair.keys_of(None), "a")
+
+    def endpoints(self):
+        """Metric (accuracy as error) to its values (L(theta_A), L(theta_B)) at the full endpoint
+        models: read off the whole-model path when it is evaluated and has alpha = 0 and 1."""
+        ks = frozenset(self.pair.keys_of(None))
+        hit = [v for (k, _), v in self._cache.items() if k == ks]
+        i0, i1 = np.flatnonzero(self.alphas == 0.0), np.flatnonzero(self.alphas == 1.0)
+        if hit and i0.size and i1.size:
+            m, j0, j1 = hit[0][0], int(i0[0]), int(i1[0])
+        else:
+            pts = _interp_points(self.pair, np.array([0.0, 1.0]), self.pair.keys_of(None), "a")
+            (m, _), j0, j1 = _evaluate_points(self.pair, self.evaluate, pts, self.chunk_size), 0, 1
+        return {k: (float(v[j0]), float(v[j1])) for k, v in barrier_metrics(m).items()}
 
 
 # -------------------------------------------------------------------------- layer-wise --
@@ -652,7 +678,7 @@ class LayerwiseResult(_JSONMixin):
     barriers : dict
         Metric to kind (``"linear"``, ``"mean"``, ``"max"``) to (n_layers, n_bases) array.
     full_path : PathResult
-        The whole-model path.
+        The whole-model path (every floating-point tensor interpolated, whatever ``groups``).
     full_barriers : dict
         Metric to kind to the whole-model barrier.
     """
@@ -683,7 +709,8 @@ def layerwise_barriers(model_a: nn.Module, model_b: nn.Module, evaluate, *, base
 
     For layer l and base k, the path is :math:`\theta_k` with layer l replaced by
     :math:`(1-\alpha)\theta_A^l + \alpha\theta_B^l`; its barrier is measured against the full
-    models' :math:`L(\theta_A), L(\theta_B)` (Adilova et al., 2024), e.g. for the ``"mean"``
+    models' :math:`L(\theta_A), L(\theta_B)` (Adilova et al., 2024; read off the whole-model
+    path when ``alphas`` contains 0 and 1), e.g. for the ``"mean"``
     kind :math:`B_l^{(k)} = \max_\alpha L(\text{path}(\alpha)) - \tfrac12(L(\theta_A) + L(\theta_B))`.
     It is not symmetric in k, so both bases are reported by default. All three kinds of
     :func:`barrier` are computed, for every metric (accuracy as error).
@@ -704,18 +731,18 @@ def layerwise_barriers(model_a: nn.Module, model_b: nn.Module, evaluate, *, base
     LayerwiseResult
     """
     pair = _Pair(model_a, model_b, groups)
-    bases = _check_base(base, allow_both=True)
+    bases = _bases(base)
     al = check_alphas(alphas)
     lay = _resolve_layers(layers, pair.groups)
-    full_pts = _interp_points(pair, al, pair.keys_of(list(pair.groups)), "a")
-    fm, method = _evaluate_points(pair, evaluate, full_pts, chunk_size)
+    cache = _Paths(pair, evaluate, al, chunk_size)
+    fm, method = cache.full()
     full_path = PathResult(alphas=al, metrics=fm, base="a", method=method)
-    ends, _ = _full_endpoints(pair, evaluate, chunk_size)
+    ends = cache.endpoints()
     paths: Dict[str, np.ndarray] = {}
     barriers: Dict[str, Dict[str, np.ndarray]] = {}
     for i, l in enumerate(lay):
         for j, b in enumerate(bases):
-            m, _ = _evaluate_points(pair, evaluate, _interp_points(pair, al, pair.keys_of([l]), b), chunk_size)
+            m, _ = cache.get(pair.keys_of([l]), b)
             for k, v in m.items():
                 paths.setdefault(k, np.empty((len(lay), len(bases), len(al))))[i, j] = v
             for k, kinds in _barriers_of(al, m, ends).items():
@@ -768,7 +795,9 @@ def cumulative_barriers(model_a: nn.Module, model_b: nn.Module, evaluate, *, dir
     For c = 1..L the path interpolates layers :math:`1..c` (``direction="input"``) or
     :math:`L-c+1..L` (``"output"``) and takes the rest from the base model; barriers are
     measured against the full endpoint models as in :func:`layerwise_barriers`. At c = L
-    both directions give the full-model path.
+    both directions give the full-model path (when custom ``groups`` leave tensors out, c = L
+    interpolates only the grouped ones). Each distinct path is evaluated once (c = L is shared
+    by both directions, and by both bases when it is the whole model).
 
     Parameters
     ----------
@@ -784,19 +813,21 @@ def cumulative_barriers(model_a: nn.Module, model_b: nn.Module, evaluate, *, dir
     if direction not in ("input", "output", "both"):
         raise ValueError(f"direction must be 'input', 'output' or 'both', got {direction!r}")
     pair = _Pair(model_a, model_b, groups)
-    bases = _check_base(base, allow_both=True)
+    bases = _bases(base)
     dirs = ["input", "output"] if direction == "both" else [direction]
     al = check_alphas(alphas)
     names = list(pair.groups)
     L = len(names)
-    ends, _ = _full_endpoints(pair, evaluate, chunk_size)
+    cache = _Paths(pair, evaluate, al, chunk_size)
+    cache.get(pair.keys_of(names), bases[0])  # c = L: the whole model when the groups cover it
+    ends = cache.endpoints()
     paths: Dict[str, np.ndarray] = {}
     barriers: Dict[str, Dict[str, np.ndarray]] = {}
     for di, d in enumerate(dirs):
         for bi, b in enumerate(bases):
             for c in range(1, L + 1):
                 lay = names[:c] if d == "input" else names[L - c:]
-                m, _ = _evaluate_points(pair, evaluate, _interp_points(pair, al, pair.keys_of(lay), b), chunk_size)
+                m, _ = cache.get(pair.keys_of(lay), b)
                 for k, v in m.items():
                     paths.setdefault(k, np.empty((len(dirs), len(bases), L, len(al))))[di, bi, c - 1] = v
                 for k, kinds in _barriers_of(al, m, ends).items():

@@ -51,9 +51,10 @@ def plot_path(path, metric: str = "loss", *, endpoints=None, ax=None, title=None
     ----------
     path : PathResult
     metric : str, default "loss"
-        ``"error"`` plots 1 - accuracy.
+        ``"error"`` (or ``"accuracy"``) plots 1 - accuracy, the quantity barriers are defined on.
     endpoints : (float, float), optional
-        Reference values (e.g. the full models' for a layer-wise path).
+        Reference values of ``metric`` (e.g. the full models' for a layer-wise path);
+        accuracies for ``metric="accuracy"``, like :func:`radonml.lmc.barrier`.
     ax : matplotlib Axes, optional
     title : str, optional
 
@@ -61,16 +62,18 @@ def plot_path(path, metric: str = "loss", *, endpoints=None, ax=None, title=None
     -------
     matplotlib.figure.Figure
     """
-    from .._paths import all_barriers
+    from .._paths import _pair_of_numbers, all_barriers, barrier_metric
 
+    metric, v, from_accuracy = barrier_metric(path.metrics, metric)
     fig, ax = _axes(ax, (5.5, 3.8))
     a = np.asarray(path.alphas, dtype=float)
-    v = _values(path.metrics, metric)
     ax.plot(a, v, "o-", color="k", label=f"{metric} along the path")
     if endpoints is None:
         la, lb = float(v[np.argmin(np.abs(a))]), float(v[np.argmin(np.abs(a - 1))])
     else:
-        la, lb = (float(x) for x in endpoints)
+        la, lb = _pair_of_numbers(endpoints)
+        if from_accuracy:
+            la, lb = 1.0 - la, 1.0 - lb
     b = all_barriers(a, v, endpoints=(la, lb), what=metric)
     inside = (a >= 0) & (a <= 1)
     ai, vi = a[inside], v[inside]
