@@ -495,3 +495,38 @@ def test_plot_path_marks_the_error_barriers_of_an_accuracy_path():
         assert f"mean barrier {mean:.3g}" in labels, labels
         np.testing.assert_allclose(fig.axes[0].lines[0].get_ydata(), [0.2, 0.4, 0.3])
         plt.close(fig)
+
+
+def test_subspace_without_training_directions_or_complement_warns_and_reports_nan():
+    from radonml.exceptions import RadonmlWarning
+
+    m = nn.Linear(2, 1, bias=False)
+    with torch.no_grad():
+        m.weight.copy_(torch.tensor([[0.0, 0.0]]))
+    b = copy.deepcopy(m)
+    with torch.no_grad():
+        b.weight.copy_(torch.tensor([[1.0, 0.0]]))
+
+    def ev(model):
+        w = model.state_dict()["weight"]
+        return {"loss": float(w[0, 0] ** 2 + 2 * w[0, 1] ** 2)}
+
+    # identical checkpoints: no training subspace; the null directions are all of R^2
+    with pytest.warns(RadonmlWarning, match="do not move the model"):
+        res = lmc.subspace_perturbations(m, b, [m, copy.deepcopy(m)], ev, scales=[0.0, 1.0], n_draws=2, rng=0)
+    assert res.subspace_dim == 0
+    assert np.isnan(res.mean["loss"][:, 1]).all()
+    assert np.isfinite(res.mean["loss"][:, [0, 2]]).all()
+    assert res.mean["loss"][0, 0, 1] == pytest.approx(1.0)  # A moved to B: w = (1, 0)
+    # checkpoints spanning both coordinates: no complement
+    c1, c2 = copy.deepcopy(m), copy.deepcopy(m)
+    with torch.no_grad():
+        c1.weight.copy_(torch.tensor([[1.0, 0.0]]))
+        c2.weight.copy_(torch.tensor([[0.0, 1.0]]))
+    with pytest.warns(RadonmlWarning, match="no orthogonal complement"):
+        res = lmc.subspace_perturbations(m, b, [m, c1, c2], ev, scales=[0.0, 1.0], n_draws=2, rng=0)
+    assert res.subspace_dim == 2
+    assert np.isnan(res.mean["loss"][:, 2]).all()
+    # unit directions in the plane at distance 1 from A = 0: loss between 1 and 2
+    t = res.mean["loss"][0, 1, 1]
+    assert 1.0 - 1e-9 <= t <= 2.0 + 1e-9

@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import copy
 import numbers
+import warnings
 from collections import OrderedDict
 from dataclasses import dataclass, field
 from typing import Callable, Dict, List, Optional
@@ -38,6 +39,7 @@ from torch.func import functional_call, vmap
 from ._paths import BARRIER_KINDS, PathResult, all_barriers, barrier, barrier_metrics, check_alphas, check_base
 from ._paths import _JSONMixin
 from ._validation import check_int, check_rng
+from .exceptions import RadonmlWarning
 
 __all__ = [
     "layer_groups",
@@ -957,7 +959,8 @@ class SubspaceResult(_JSONMixin):
     n_params : int
     mean, std : dict
         Metric to (n_models, 3, s) array, over the draws (the interpolation direction is one
-        deterministic draw, std 0).
+        deterministic draw, std 0); NaN for a direction kind that does not exist (an empty
+        training subspace, or one without complement).
     layers : list of str or None
         With ``per_layer``: the layers, and ``layer_mean``/``layer_std`` of shape
         (n_layers, n_models, 3, s), ``layer_subspace_dims`` and ``layer_distances``.
@@ -1016,7 +1019,7 @@ def _unflat(vec, keys, ref):
     return out
 
 
-def _subspace_study(pair, evaluate, keys, ckpts, scales, n_draws, origin, gen, chunk_size):
+def _subspace_study(pair, evaluate, keys, ckpts, scales, n_draws, origin, gen, chunk_size, what="the model"):
     V = torch.stack([_flat(c, keys) for c in ckpts])  # (c, p)
     # numerical rank: singular values below the rounding of the stored checkpoints do not count
     eps = max(torch.finfo(ckpts[0][k].dtype).eps for k in keys)
@@ -1031,6 +1034,16 @@ def _subspace_study(pair, evaluate, keys, ckpts, scales, n_draws, origin, gen, c
         tol = max(float(S[0]) * max(V.shape) * torch.finfo(torch.float64).eps, tol_store)
         Q = U[:, S > tol] if float(S[0]) > 0 else torch.zeros((p, 0), dtype=torch.float64)
     rank = int(Q.shape[1])
+    # a subspace of dimension 0 has no directions, nor has the complement of the whole space:
+    # those entries are NaN, with a warning, instead of the unperturbed model or rounding noise
+    if rank == 0:
+        warnings.warn(f"the checkpoints do not move {what} (training subspace of dimension 0), so its "
+                      "'training' perturbations are undefined and reported as NaN", RadonmlWarning, stacklevel=3)
+    if rank >= p:
+        warnings.warn(f"the training subspace of {what} spans all its {p} parameters, so there is no orthogonal "
+                      "complement and its 'null' perturbations are reported as NaN", RadonmlWarning, stacklevel=3)
+    n_train = n_draws if rank > 0 else 0
+    n_null = n_draws if rank < p else 0
     fa, fb = _flat(pair.sa, keys), _flat(pair.sb, keys)
     dist = float(torch.linalg.norm(fb - fa))
     ns = len(scales)
@@ -1040,16 +1053,13 @@ def _subspace_study(pair, evaluate, keys, ckpts, scales, n_draws, origin, gen, c
         dirs_flat = []
         u = there - here
         dirs_flat.append(u / dist if dist > 0 else u)
-        for _ in range(n_draws):  # training subspace
-            if rank:
-                g = Q @ torch.randn(rank, generator=gen, dtype=torch.float64)
-                dirs_flat.append(g / torch.linalg.norm(g))
-            else:
-                dirs_flat.append(torch.zeros(p, dtype=torch.float64))
-        for _ in range(n_draws):  # orthogonal complement
+        for _ in range(n_train):  # training subspace
+            g = Q @ torch.randn(rank, generator=gen, dtype=torch.float64)
+            dirs_flat.append(g / torch.linalg.norm(g))
+        for _ in range(n_null):  # orthogonal complement
             h = torch.randn(p, generator=gen, dtype=torch.float64)
-            h = h - Q @ (Q.T @ h) if rank else h
-            h = h - Q @ (Q.T @ h) if rank else h  # twice is enough (Kahan)
+            h = h - Q @ (Q.T @ h)
+            h = h - Q @ (Q.T @ h)  # twice is enough (Kahan)
             dirs_flat.append(h / torch.linalg.norm(h))
         dirs = [_unflat(d * dist, keys, state) for d in dirs_flat]
         which = np.repeat(np.arange(len(dirs)), ns)
@@ -1057,9 +1067,12 @@ def _subspace_study(pair, evaluate, keys, ckpts, scales, n_draws, origin, gen, c
         res, _ = _evaluate_points(pair, evaluate, _offset_points(state, keys, coefs, dirs, which), chunk_size)
         for k, v in res.items():
             v = v.reshape(len(dirs), ns)
-            groups_ = [v[:1], v[1:1 + n_draws], v[1 + n_draws:]]
-            res_mean.setdefault(k, np.zeros((2, 3, ns)))[mi] = [gr.mean(0) for gr in groups_]
-            res_std.setdefault(k, np.zeros((2, 3, ns)))[mi] = [gr.std(0) for gr in groups_]
+            groups_ = [v[:1], v[1:1 + n_train], v[1 + n_train:]]
+            mean = res_mean.setdefault(k, np.full((2, 3, ns), np.nan))
+            std = res_std.setdefault(k, np.full((2, 3, ns), np.nan))
+            for gi, gr in enumerate(groups_):
+                if len(gr):
+                    mean[mi, gi], std[mi, gi] = gr.mean(0), gr.std(0)
     return res_mean, res_std, rank, dist, p
 
 
@@ -1082,7 +1095,12 @@ def subspace_perturbations(model_a: nn.Module, model_b: nn.Module, checkpoints, 
       :math:`u \propto (I - QQ^\top) h`.
 
     With ``per_layer=True`` the same is done for each layer separately (its coordinates only,
-    its own subspace and distance), in addition to the whole model.
+    its own subspace and distance), in addition to the whole model (all floating-point
+    parameters, also those custom ``groups`` leave out).
+
+    When the checkpoints do not move the parameters (subspace of dimension 0) the "training"
+    entries are NaN, and when the subspace is the whole parameter space the "null" entries are
+    NaN; each case emits a :class:`~radonml.exceptions.RadonmlWarning`.
 
     Parameters
     ----------
@@ -1108,12 +1126,13 @@ def subspace_perturbations(model_a: nn.Module, model_b: nn.Module, checkpoints, 
     if (sc < 0).any():
         raise ValueError(f"scales must be non-negative, got {sc.tolist()}")
     pair = _Pair(model_a, model_b, groups)
-    keys = pair.keys_of(list(pair.groups), params_only=True)
+    keys = pair.keys_of(None, params_only=True)  # the whole model, whatever the groups
     ckpts = _checkpoint_states(checkpoints, keys, pair.sa)
     if origin == "first" and len(ckpts) < 2:
         raise ValueError("checkpoints must hold at least 2 states with origin='first' (differences from the first)")
     gen = _torch_generator(rng, next(iter(pair.sa.values())).device)
-    mean, std, rank, dist, p = _subspace_study(pair, evaluate, keys, ckpts, sc, n_draws, origin, gen, chunk_size)
+    mean, std, rank, dist, p = _subspace_study(pair, evaluate, keys, ckpts, sc, n_draws, origin, gen, chunk_size,
+                                               "the model")
     out = SubspaceResult(models=["a", "b"], directions=["interpolation", "training", "null"], scales=sc,
                          distance=dist, subspace_dim=rank, n_params=p, mean=mean, std=std, origin=origin)
     if per_layer:
@@ -1123,7 +1142,8 @@ def subspace_perturbations(model_a: nn.Module, model_b: nn.Module, checkpoints, 
         dims, dists = [], []
         for i, l in enumerate(names):
             lk = pair.keys_of([l], params_only=True)
-            m_, s_, r_, d_, _ = _subspace_study(pair, evaluate, lk, ckpts, sc, n_draws, origin, gen, chunk_size)
+            m_, s_, r_, d_, _ = _subspace_study(pair, evaluate, lk, ckpts, sc, n_draws, origin, gen, chunk_size,
+                                                f"layer {l!r}")
             for k in m_:
                 lm.setdefault(k, np.zeros((len(names), 2, 3, len(sc))))[i] = m_[k]
                 ls.setdefault(k, np.zeros((len(names), 2, 3, len(sc))))[i] = s_[k]
