@@ -163,9 +163,11 @@ def test_aggregate_vectors_fallbacks_never_raise(rng):
     with pytest.warns(FallbackWarning, match="fewer than the Radon number"):
         v = s.aggregate_vectors(2, X[:4])
     np.testing.assert_allclose(v, aggregate(X[:4], "geometric_median"))
+    assert s.fallback_rounds == [2] and s.methods_used[2] == "geometric_median"
     s0 = FedRadon(fallback=None)
-    with pytest.warns(FallbackWarning, match="keeping the previous global model"):
+    with pytest.warns(FallbackWarning, match="needs at least r = d \\+ 2 = 5 models.*keeping the previous global model") as rec:
         assert s0.aggregate_vectors(3, X[:4]) is None
+    assert len(rec) == 1
     assert s0.fallback_rounds == [3]
     # an aggregator that fails on the replies: the fallback takes over, weighted by the replies
     b = FedAggregate(_broken, fallback="median")

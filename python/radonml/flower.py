@@ -51,7 +51,7 @@ except ModuleNotFoundError as exc:  # pragma: no cover - optional dependency
 from ._validation import check_rng
 from .aggregators import _lookup, supports_weights
 from .exceptions import FallbackWarning
-from ._fallback import aggregate_with_fallback
+from ._fallback import NoRadonPointError, aggregate_with_fallback
 
 __all__ = ["FedAggregate", "FedRadon", "arrayrecord_to_vector", "vector_to_arrays"]
 
@@ -228,16 +228,16 @@ class FedAggregate(FedAvg):
         method = self.method
         if method == "radon":
             options.setdefault("rng", self.rng)
-            if k < d + 2:
-                self.fallback_rounds.append(server_round)
-                msg = f"round {server_round}: {k} replies are fewer than the Radon number r = d + 2 = {d + 2}"
-                if self.fallback is None:
-                    log(WARNING, "%s; fallback=None, keeping the previous global model", msg)
-                    warnings.warn(msg + "; keeping the previous global model", FallbackWarning, stacklevel=2)
-                    return None
-                log(WARNING, "%s; aggregating with %r", msg, self.fallback)
         try:
+            # too few replies for a Radon point: aggregate_with_fallback switches to the fallback
+            # (and warns), or raises NoRadonPointError when fallback is None
             vec, used = aggregate_with_fallback(X, method, weights=weights, fallback=self.fallback, **options)
+        except NoRadonPointError as exc:
+            self.fallback_rounds.append(server_round)
+            msg = f"round {server_round}: {exc}; keeping the previous global model"
+            log(WARNING, "%s", msg)
+            warnings.warn(msg, FallbackWarning, stacklevel=2)
+            return None
         except (ValueError, np.linalg.LinAlgError, FloatingPointError) as exc:
             if server_round not in self.fallback_rounds:
                 self.fallback_rounds.append(server_round)
@@ -249,12 +249,16 @@ class FedAggregate(FedAvg):
             log(WARNING, "%s; aggregating with %r", msg, self.fallback)
             warnings.warn(f"{msg}; aggregating with {self.fallback!r}", FallbackWarning, stacklevel=2)
             try:
-                w = weights if supports_weights(self.fallback) else None
-                vec, used = aggregate_with_fallback(X, self.fallback, weights=w, fallback=None)[0], self.fallback
+                vec, used = aggregate_with_fallback(X, self.fallback, weights=weights, fallback=None)
             except (ValueError, np.linalg.LinAlgError, FloatingPointError) as exc2:
                 log(WARNING, "round %d: fallback %r failed too (%s); keeping the previous global model",
                     server_round, self.fallback, exc2)
                 return None
+        else:
+            if used != method:
+                self.fallback_rounds.append(server_round)
+                log(WARNING, "round %d: %d replies are fewer than the Radon number r = d + 2 = %d; aggregated with %r",
+                    server_round, k, d + 2, used)
         self.methods_used[server_round] = used if isinstance(used, str) else "callable"
         log(INFO, "\t└──> radonml: aggregated %d replies with %s", k, self.methods_used[server_round])
         return vec
