@@ -366,3 +366,87 @@ def test_docstring_examples():
 
     res = doctest.testmod(radonml.sklearn, optionflags=doctest.ELLIPSIS)
     assert res.attempted > 0 and res.failed == 0
+
+
+# ----------------------------------------------------------------- review fixes
+
+
+def _affinely_coupled_models(n_models=30):
+    """Real 3-class fits whose class rows 1 and 2 are then set to affine images of row 0
+    (coef and intercept together), so an aggregate that groups every row the same way keeps
+    the relation exactly (the Radon point is affine equivariant), and one that does not,
+    breaks it."""
+    X, y = make_classification(3000, n_features=3, n_informative=3, n_redundant=0, n_classes=3, random_state=0)
+    models = [LogisticRegression().fit(X[i::n_models], y[i::n_models]) for i in range(n_models)]
+    for m in models:
+        v = np.r_[m.coef_[0], m.intercept_[0]]
+        for j, (a, b) in ((1, (2.0, 1.0)), (2, (-0.5, 3.0))):
+            m.coef_[j], m.intercept_[j] = a * v[:-1] + b, a * v[-1] + b
+    return models
+
+
+@pytest.mark.parametrize("rng", [None, "generator", 4], ids=["none", "generator", "int"])
+def test_aggregate_estimators_per_class_rows_share_one_grouping(rng):
+    models = _affinely_coupled_models()  # 30 models, r = 6: 6 of them drawn at random for h = 1
+    gen = (lambda: np.random.default_rng(12)) if rng == "generator" else (lambda: rng)
+    out = aggregate_estimators(models, "radon", rng=gen())
+    v = np.c_[out.coef_, out.intercept_]
+    np.testing.assert_allclose(v[1], 2.0 * v[0] + 1.0, rtol=1e-9, atol=1e-9)
+    np.testing.assert_allclose(v[2], -0.5 * v[0] + 3.0, rtol=1e-9, atol=1e-9)
+    if rng is not None:  # a seed gives the same aggregate every time
+        again = aggregate_estimators(models, "radon", rng=gen())
+        np.testing.assert_array_equal(again.coef_, out.coef_)
+        np.testing.assert_array_equal(again.intercept_, out.intercept_)
+
+
+
+def test_aggregate_estimators_per_class_rows_with_one_seed_are_each_rows_radon_tree():
+    models = _affinely_coupled_models()
+    V = np.stack([_vec(m) for m in models])  # (30, 3, 4)
+    out = aggregate_estimators(models, "radon", rng=4)
+    for j in range(3):  # an int seed is used as it is, for every row
+        expected = radonml.iterated_radon_point(V[:, j, :], rng=4)
+        np.testing.assert_allclose(np.r_[out.coef_[j], out.intercept_[j]], expected, rtol=1e-12)
+
+
+class _SharedInterceptRidge(Ridge):
+    """Multi-target Ridge with one intercept shared by all targets (its mean)."""
+
+    def fit(self, X, y, sample_weight=None):
+        super().fit(X, y, sample_weight=sample_weight)
+        self.intercept_ = float(np.mean(self.intercept_))
+        return self
+
+
+def test_one_intercept_for_several_coef_rows_is_rejected(rng):
+    X = rng.standard_normal((700, 3))
+    Y = X @ rng.standard_normal((3, 2)) + [1.0, 5.0]
+    models = [_SharedInterceptRidge().fit(X[i::7], Y[i::7]) for i in range(7)]
+    assert np.shape(models[0].coef_) == (2, 3) and np.ndim(models[0].intercept_) == 0
+    msg = r"estimators\[0\]\.intercept_ has 1 entry but coef_ has 2 rows"
+    with pytest.raises(ValueError, match=msg):
+        aggregate_estimators(models, "mean")
+    with pytest.raises(ValueError, match=r"estimators_\[0\]\.intercept_ has 1 entry but coef_ has 2 rows"):
+        RadonMachineRegressor(_SharedInterceptRidge(), height=1, random_state=0).fit(X, Y)
+    # one row with a scalar intercept (single-target Ridge) is fine
+    one = [Ridge().fit(X[i::7], Y[i::7, 0]) for i in range(7)]
+    out = aggregate_estimators(one, "mean")
+    assert out.intercept_ == pytest.approx(np.mean([m.intercept_ for m in one]), rel=1e-12)
+
+
+@pytest.mark.parametrize(
+    "bad, msg",
+    [
+        (np.nan, "sample_weight contains NaN"),
+        (np.inf, "sample_weight contains infinity"),
+        (-1.0, "Negative values in data passed to `sample_weight`"),
+    ],
+)
+def test_sample_weight_must_be_finite_and_non_negative(bad, msg):
+    X, y = make_classification(300, n_features=3, n_informative=3, n_redundant=0, random_state=0)
+    sw = np.ones(300)
+    sw[[3, 77]] = bad
+    with pytest.raises(ValueError, match=msg):
+        RadonMachineClassifier(height=1, random_state=0).fit(X, y, sample_weight=sw)
+    with pytest.raises(ValueError, match="at least one non-zero"):
+        RadonMachineClassifier(height=1, random_state=0).fit(X, y, sample_weight=np.zeros(300))

@@ -19,13 +19,14 @@ import copy
 import numbers
 import time
 import warnings
+from typing import NamedTuple
 
 import numpy as np
 from sklearn.base import BaseEstimator, ClassifierMixin, MetaEstimatorMixin, RegressorMixin, clone
 from sklearn.utils.metaestimators import available_if
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.parallel import Parallel, delayed
-from sklearn.utils.validation import check_is_fitted, has_fit_parameter, validate_data
+from sklearn.utils.validation import _check_sample_weight, check_is_fitted, has_fit_parameter, validate_data
 
 from ._validation import check_int, check_rng
 from .aggregators import aggregate
@@ -68,11 +69,14 @@ def _linear_rows(est, has_intercept: bool, name: str = "estimator") -> np.ndarra
     if not hasattr(est, "intercept_"):
         raise TypeError(f"{name} fits an intercept but has no intercept_ ({type(est).__name__})")
     icpt = np.asarray(est.intercept_, dtype=np.float64).reshape(-1)
-    if icpt.size == 1 and rows.shape[0] > 1:
-        icpt = np.repeat(icpt, rows.shape[0])
     if icpt.size != rows.shape[0]:
+        # one intercept shared by k > 1 rows cannot be aggregated row by row (each row would
+        # get its own), nor written back: refuse rather than keep one row's intercept
         raise ValueError(
-            f"{name}.intercept_ has {icpt.size} entries but coef_ has {rows.shape[0]} row(s) (shape {coef.shape})"
+            f"{name}.intercept_ has {icpt.size} "
+            + ("entry" if icpt.size == 1 else "entries")
+            + f" but coef_ has {rows.shape[0]} rows (shape {coef.shape}); radonml needs one intercept per coef_ "
+            "row (or fit_intercept=False)"
         )
     return np.concatenate([rows, icpt[:, None]], axis=1)
 
@@ -94,7 +98,7 @@ def _set_linear_rows(est, rows: np.ndarray, has_intercept: bool) -> bool:
             new = type(old)(icpt[0]) if isinstance(old, (float, np.floating)) else float(icpt[0])
         else:
             old = np.asarray(old)
-            new = np.ascontiguousarray(icpt[: old.size].reshape(old.shape), dtype=old.dtype)
+            new = np.ascontiguousarray(icpt.reshape(old.shape), dtype=old.dtype)
         try:
             est.intercept_ = new
         except AttributeError:
@@ -104,11 +108,30 @@ def _set_linear_rows(est, rows: np.ndarray, has_intercept: bool) -> bool:
 
 def _aggregate_rows(models: np.ndarray, method, multiclass: str, options: dict) -> np.ndarray:
     """Aggregate (m, k, d) models into (k, d): each of the k rows separately, or all k rows
-    as one vector of length k d."""
+    as one vector of length k d.
+
+    Per row with ``method="radon"``, every row uses one seed (the ``rng`` option when it is
+    an int, else one drawn from it), so all rows aggregate the same subset of models in the
+    same groups: the aggregate's class rows come from the same base models."""
     m, k, d = models.shape
     if multiclass == "joint" or k == 1:
         return aggregate(models.reshape(m, k * d), method, **options).reshape(k, d)
+    if method == "radon":
+        rng = options.get("rng")
+        if not (isinstance(rng, numbers.Integral) and not isinstance(rng, bool)):
+            rng = int(check_rng(rng).integers(0, 2**63 - 1))
+        options = {**options, "rng": rng}
     return np.stack([aggregate(models[:, j, :], method, **options) for j in range(k)])
+
+
+def _decision(rows: np.ndarray, has_intercept: bool, X: np.ndarray) -> np.ndarray:
+    """Decision scores (n, k) of the linear model ``rows`` ((k, p [+1]): coef_ rows with the
+    intercept appended when ``has_intercept``): ``X @ coef.T + intercept``."""
+    coef = rows[:, :-1] if has_intercept else rows
+    dec = X @ coef.T
+    if has_intercept:
+        dec += rows[:, -1]
+    return dec
 
 
 def _check_multiclass(multiclass):
@@ -190,6 +213,65 @@ def _auto_height(n: int, r: int, min_samples: int, min_class_count=None) -> int:
     return h
 
 
+class _Plan(NamedTuple):
+    """What a Radon machine of one height does with n examples, before fitting anything."""
+
+    r: int  # Radon number d + 2
+    height: int
+    parts: list  # r^height arrays of row indices
+    seeds: np.ndarray  # one base-model seed per part
+    agg_seed: int  # the Radon tree's grouping
+
+
+def _plan(n: int, d: int, height, min_samples: int, random_state, y=None, *, name: str = "height") -> _Plan:
+    r"""The Radon machine's plan for ``n`` examples and models in :math:`\mathbb{R}^d`.
+
+    ``height`` is ``"auto"`` (:func:`_auto_height`; may give 0) or an int whose
+    :math:`r^h` parts must each get an example (of every class when ``y`` is given). The
+    partition (stratified by ``y`` when given), the base models' seeds and the aggregation
+    seed are drawn in this order from one stream of ``random_state``, so any caller with the
+    same seed gets what :class:`RadonMachineClassifier` fits. ``name`` is the height's name
+    in error messages."""
+    r = d + 2
+    min_class = None if y is None else int(np.unique(y, return_counts=True)[1].min())
+    if height == "auto":
+        h = _auto_height(n, r, min_samples, min_class)
+    else:
+        h = int(height)
+        need = r**h
+        if n // need < 1 or (min_class is not None and min_class < need):
+            what = f"the smallest class has {min_class} examples" if min_class is not None else f"n = {n}"
+            auto = "height='auto'" if name == "height" else f"{name} auto"
+            raise ValueError(
+                f"{name}={h} needs r^height = {r}^{h} = {need} parts (r = {r} for models in R^{d}), "
+                f"but {what}; every part needs at least one example"
+                + (" of every class" if min_class is not None else "")
+                + f"; use a smaller {name} or {auto}"
+            )
+    n_parts = r**h
+    gen = check_rng(random_state)
+    parts = _partition(n, n_parts, gen, y)
+    seeds = gen.integers(0, 2**31 - 1, size=n_parts)
+    agg_seed = int(gen.integers(0, 2**31 - 1))
+    return _Plan(r, h, parts, seeds, agg_seed)
+
+
+def _fit_plan(base, X, y, plan: _Plan, has_intercept: bool, *, n_jobs=None, sample_weight=None, progress=False,
+              classes=None):
+    """Fit ``clone(base)`` on every part of ``plan``. Returns the fitted estimators, their
+    models as an (r^h, k, p [+1]) array (:func:`_linear_rows`) and the wall seconds of the
+    fits. With ``classes``, every estimator must have seen exactly those classes."""
+    t0 = time.perf_counter()
+    ests = _fit_parts(base, X, y, plan.parts, plan.seeds, n_jobs, sample_weight, progress)
+    fit_time = time.perf_counter() - t0
+    models = np.stack([_linear_rows(e, has_intercept, f"estimators_[{i}]") for i, e in enumerate(ests)])
+    if classes is not None:
+        for i, e in enumerate(ests):
+            if not np.array_equal(getattr(e, "classes_", classes), classes):
+                raise ValueError(f"estimators_[{i}] saw classes {e.classes_}, expected {classes}")
+    return ests, models, fit_time
+
+
 # ------------------------------------------------------------------ estimators
 
 
@@ -258,61 +340,41 @@ class _BaseRadonMachine(MetaEstimatorMixin, BaseEstimator):
             if not has_fit_parameter(base, "sample_weight"):
                 raise TypeError(f"sample_weight was given but {type(base).__name__}.fit does not accept sample_weight")
             sample_weight = np.asarray(sample_weight, dtype=np.float64)
-            if sample_weight.shape != (X.shape[0],):
+            if sample_weight.ndim != 0 and sample_weight.shape != (X.shape[0],):
                 raise ValueError(
                     f"sample_weight must have shape ({X.shape[0]},), one weight per sample, got {sample_weight.shape}"
                 )
+            # finite, non-negative, not all zero (NaN or negative weights would reach the parts silently)
+            sample_weight = _check_sample_weight(sample_weight, X, dtype=np.float64, ensure_non_negative=True)
         n, p = X.shape
         has_icpt = _has_intercept(base)
         k = self._n_rows(y)
         d = (p + has_icpt) * (k if self.multiclass == "joint" else 1)
-        r = d + 2
-        if self.height == "auto":
-            h = _auto_height(n, r, self.min_samples, min_class)
-            if h == 0:
-                warnings.warn(
-                    f"height='auto': {n} examples are too few for r = {r} parts of at least min_samples="
-                    f"{self.min_samples} examples"
-                    + (f" (smallest class: {min_class})" if min_class is not None else "")
-                    + "; fitting one estimator on all the data (height_ = 0)",
-                    FallbackWarning,
-                    stacklevel=3,
-                )
-        else:
-            h = int(self.height)
-            need = r**h
-            if n // need < 1 or (min_class is not None and min_class < need):
-                what = f"the smallest class has {min_class} examples" if min_class is not None else f"n = {n}"
-                raise ValueError(
-                    f"height={h} needs r^height = {r}^{h} = {need} parts (r = {r} for models in R^{d}), "
-                    f"but {what}; every part needs at least one example"
-                    + (" of every class" if min_class is not None else "")
-                    + "; use a smaller height or height='auto'"
-                )
-        n_parts = r**h
-        gen = check_rng(self.random_state)
-        parts = _partition(n, n_parts, gen, y if self._is_classifier else None)
-        seeds = gen.integers(0, 2**31 - 1, size=n_parts)
-        agg_seed = int(gen.integers(0, 2**31 - 1))
-        t0 = time.perf_counter()
-        self.estimators_ = _fit_parts(base, X, y, parts, seeds, self.n_jobs, sample_weight, progress)
-        self.fit_time_ = time.perf_counter() - t0
-        self.height_ = h
-        self.n_models_ = n_parts
-        self.radon_number_ = r
+        plan = _plan(n, d, self.height, self.min_samples, self.random_state, y if self._is_classifier else None)
+        if plan.height == 0 and self.height == "auto":
+            warnings.warn(
+                f"height='auto': {n} examples are too few for r = {plan.r} parts of at least min_samples="
+                f"{self.min_samples} examples"
+                + (f" (smallest class: {min_class})" if min_class is not None else "")
+                + "; fitting one estimator on all the data (height_ = 0)",
+                FallbackWarning,
+                stacklevel=3,
+            )
+        self.estimators_, models, self.fit_time_ = _fit_plan(
+            base, X, y, plan, has_icpt, n_jobs=self.n_jobs, sample_weight=sample_weight, progress=progress,
+            classes=self.classes_ if self._is_classifier else None,
+        )
+        self.height_ = plan.height
+        self.n_models_ = len(plan.parts)
+        self.radon_number_ = plan.r
         self.has_intercept_ = has_icpt
-        models = np.stack([_linear_rows(e, has_icpt, f"estimators_[{i}]") for i, e in enumerate(self.estimators_)])
         if self.multiclass == "joint" and models.shape[1] * models.shape[2] != d:
             raise ValueError(
                 f"multiclass='joint' expected base models with {k} coef_ row(s), got {models.shape[1]} "
                 f"(from {type(base).__name__}); use multiclass='per_class'"
             )
-        if self._is_classifier:
-            for i, e in enumerate(self.estimators_):
-                if not np.array_equal(getattr(e, "classes_", self.classes_), self.classes_):
-                    raise ValueError(f"estimators_[{i}] saw classes {e.classes_}, expected {self.classes_}")
         t0 = time.perf_counter()
-        self._aggregate_models(models, self.aggregation, agg_seed)
+        self._aggregate_models(models, self.aggregation, plan.agg_seed)
         self.aggregate_time_ = time.perf_counter() - t0
         return self
 
@@ -339,13 +401,12 @@ class _BaseRadonMachine(MetaEstimatorMixin, BaseEstimator):
         icpt0 = getattr(self.estimators_[0], "intercept_", 0.0)
         if self.has_intercept_:
             icpt = rows[:, -1]
-            self.intercept_ = float(icpt[0]) if np.ndim(icpt0) == 0 else icpt[: np.size(icpt0)].reshape(np.shape(icpt0))
+            self.intercept_ = float(icpt[0]) if np.ndim(icpt0) == 0 else icpt.reshape(np.shape(icpt0))
         else:
             self.intercept_ = copy.deepcopy(icpt0)
 
     def _linear_decision(self, X):
-        coef = self._rows_[:, :-1] if self.has_intercept_ else self._rows_
-        out = X @ coef.T + (self._rows_[:, -1] if self.has_intercept_ else 0.0)
+        out = _decision(self._rows_, self.has_intercept_, X)
         return out.ravel() if out.shape[1] == 1 else out
 
     def _checked(self, X):
