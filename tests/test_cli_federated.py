@@ -68,8 +68,16 @@ def test_cli_federated_subset_and_errors(tmp_path, capsys):
     with pytest.raises(SystemExit):
         main(["federated", "--protocols", "fedprox"])
     assert "expected a comma-separated subset" in capsys.readouterr().err
-    assert main(["federated", *TINY, "--fraction", "1.5", "--out", str(tmp_path)]) == 2
-    assert "--fraction must lie in (0, 1], got 1.5" in capsys.readouterr().err
+    for flag, value, expect in [("--fraction", "1.5", "expected a number in (0, 1], got 1.5"),
+                                ("--fraction", "0", "expected a number in (0, 1], got 0.0"),
+                                ("--delta", "-1", "expected a non-negative number, got -1.0"),
+                                ("--delta", "nan", "expected a non-negative number (finite), got 'nan'"),
+                                ("--seed", "-3", "expected a non-negative integer, got -3")]:
+        with pytest.raises(SystemExit) as exc:
+            main(["federated", *TINY, flag, value, "--out", str(tmp_path)])
+        assert exc.value.code == 2
+        err = capsys.readouterr().err
+        assert f"argument {flag}: {expect}" in err, err
 
 
 def test_plot_federated_from_json_records_and_errors(tmp_path):

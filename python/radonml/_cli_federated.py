@@ -40,6 +40,10 @@ def _protocol_list(text):
     return names
 
 
+def _non_negative_float(text):
+    return _t.number(text, float, minimum=0.0, what="a non-negative number")
+
+
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Options of ``radonml federated``."""
     parser.formatter_class = argparse.ArgumentDefaultsHelpFormatter
@@ -56,14 +60,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help=f"comma-separated subset of {','.join(PROTOCOLS)}")
     parser.add_argument("--method", default="mean", help="aggregator of sgd/periodic/dynamic/layerwise (any registered name)")
     parser.add_argument("--period", type=_t.positive_int, default=10, help="steps between averaging (periodic, layerwise)")
-    parser.add_argument("--fraction", type=float, default=1.0, help="fraction of learners per round (periodic)")
-    parser.add_argument("--delta", type=float, default=1.0, help="divergence threshold (dynamic)")
+    parser.add_argument("--fraction", type=_t.fraction, default=1.0, help="fraction of learners per round (periodic), in (0, 1]")
+    parser.add_argument("--delta", type=_non_negative_float, default=1.0, help="divergence threshold (dynamic)")
     parser.add_argument("--check-every", type=_t.positive_int, default=10, help="steps between local condition checks (dynamic)")
     parser.add_argument("--layers", nargs="+", default=["0"], help="layers averaged by the layerwise protocol (module names)")
     parser.add_argument("--oneshot-method", default="radon", help="aggregator of the one-shot protocol")
     parser.add_argument("--eval-every", type=_t.positive_int, default=50, help="steps between recorded rounds")
     parser.add_argument("--threads", type=_t.positive_int, default=1, help="torch CPU threads (small models: 1 is fastest)")
-    parser.add_argument("--seed", type=int, default=0, help="seed of the split, the initialization and the mini-batches")
+    parser.add_argument("--seed", type=_t.non_negative_int, default=0, help="seed of the split, the initialization and the mini-batches")
     parser.add_argument("--out", default="radonml-federated", help="output directory")
     parser.add_argument("--no-progress", action="store_true", help="hide progress bars")
     parser.add_argument("--no-plot", action="store_true", help="do not write the PNG")
@@ -108,12 +112,6 @@ def run(args) -> int:
 
     for m in {args.method, args.oneshot_method}:
         _lookup(m)  # unknown names: a clean error before any work
-    if not 0 < args.fraction <= 1:
-        raise ValueError(f"--fraction must lie in (0, 1], got {args.fraction}")
-    if args.seed < 0:
-        raise ValueError(f"--seed must be non-negative, got {args.seed}")
-    if args.delta < 0:
-        raise ValueError(f"--delta must be non-negative, got {args.delta}")
     torch.set_num_threads(args.threads)
     t_start = time.perf_counter()
     ds = _load(args)
