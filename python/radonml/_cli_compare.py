@@ -97,14 +97,6 @@ def _load(args):
     return datasets.load_mnist1d(seed=args.seed)
 
 
-def _scores(rows: np.ndarray, has_icpt: bool, X: np.ndarray) -> np.ndarray:
-    coef = rows[:, :-1] if has_icpt else rows
-    dec = X @ coef.T
-    if has_icpt:
-        dec += rows[:, -1]
-    return dec
-
-
 def evaluate(rows: np.ndarray, has_icpt: bool, classes, X, y) -> dict:
     """Test ROC AUC and accuracy of the linear model ``rows`` ((k, d): coef with intercept).
 
@@ -112,7 +104,9 @@ def evaluate(rows: np.ndarray, has_icpt: bool, classes, X, y) -> dict:
     the one-vs-rest AUC of each class's decision score; the prediction is the arg max."""
     from sklearn.metrics import roc_auc_score
 
-    dec = _scores(rows, has_icpt, X)
+    from .sklearn import _decision
+
+    dec = _decision(rows, has_icpt, X)
     classes = np.asarray(classes)
     if dec.shape[1] == 1:
         auc = roc_auc_score(y == classes[1], dec[:, 0])
@@ -163,8 +157,7 @@ def run(args) -> int:
     """Run ``radonml compare``; returns the exit status."""
     from joblib import Parallel, delayed
 
-    from ._validation import check_rng
-    from .sklearn import _aggregate_rows, _auto_height, _fit_one, _fit_parts, _has_intercept, _linear_rows, _partition
+    from .sklearn import _aggregate_rows, _fit_one, _fit_plan, _has_intercept, _linear_rows, _plan
 
     if not 0.0 <= args.label_noise < 0.5:
         raise ValueError(f"--label-noise must lie in [0, 0.5), got {args.label_noise}")
@@ -180,22 +173,23 @@ def run(args) -> int:
     ds = _load(args)
     Xtr, ytr, Xte, yte = ds.X_train.astype(np.float64), ds.y_train, ds.X_test.astype(np.float64), ds.y_test
     n, p = Xtr.shape
-    classes, counts = np.unique(ytr, return_counts=True)
+    classes = np.unique(ytr)
     base = _make_estimator(args.estimator, args.seed)
     if args.estimator == "svc-linear" and len(classes) > 2:
         raise ValueError("--estimator svc-linear supports binary data sets only (SVC is one-vs-one)")
     has_icpt = _has_intercept(base)
-    r = p + has_icpt + 2
-    h_auto = _auto_height(n, r, args.min_samples, int(counts.min())) if args.height == "auto" else args.height
+
+    # RadonMachineClassifier's own plan (per class: models in R^(p + 1)): the same height,
+    # partition, base-model seeds and tree seed as RadonMachineClassifier(random_state=seed)
+    def plan(height):
+        return _plan(n, p + has_icpt, height, args.min_samples, args.seed, ytr, name="--height")
+
+    plan_auto = plan(args.height)
+    r, h_auto = plan_auto.r, plan_auto.height
     if h_auto < 1:
         raise ValueError(
             f"{n} training rows are too few for one level of r = {r} parts of at least --min-samples="
             f"{args.min_samples} rows; lower --min-samples or give --height"
-        )
-    if r**h_auto > counts.min():
-        raise ValueError(
-            f"--height {h_auto} needs {r}^{h_auto} = {r ** h_auto} parts, more than the smallest class "
-            f"({counts.min()} rows); use a smaller --height"
         )
     say(f"{ds.name}: {n} training rows x {p} features, {len(yte)} test rows; {type(base).__name__}; "
         f"r = {r}, heights 1 and {h_auto}")
@@ -234,20 +228,14 @@ def run(args) -> int:
         )
         heights = [1] if h_auto == 1 else [1, h_auto]
         for h in heights:
-            P = r**h
-            gen = check_rng(args.seed)  # the same stream as RadonMachineClassifier(random_state=seed)
-            parts = _partition(n, P, gen, ytr)
-            seeds = gen.integers(0, 2**31 - 1, size=P)
-            agg_seed = int(gen.integers(0, 2**31 - 1))
-            t0 = time.perf_counter()
-            ests = _fit_parts(base, Xtr, ytr, parts, seeds, n_jobs, None,
-                              progress and f"height {h}: {P} base models")
-            t_fit = time.perf_counter() - t0
-            models = np.stack([_linear_rows(e, has_icpt, "base model") for e in ests])
+            pl = plan_auto if h == h_auto else plan(h)
+            P = len(pl.parts)
+            _, models, t_fit = _fit_plan(base, Xtr, ytr, pl, has_icpt, n_jobs=n_jobs, classes=classes,
+                                         progress=progress and f"height {h}: {P} base models")
             models = _corrupt(models, args.corrupt, args.corrupt_scale, np.random.default_rng([args.seed, h]))
             methods = ["radon"] + (list(BASELINES) if h == h_auto else [])
             for m in methods:
-                opts = {"height": h, "rng": agg_seed} if m == "radon" else {}
+                opts = {"height": h, "rng": pl.agg_seed} if m == "radon" else {}
                 t0 = time.perf_counter()
                 rows = _aggregate_rows(models, m, "per_class", opts)
                 t_agg = time.perf_counter() - t0
