@@ -530,3 +530,36 @@ def test_subspace_without_training_directions_or_complement_warns_and_reports_na
     # unit directions in the plane at distance 1 from A = 0: loss between 1 and 2
     t = res.mean["loss"][0, 1, 1]
     assert 1.0 - 1e-9 <= t <= 2.0 + 1e-9
+
+
+def test_generic_evaluate_cannot_change_inputs_or_points(models, data):
+    a, b = models
+    X, y = data
+    a_before = copy.deepcopy(a.state_dict())
+    seen = []
+
+    def vandal(model):  # changes what it is handed, in place
+        assert model.to("cpu") is model and model.cpu() is model and model.to(torch.float32) is model
+        out = model(X)
+        seen.append(list(model.state_dict()))
+        for v in model.state_dict().values():
+            v.mul_(0)
+        for v in model.parameters():
+            v.add_(1)
+        return {"loss": float(nn.functional.cross_entropy(out, y))}
+
+    p = lmc.evaluate_path(a, b, vandal, alphas=3, layers=["2"])
+    for k, v in a.state_dict().items():
+        assert torch.equal(v, a_before[k]), k
+    np.testing.assert_allclose(p.loss, _reference_path(a, b, p.alphas, X, y, layers=["2"])[:, 0], rtol=1e-5)
+    assert seen[0] == list(a.state_dict())  # the model's own key order
+
+    def wants(f):
+        return lambda model: f(model) or {"loss": 0.0}
+
+    with pytest.raises(ValueError, match="move model_a and model_b"):
+        lmc.evaluate_path(a, b, wants(lambda m: m.to("meta")), alphas=2)
+    with pytest.raises(ValueError, match="cast model_a and model_b"):
+        lmc.evaluate_path(a, b, wants(lambda m: m.double()), alphas=2)
+    with pytest.raises(AttributeError, match="functional view .* no 'modules'"):
+        lmc.evaluate_path(a, b, wants(lambda m: m.modules()), alphas=2)

@@ -196,6 +196,7 @@ class _Pair:
         self.groups = _resolve_groups(model_a, groups)
         self.template = copy.deepcopy(model_a).eval()
         self.param_names = [n for n, _ in model_a.named_parameters()]
+        self.keys = list(sa)
         self.floating = {k for k, v in sa.items() if v.is_floating_point()}
 
     def state(self, which):
@@ -262,10 +263,20 @@ def _offset_points(state: Dict[str, torch.Tensor], keys: List[str], coefs: np.nd
 
 
 class _FunctionalModel:
-    """What a generic ``evaluate`` receives: callable like the model, backed by a parameter dict."""
+    """What a generic ``evaluate`` receives: callable like the model (a
+    :func:`torch.func.functional_call` on one point's parameters), always in eval mode.
 
-    def __init__(self, template, params, param_names):
-        self._template, self._params, self._param_names = template, params, param_names
+    ``parameters()``, ``named_parameters()``, ``buffers()``, ``named_buffers()`` and
+    ``state_dict()`` give detached copies: changing them changes neither the point being
+    evaluated nor ``model_a``/``model_b``. ``to()`` (and ``cpu()``, ``float()``, ...) accept
+    the device and dtype the parameters already have. Other ``nn.Module`` methods raise an
+    AttributeError that says what is available.
+    """
+
+    training = False
+
+    def __init__(self, template, params, param_names, keys):
+        self._template, self._params, self._param_names, self._keys = template, params, param_names, keys
 
     def __call__(self, *args, **kwargs):
         return functional_call(self._template, self._params, args, kwargs)
@@ -278,14 +289,68 @@ class _FunctionalModel:
     def train(self, mode=True):
         return self
 
+    def requires_grad_(self, requires_grad=True):
+        return self
+
     def named_parameters(self):
-        return ((k, self._params[k]) for k in self._param_names)
+        return ((k, self._params[k].detach().clone()) for k in self._param_names)
 
     def parameters(self):
         return (v for _, v in self.named_parameters())
 
+    def named_buffers(self):
+        pn = set(self._param_names)
+        return ((k, self._params[k].detach().clone()) for k in self._keys if k not in pn)
+
+    def buffers(self):
+        return (v for _, v in self.named_buffers())
+
     def state_dict(self):
-        return dict(self._params)
+        return OrderedDict((k, self._params[k].detach().clone()) for k in self._keys)
+
+    def to(self, *args, **kwargs):
+        device, dtype = kwargs.get("device"), kwargs.get("dtype")
+        for a in args:
+            if isinstance(a, torch.dtype):
+                dtype = a
+            elif isinstance(a, torch.Tensor):
+                device, dtype = a.device, a.dtype
+            elif isinstance(a, (str, torch.device, int)):
+                device = a
+        here_device, here_dtype = _device_dtype(self)
+        if device is not None:
+            want = torch.device(device)
+            if want.type != here_device.type or (want.index is not None and want.index != here_device.index):
+                raise ValueError(f"evaluate cannot move the interpolated model (its parameters are on {here_device}) "
+                                 f"to {want}: move model_a and model_b there before the call")
+        if dtype is not None and dtype != here_dtype:
+            raise ValueError(f"evaluate cannot cast the interpolated model (its parameters are {here_dtype}) to "
+                             f"{dtype}: cast model_a and model_b before the call")
+        return self
+
+    def cpu(self):
+        return self.to("cpu")
+
+    def cuda(self, device=None):
+        return self.to("cuda" if device is None else torch.device("cuda", device) if isinstance(device, int) else device)
+
+    def float(self):
+        return self.to(torch.float32)
+
+    def double(self):
+        return self.to(torch.float64)
+
+    def half(self):
+        return self.to(torch.float16)
+
+    def __getattr__(self, name):
+        if name.startswith("__"):
+            raise AttributeError(name)
+        raise AttributeError(
+            f"evaluate receives a functional view of the interpolated model, which has no {name!r}: call it like "
+            "the model (model(x)); it also offers eval(), train(), to() (same device and dtype), parameters(), "
+            "named_parameters(), buffers(), named_buffers() and state_dict() (copies)"
+        )
 
 
 def _chunk_size(points: _Points, chunk_size) -> int:
@@ -332,7 +397,7 @@ def _evaluate_points(pair: _Pair, evaluate, points: _Points, chunk_size=None):
                 for j in range(i1 - i0):
                     params = dict(points.shared)
                     params.update({k: v[j] for k, v in batched.items()})
-                    fm = _FunctionalModel(pair.template, params, pair.param_names)
+                    fm = _FunctionalModel(pair.template, params, pair.param_names, pair.keys)
                     rows.append(_check_metrics(evaluate(fm)))
                 chunk = {k: np.array([r[k] for r in rows]) for k in rows[0]}
             for k, v in chunk.items():
