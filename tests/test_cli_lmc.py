@@ -56,10 +56,20 @@ def test_lmc_digits_cnn_different_init(tmp_path):
     assert not (out / "path.png").exists()
 
 
-@pytest.mark.parametrize("args, match", [(["--epochs", "0"], "--epochs must be >= 1"),
-                                          (["--alphas", "1"], "--alphas must be >= 2"),
-                                          (["--lr", "-1"], "--lr must be positive")])
+@pytest.mark.parametrize("args, match", [
+    (["--epochs", "0"], "--epochs: expected a positive integer, got 0"),
+    (["--alphas", "1"], "--alphas: expected an integer >= 2, got 1"),
+    (["--lr", "-1"], "--lr: expected a positive number, got -1.0"),
+    (["--lr", "nan"], "--lr: expected a positive number (finite), got 'nan'"),
+    (["--momentum", "-0.5"], "--momentum: expected a non-negative number, got -0.5"),
+    (["--n-samples", "10"], "--n-samples: expected an integer >= 20, got 10"),
+    (["--hidden", "16", "0"], "--hidden: expected a positive integer, got 0"),
+    (["--seed", "-1"], "--seed: expected a non-negative integer, got -1"),
+    (["--threads", "x"], "--threads: expected a non-negative integer, got 'x'"),
+])
 def test_lmc_bad_arguments(tmp_path, capsys, args, match):
-    rc = main(["lmc", "--no-progress", "--out", str(tmp_path / "x"), *args])
-    assert rc == 2
+    with pytest.raises(SystemExit) as exc:
+        main(["lmc", "--no-progress", "--out", str(tmp_path / "x"), *args])
+    assert exc.value.code == 2
     assert match in capsys.readouterr().err
+    assert not (tmp_path / "x").exists()

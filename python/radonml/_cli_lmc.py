@@ -16,31 +16,51 @@ import time
 
 import numpy as np
 
+from . import _cli_types as _t
+
 __all__ = ["add_arguments", "run", "build_model", "train_pair"]
+
+
+def _at_least(minimum, what):
+    def parse(text):
+        return _t.number(text, int, minimum=minimum, what=what)
+
+    parse.__name__ = what
+    return parse
+
+
+def _non_negative_float(text):
+    return _t.number(text, float, minimum=0.0, what="a non-negative number")
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--dataset", choices=("mnist1d", "digits"), default="mnist1d",
                         help="offline data set (default: mnist1d)")
     parser.add_argument("--model", choices=("mlp", "cnn"), default="mlp", help="architecture (default: mlp)")
-    parser.add_argument("--hidden", type=int, nargs="+", default=[128] * 6, metavar="W",
+    parser.add_argument("--hidden", type=_t.positive_int, nargs="+", default=[128] * 6, metavar="W",
                         help="MLP hidden widths (default: six layers of 128)")
-    parser.add_argument("--n-samples", type=int, default=4000, help="mnist1d examples, train+test (default: 4000)")
-    parser.add_argument("--epochs", type=int, default=20, help="training epochs per model (default: 20)")
-    parser.add_argument("--lr", type=float, default=0.05, help="SGD learning rate (default: 0.05)")
-    parser.add_argument("--momentum", type=float, default=0.0, help="SGD momentum (default: 0)")
-    parser.add_argument("--weight-decay", type=float, default=0.0, help="SGD weight decay (default: 0)")
-    parser.add_argument("--batch-size", type=int, default=32, help="training batch size (default: 32)")
+    parser.add_argument("--n-samples", type=_at_least(20, "an integer >= 20"), default=4000,
+                        help="mnist1d examples, train+test (default: 4000)")
+    parser.add_argument("--epochs", type=_t.positive_int, default=20, help="training epochs per model (default: 20)")
+    parser.add_argument("--lr", type=_t.positive_float, default=0.05, help="SGD learning rate (default: 0.05)")
+    parser.add_argument("--momentum", type=_non_negative_float, default=0.0, help="SGD momentum (default: 0)")
+    parser.add_argument("--weight-decay", type=_non_negative_float, default=0.0,
+                        help="SGD weight decay (default: 0)")
+    parser.add_argument("--batch-size", type=_t.positive_int, default=32, help="training batch size (default: 32)")
     parser.add_argument("--different-init", action="store_true",
                         help="initialize the two models differently (default: one shared initialization)")
-    parser.add_argument("--alphas", type=int, default=11, help="points per path (default: 11)")
-    parser.add_argument("--n-draws", type=int, default=5, help="random directions per layer/scale (default: 5)")
+    parser.add_argument("--alphas", type=_at_least(2, "an integer >= 2"), default=11,
+                        help="points per path (default: 11)")
+    parser.add_argument("--n-draws", type=_t.positive_int, default=5,
+                        help="random directions per layer/scale (default: 5)")
     parser.add_argument("--per-layer-subspace", action="store_true", help="also run the subspace study per layer")
     parser.add_argument("--eval-split", choices=("train", "test"), default="train",
                         help="data the paths are evaluated on (default: train)")
-    parser.add_argument("--seed", type=int, default=0, help="seed of data split, init and data orders (default: 0)")
-    parser.add_argument("--threads", type=int, default=1,
-                        help="torch intra-op threads (default: 1, fastest for these small models on shared cores)")
+    parser.add_argument("--seed", type=_t.non_negative_int, default=0,
+                        help="seed of data split, init and data orders (default: 0)")
+    parser.add_argument("--threads", type=_t.non_negative_int, default=1,
+                        help="torch intra-op threads (default: 1, fastest for these small models on shared cores; "
+                             "0: torch's default)")
     parser.add_argument("--out", default="radonml-lmc", help="output directory (default: ./radonml-lmc)")
     parser.add_argument("--no-plots", action="store_true", help="skip the PNG figures")
     parser.add_argument("--save-checkpoints", action="store_true",
@@ -134,25 +154,12 @@ def train_pair(make_model, X, y, *, epochs, lr, momentum, batch_size, seed, weig
     return models["a"], models["b"], ckpts
 
 
-def _check_args(args):
-    for name in ("epochs", "alphas", "n_draws", "batch_size", "n_samples"):
-        v = getattr(args, name)
-        minimum = 2 if name == "alphas" else (20 if name == "n_samples" else 1)
-        if v < minimum:
-            raise ValueError(f"--{name.replace('_', '-')} must be >= {minimum}, got {v}")
-    if not args.lr > 0:
-        raise ValueError(f"--lr must be positive, got {args.lr}")
-    if any(w < 1 for w in args.hidden):
-        raise ValueError(f"--hidden widths must be positive, got {args.hidden}")
-
-
 def run(args) -> int:
-    _check_args(args)
     import torch
 
     t0 = time.perf_counter()
     previous_threads = torch.get_num_threads()
-    if args.threads and args.threads > 0:
+    if args.threads > 0:
         torch.set_num_threads(args.threads)
     try:
         return _run(args, t0)
@@ -182,17 +189,16 @@ def _run(args, t0) -> int:
     ev = lmc.classification_evaluator((torch.as_tensor(Xe, dtype=torch.float32), torch.as_tensor(ye)))
     ev_test = lmc.classification_evaluator((torch.as_tensor(ds.X_test, dtype=torch.float32), torch.as_tensor(ds.y_test)))
     alphas = np.linspace(0.0, 1.0, args.alphas)
-    stages = ["full path", "layer-wise", "cumulative", "robustness", "subspace"]
+    stages = ["full and layer-wise paths", "cumulative", "robustness", "subspace"]
     prog = tqdm(stages, desc="analyses", disable=quiet, leave=False)
     results = {}
     timings = {"training": t_train}
     for stage in prog:
         prog.set_postfix_str(stage)
         t = time.perf_counter()
-        if stage == "full path":
-            results["full_path"] = lmc.evaluate_path(model_a, model_b, ev, alphas=alphas)
-        elif stage == "layer-wise":
+        if stage == "full and layer-wise paths":  # the layer-wise study evaluates the full path too
             results["layerwise"] = lmc.layerwise_barriers(model_a, model_b, ev, base="both", alphas=alphas)
+            results["full_path"] = results["layerwise"].full_path
         elif stage == "cumulative":
             results["cumulative"] = lmc.cumulative_barriers(model_a, model_b, ev, direction="both", base="both",
                                                             alphas=alphas)
