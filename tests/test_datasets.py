@@ -172,3 +172,49 @@ def test_docstring_examples():
 
     res = doctest.testmod(radonml.datasets)
     assert res.attempted > 0 and res.failed == 0
+
+
+# ----------------------------------------------------------------- generation cost
+
+
+def _reference_block(seed, block, n_features=18, label_noise=0.0, positive_fraction=0.5):
+    """One whole 65,536-row block, generated as the docstring describes, in float64."""
+    from radonml.datasets import _synthetic_model
+
+    mu, skewed, mixing, spread = _synthetic_model(n_features)
+    g = np.random.default_rng(np.random.SeedSequence(entropy=seed, spawn_key=(block,)))
+    y = g.random(65536) < positive_fraction
+    z = g.standard_normal((65536, n_features))
+    flip = g.random(65536) < label_noise
+    z[y] = z[y] * spread + mu
+    z[:, skewed] = np.log1p(np.exp(1.5 * z[:, skewed]))
+    return z @ mixing, (y ^ flip).astype(np.int64)
+
+
+@pytest.mark.parametrize("label_noise", [0.0, 0.2])
+def test_rows_match_the_whole_block_reference(label_noise):
+    ref = [_reference_block(4, b, label_noise=label_noise) for b in (0, 1)]
+    Xr, yr = np.concatenate([r[0] for r in ref]), np.concatenate([r[1] for r in ref])
+    for start, n in [(0, 10), (0, 65536), (65530, 12), (70000, 100), (65535, 1), (3, 131069)]:
+        X, y = make_synthetic(n, seed=4, start=start, label_noise=label_noise)
+        np.testing.assert_allclose(X, Xr[start : start + n], rtol=1e-12, atol=1e-12)
+        np.testing.assert_array_equal(y, yr[start : start + n])
+
+
+def test_small_chunks_generate_each_block_once(monkeypatch):
+    import radonml.datasets as dsm
+
+    calls = []
+    real = dsm._synthetic_block
+
+    def counting(seed, block, *args, **kwargs):
+        calls.append(block)
+        return real(seed, block, *args, **kwargs)
+
+    monkeypatch.setattr(dsm, "_synthetic_block", counting)
+    n = 140_000  # three blocks
+    chunks = list(iter_synthetic(n, chunk_size=1000, seed=3))
+    assert len(chunks) == 140 and sorted(calls) == [0, 1, 2]
+    X, y = make_synthetic(n, seed=3)
+    np.testing.assert_array_equal(np.concatenate([c[0] for c in chunks]), X)
+    np.testing.assert_array_equal(np.concatenate([c[1] for c in chunks]), y)

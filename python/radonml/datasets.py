@@ -189,7 +189,7 @@ def _synthetic_block(seed: int, block: int, n_features: int, label_noise: float,
     z[y] *= spread
     z[y] += mu
     z[:, skewed] = np.logaddexp(0.0, 1.5 * z[:, skewed])  # softplus
-    X = z @ mixing
+    X = z @ mixing  # always on a whole block: BLAS rounding may depend on the number of rows
     y = (y ^ flip).astype(np.int64)
     return X, y
 
@@ -229,9 +229,10 @@ def make_synthetic(
     lowers the attainable AUC to about :math:`0.5 + (1 - 2\eta)(\mathrm{AUC}_0 - 0.5)`.
 
     The data is generated in blocks of 65,536 rows, each from its own random stream derived
-    from ``(seed, block index)``: any range of rows can be generated on its own, and the
-    rows do not depend on how they are chunked. The same seed with a different
-    ``label_noise`` gives the same ``X`` and flips labels of the same clean ``y``.
+    from ``(seed, block index)``: any range of rows can be generated on its own (at the
+    cost of the whole blocks it touches), and the rows do not depend on how they are
+    chunked. The same seed with a different ``label_noise`` gives the same ``X`` and flips
+    labels of the same clean ``y``.
 
     Parameters
     ----------
@@ -267,14 +268,30 @@ def make_synthetic(
     n_features, label_noise, positive_fraction, seed = _check_synthetic_args(
         n_features, label_noise, positive_fraction, seed
     )
-    model = _synthetic_model(n_features)
-    X = np.empty((n_samples, n_features), dtype=dtype)
-    y = np.empty(n_samples, dtype=np.int64)
-    stop = start + n_samples
+    return _synthetic_rows(start, start + n_samples, n_features, label_noise, positive_fraction, seed, dtype)
+
+
+def _synthetic_rows(start, stop, n_features, label_noise, positive_fraction, seed, dtype, cache=None):
+    """Rows ``start .. stop - 1``, from whole blocks. With a ``cache`` dict (consecutive
+    chunks of one stream), the last block generated is kept for the next chunk, so every
+    block is generated once however small the chunks are."""
+    if cache is None:
+        model = _synthetic_model(n_features)
+    else:
+        if "model" not in cache:
+            cache["model"] = _synthetic_model(n_features)
+        model = cache["model"]
+    X = np.empty((stop - start, n_features), dtype=dtype)
+    y = np.empty(stop - start, dtype=np.int64)
     for b in range(start // _BLOCK, (stop - 1) // _BLOCK + 1):
         b0 = b * _BLOCK
         lo, hi = max(start, b0), min(stop, b0 + _BLOCK)
-        Xb, yb = _synthetic_block(seed, b, n_features, label_noise, positive_fraction, model)
+        if cache is not None and cache.get("block") == b:
+            Xb, yb = cache["rows"]
+        else:
+            Xb, yb = _synthetic_block(seed, b, n_features, label_noise, positive_fraction, model)
+            if cache is not None:
+                cache["block"], cache["rows"] = b, (Xb, yb)
         X[lo - start : hi - start] = Xb[lo - b0 : hi - b0]
         y[lo - start : hi - start] = yb[lo - b0 : hi - b0]
     return X, y
@@ -293,7 +310,8 @@ def iter_synthetic(
     """Yield ``make_synthetic``'s rows in chunks of ``chunk_size`` rows (the last may be shorter).
 
     Concatenating the chunks gives exactly ``make_synthetic(n_samples, ...)``, for any
-    ``chunk_size``; memory use is one chunk.
+    ``chunk_size``; every 65,536-row generation block is generated once, however small the
+    chunks. Memory use is one chunk plus one block.
 
     Yields
     ------
@@ -307,16 +325,13 @@ def iter_synthetic(
     """
     n_samples = check_int(n_samples, "n_samples", minimum=1)
     chunk_size = check_int(chunk_size, "chunk_size", minimum=1)
-    _check_synthetic_args(n_features, label_noise, positive_fraction, seed)
+    n_features, label_noise, positive_fraction, seed = _check_synthetic_args(
+        n_features, label_noise, positive_fraction, seed
+    )
+    cache: dict = {}
     for s in range(0, n_samples, chunk_size):
-        yield make_synthetic(
-            min(chunk_size, n_samples - s),
-            n_features=n_features,
-            label_noise=label_noise,
-            positive_fraction=positive_fraction,
-            seed=seed,
-            start=s,
-            dtype=dtype,
+        yield _synthetic_rows(
+            s, min(s + chunk_size, n_samples), n_features, label_noise, positive_fraction, seed, dtype, cache
         )
 
 
