@@ -651,7 +651,9 @@ def aggregate_estimators(estimators, method="radon", *, multiclass="per_class", 
     or jointly; see :class:`RadonMachineClassifier`). With ``method="radon"`` the iterated
     Radon point uses the largest height :math:`h` with :math:`r^h \le m` and, by default,
     :math:`r^h` of the models drawn at random (options ``height``, ``rng``, ``remainder``
-    of :func:`radonml.iterated_radon_point` are passed on).
+    of :func:`radonml.iterated_radon_point` are passed on). Per class, every row is
+    aggregated from the same models in the same groups: one seed (``rng`` itself when it is
+    an int, else one drawn from it) serves all rows. Give ``rng`` for a reproducible result.
 
     Parameters
     ----------
