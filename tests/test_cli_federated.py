@@ -10,13 +10,7 @@ torch = pytest.importorskip("torch")
 from radonml.cli import main  # noqa: E402
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_torch_thread():
-    """Tiny models: one thread is fastest and avoids oversubscribing shared cores; restored after."""
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 TINY = ["--n-samples", "400", "--learners", "4", "--hidden", "8", "--steps", "40", "--eval-every", "10",
         "--period", "5", "--check-every", "5", "--no-progress"]

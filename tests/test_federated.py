@@ -29,13 +29,7 @@ from radonml._fallback import aggregate_with_fallback  # noqa: E402
 from radonml.torch import flatten_parameters, load_flat_parameters  # noqa: E402
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_torch_thread():
-    """Tiny models: one thread is fastest and avoids oversubscribing shared cores; restored after."""
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 @pytest.fixture(scope="module")
