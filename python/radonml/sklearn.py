@@ -178,22 +178,70 @@ def _partition(n: int, n_parts: int, gen: np.random.Generator, y=None) -> list:
     return np.split(order, np.cumsum(counts)[:-1])
 
 
-def _fit_one(estimator, X, y, idx, sample_weight, seed):
+def _rebuild_rows(buf, dtype, shape):
+    # a copy by numpy's allocator: the alignment of X[idx] (BLAS kernels sum in an order that
+    # can depend on it, and the fits must match bit for bit; a bytearray's buffer did not)
+    return np.frombuffer(buf, dtype=dtype).reshape(shape).copy()
+
+
+class _Rows:
+    """One part's rows on their way to a worker. Pickled as raw bytes, so joblib's loky
+    backend neither hashes nor memory-maps them (it does both for any array above
+    ``max_nbytes``, 1 MB by default) and every backend ships exactly these rows; in-process
+    (``n_jobs=1``) the array is used as is. Unpickled arrays are fresh and writable, like
+    ``X[idx]``."""
+
+    __slots__ = ("array",)
+
+    def __init__(self, array):
+        self.array = array
+
+    def __reduce__(self):
+        a = np.ascontiguousarray(self.array)
+        return _rebuild_rows, (a.tobytes(), a.dtype.str, a.shape)
+
+
+def _own(a):
+    """``a`` as ``X[idx]`` would be: C-contiguous, writable, at an address numpy's allocator
+    gives (16-byte aligned). Dask deserialises arrays inside its message frames, at any byte
+    offset, and OpenBLAS then sums in another order (fits differ in the last bits)."""
+    if a is None or (a.flags.c_contiguous and a.flags.writeable and a.ctypes.data % 16 == 0):
+        return a
+    return np.array(a, order="C")
+
+
+def _fit_block(estimator, X, y, sample_weight, seed):
+    """Fit ``clone(estimator)`` (with ``random_state=seed`` where it has one) on one part's
+    rows; ``X``, ``y`` and ``sample_weight`` are arrays or :class:`_Rows`."""
+    X, y, sample_weight = (_own(a.array if isinstance(a, _Rows) else a) for a in (X, y, sample_weight))
     est = clone(estimator)
     if seed is not None and "random_state" in est.get_params(deep=False):
         est.set_params(random_state=int(seed))
     if sample_weight is None:
-        return est.fit(X[idx], y[idx])
-    return est.fit(X[idx], y[idx], sample_weight=sample_weight[idx])
+        return est.fit(X, y)
+    return est.fit(X, y, sample_weight=sample_weight)
+
+
+def _fit_one(estimator, X, y, idx, sample_weight, seed):
+    return _fit_block(estimator, X[idx], y[idx], None if sample_weight is None else sample_weight[idx], seed)
 
 
 def _fit_parts(estimator, X, y, parts, seeds, n_jobs=None, sample_weight=None, progress=False):
     """Fit ``clone(estimator)`` on ``X[idx], y[idx]`` for every ``idx`` in ``parts`` through
-    ``sklearn.utils.parallel.Parallel``. ``X`` and ``y`` go to the workers whole (joblib
-    memory-maps large arrays once per call, and Dask scatters them once), so no worker copies
-    more than its own parts."""
+    ``sklearn.utils.parallel.Parallel``.
+
+    Each task gets only its own rows, gathered here lazily as joblib dispatches it (at most
+    ``pre_dispatch`` parts exist at once besides ``X``) and sent as raw bytes
+    (:class:`_Rows`): no worker ever holds more than its parts. Sending ``X`` whole instead
+    made joblib hash and memory-map it on every ``fit`` (0.19 s + 0.08 s in the parent for
+    10^6 x 18 float64 before any worker started, against 0.8 s of fitting in all at height 1),
+    which capped the parallel efficiency at 2 workers near 60%; see benchmarks/sklearn.md,
+    section 2. The rows and their order are those of ``X[idx]``, so the fits are the same."""
     tasks = (
-        delayed(_fit_one)(estimator, X, y, idx, sample_weight, seed) for idx, seed in zip(parts, seeds)
+        delayed(_fit_block)(
+            estimator, _Rows(X[idx]), _Rows(y[idx]), None if sample_weight is None else _Rows(sample_weight[idx]), seed
+        )
+        for idx, seed in zip(parts, seeds)
     )
     if not progress:
         return Parallel(n_jobs=n_jobs)(tasks)
@@ -501,10 +549,11 @@ class RadonMachineClassifier(ClassifierMixin, _BaseRadonMachine):
 
     Notes
     -----
-    Large inputs: ``X`` is passed whole to the workers together with each part's row
-    indices; joblib's loky backend memory-maps arrays above 1 MB once per ``fit`` (an
-    ``np.memmap`` input, e.g. from ``np.load(..., mmap_mode="r")``, is used in place), and
-    Dask scatters them once, so no worker holds more than one shared copy.
+    Large inputs: each task receives only its part's rows, gathered from ``X`` as the task
+    is dispatched (a few parts at a time), so no worker holds more than the parts it fits and
+    ``X`` itself is never copied (an ``np.memmap`` input, e.g. from
+    ``np.load(..., mmap_mode="r")``, is read in place). This also spares joblib's loky
+    backend hashing and memory-mapping the whole ``X`` on every ``fit``.
 
     scikit-learn compatibility: ``parametrize_with_checks`` passes with the default base
     estimators (tests/test_sklearn.py). With a base estimator that is not exact under sample
