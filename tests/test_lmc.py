@@ -443,15 +443,19 @@ def test_subspace_directions_are_orthogonal_to_each_other():
 
 
 @pytest.mark.slow
-def test_single_layer_barriers_below_full_barrier_small_mlp():
-    """The seed's first finding, on a small MLP trained twice from one initialization.
+@pytest.mark.parametrize("seed", [0, 1, 2, 3])
+def test_single_layer_barriers_below_full_barrier_small_mlp(seed):
+    """The seed's first finding, on a small deep MLP trained twice from one initialization.
 
-    An 8-hidden-layer ReLU MLP on scikit-learn's digits, trained to ~0 training loss by SGD
-    from one seeded initialization with two seeded data orders. With these seeds every
-    single-layer loss barrier (both bases, measured against the full endpoint models) is
-    below half the full-model barrier (measured: ratio 0.44). The finding is not universal
-    at this scale: with seeds 0 and 2 one layer's barrier exceeds the full one (see
-    benchmarks/lmc.md), so the seeds are part of the test.
+    A 24-hidden-layer, 128-wide ReLU MLP (He initialization) on scikit-learn's digits, trained by
+    plain SGD (lr 0.01, batch 32, 30 epochs) from one seeded initialization with two seeded data
+    orders. For each seed, every single-layer barrier (all 25 layers, both bases, kind "linear":
+    against the full endpoint models, without the gap between their losses) is below half the
+    full-model barrier, on the training loss and error. Depth is what makes the finding hold
+    (benchmarks/lmc.md, section 4): here seeds 0-3, the first four tried, give train-loss ratios
+    0.17, 0.10, 0.13, 0.44; it holds in 9 of 11 finite runs over seeds 0-11 (seeds 4 and 10 fail
+    on the loss, not on the error), in about half the runs at 12-16 hidden layers, in 1 of 12 at
+    8, and never with 2 or 4 (those runs are linearly connected: full barrier ~0).
     """
     from radonml._cli_lmc import build_model, train_pair
     from radonml.datasets import load_digits
@@ -460,18 +464,20 @@ def test_single_layer_barriers_below_full_barrier_small_mlp():
     torch.set_num_threads(1)
     try:
         ds = load_digits(seed=0)
-        a, b, _ = train_pair(lambda: build_model("mlp", 64, 10, (128,) * 8), ds.X_train, ds.y_train,
-                             epochs=30, lr=0.05, momentum=0.0, batch_size=32, seed=1)
+        a, b, _ = train_pair(lambda: build_model("mlp", 64, 10, (128,) * 24), ds.X_train, ds.y_train,
+                             epochs=30, lr=0.01, momentum=0.0, batch_size=32, seed=seed)
         ev = lmc.classification_evaluator((torch.as_tensor(ds.X_train), torch.as_tensor(ds.y_train)))
         lw = lmc.layerwise_barriers(a, b, ev, base="both", alphas=6)
     finally:
         torch.set_num_threads(threads)
-    assert max(lw.endpoints["loss"]) < 0.01  # both models fit the training data
+    assert max(lw.endpoints["loss"]) < 0.1  # both models fit the training data
     full = lw.full_barriers["loss"]["linear"]
     single = lw.barriers["loss"]["linear"]
-    assert full > 0.1
-    assert single.shape == (9, 2)
+    assert full > 0.2  # a real barrier between the two runs
+    assert single.shape == (25, 2)
     assert single.max() < 0.5 * full, (single, full)
+    # the same on the error (1 - accuracy): ratios 0.15, 0.07, 0.11, 0.40 for seeds 0-3
+    assert lw.barriers["error"]["linear"].max() < 0.5 * lw.full_barriers["error"]["linear"]
 
 
 def test_docstring_examples():
