@@ -133,7 +133,10 @@ def bench_evaluate_path(n, d, hidden, k, repeat):
     ev = lmc.classification_evaluator((X, y), batch_size=1024)
     alphas = np.linspace(0, 1, 11)
 
-    def public_loop():  # what public LMC code does
+    loader = torch.utils.data.DataLoader(torch.utils.data.TensorDataset(X, y), batch_size=256)
+    ev_loader = lmc.classification_evaluator(loader)
+
+    def public_loop(batches):  # what public LMC code does: a fresh model per alpha, data iterated per alpha
         out = []
         sa, sb = a.state_dict(), b.state_dict()
         for al in alphas:
@@ -142,34 +145,20 @@ def bench_evaluate_path(n, d, hidden, k, repeat):
             m.eval()
             loss, correct = 0.0, 0
             with torch.no_grad():
-                for i in range(0, n, 1024):
-                    o = m(X[i:i + 1024])
-                    loss += float(nn.functional.cross_entropy(o, y[i:i + 1024], reduction="sum"))
-                    correct += int((o.argmax(1) == y[i:i + 1024]).sum())
+                for xb, yb in batches():
+                    o = m(xb)
+                    loss += float(nn.functional.cross_entropy(o, yb, reduction="sum"))
+                    correct += int((o.argmax(1) == yb).sum())  # accuracy too, as evaluate_path computes it
             out.append(loss / n)
         return np.array(out)
 
-    loader = torch.utils.data.DataLoader(torch.utils.data.TensorDataset(X, y), batch_size=256)
-    ev_loader = lmc.classification_evaluator(loader)
-
-    def public_loop_loader():  # the same, iterating a DataLoader per alpha
-        out = []
-        sa, sb = a.state_dict(), b.state_dict()
-        for al in alphas:
-            m = copy.deepcopy(a)
-            m.load_state_dict({key: (1 - al) * sa[key] + al * sb[key] for key in sa})
-            m.eval()
-            loss = 0.0
-            with torch.no_grad():
-                for xb, yb in loader:
-                    loss += float(nn.functional.cross_entropy(m(xb), yb, reduction="sum"))
-            out.append(loss / n)
-        return np.array(out)
+    def tensor_batches():
+        return ((X[i:i + 1024], y[i:i + 1024]) for i in range(0, n, 1024))
 
     t_ours, p = best_of(lambda: lmc.evaluate_path(a, b, ev, alphas=alphas), repeat)
-    t_ref, ref = best_of(public_loop, repeat)
+    t_ref, ref = best_of(lambda: public_loop(tensor_batches), repeat)
     t_ours_l, pl = best_of(lambda: lmc.evaluate_path(a, b, ev_loader, alphas=alphas), repeat)
-    t_ref_l, ref_l = best_of(public_loop_loader, repeat)
+    t_ref_l, ref_l = best_of(lambda: public_loop(lambda: loader), repeat)
     err = np.max(np.abs(p.loss - ref) / ref)
     err_l = np.max(np.abs(pl.loss - ref_l) / ref_l)
     prob = f"MLP {d}-{'-'.join(map(str, hidden))}-{k}, n={n}, 11 alphas"
