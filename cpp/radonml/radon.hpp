@@ -94,6 +94,19 @@ struct RadonWorkspace {
 
 namespace detail {
 
+/// Coordinate-wise minimum and maximum of the r points rows[0..r-1] (d values
+/// each). Inlined, so the fixed-size kernels keep their compile-time bounds.
+inline void coordinate_range(const double* const* rows, int r, int d, double* lo, double* hi) {
+  for (int j = 0; j < d; ++j) lo[j] = hi[j] = rows[0][j];
+  for (int i = 1; i < r; ++i) {
+    const double* x = rows[i];
+    for (int j = 0; j < d; ++j) {
+      lo[j] = std::min(lo[j], x[j]);
+      hi[j] = std::max(hi[j], x[j]);
+    }
+  }
+}
+
 /// In-place LU with partial pivoting of a column-major n x n matrix, applied
 /// to one right-hand side; solves A x = b into b. Returns false when a pivot
 /// is exactly zero (the caller then falls back to a rank-revealing solver).
@@ -210,14 +223,7 @@ template <int D>
 inline bool radon_point_fixed(const double* const* rows, double* point, double* lambda) {
   constexpr int n = D + 1, r = D + 2;
   double lo[D], hi[D], shift[D], inv[D];
-  for (int j = 0; j < D; ++j) lo[j] = hi[j] = rows[0][j];
-  for (int i = 1; i < r; ++i) {
-    const double* x = rows[i];
-    for (int j = 0; j < D; ++j) {
-      lo[j] = std::min(lo[j], x[j]);
-      hi[j] = std::max(hi[j], x[j]);
-    }
-  }
+  detail::coordinate_range(rows, r, D, lo, hi);
   for (int j = 0; j < D; ++j) {
     const double half = 0.5 * hi[j] - 0.5 * lo[j];
     shift[j] = 0.5 * hi[j] + 0.5 * lo[j];
@@ -279,14 +285,7 @@ inline RadonSolver radon_point(const double* const* rows, int r, int d, double* 
   double* inv = ws.inv.data();
   double* lo = ws.rhs.data();  // scratch for min / max
   double* hi = ws.sol.data();
-  for (int j = 0; j < d; ++j) lo[j] = hi[j] = rows[0][j];
-  for (int i = 1; i < r; ++i) {
-    const double* x = rows[i];
-    for (int j = 0; j < d; ++j) {
-      lo[j] = std::min(lo[j], x[j]);
-      hi[j] = std::max(hi[j], x[j]);
-    }
-  }
+  detail::coordinate_range(rows, r, d, lo, hi);
   for (int j = 0; j < d; ++j) {
     const double half = 0.5 * hi[j] - 0.5 * lo[j];  // overflow-free for finite input
     shift[j] = 0.5 * hi[j] + 0.5 * lo[j];
