@@ -416,18 +416,19 @@ def test_subspace_perturbations(models, data):
     json.loads(res.to_json())
 
 
+def _linear_2d(w0, w1):
+    """A bias-free Linear(2, 1) with weight [[w0, w1]]: a model whose parameter space is R^2."""
+    m = nn.Linear(2, 1, bias=False)
+    with torch.no_grad():
+        m.weight.copy_(torch.tensor([[w0, w1]]))
+    return m
+
+
 def test_subspace_directions_are_orthogonal_to_each_other():
     # the complement direction has no component in the training subspace: with checkpoints that
     # span every coordinate but one, null-space moves touch only that coordinate
-    m = nn.Linear(2, 1, bias=False)
-    with torch.no_grad():
-        m.weight.copy_(torch.tensor([[0.0, 0.0]]))
-    b = copy.deepcopy(m)
-    with torch.no_grad():
-        b.weight.copy_(torch.tensor([[1.0, 0.0]]))
-    c1 = copy.deepcopy(m)
-    with torch.no_grad():
-        c1.weight.copy_(torch.tensor([[3.0, 0.0]]))
+    m, b = _linear_2d(0.0, 0.0), _linear_2d(1.0, 0.0)
+    c1 = _linear_2d(3.0, 0.0)
 
     seen = []
 
@@ -506,12 +507,7 @@ def test_plot_path_marks_the_error_barriers_of_an_accuracy_path():
 def test_subspace_without_training_directions_or_complement_warns_and_reports_nan():
     from radonml.exceptions import RadonmlWarning
 
-    m = nn.Linear(2, 1, bias=False)
-    with torch.no_grad():
-        m.weight.copy_(torch.tensor([[0.0, 0.0]]))
-    b = copy.deepcopy(m)
-    with torch.no_grad():
-        b.weight.copy_(torch.tensor([[1.0, 0.0]]))
+    m, b = _linear_2d(0.0, 0.0), _linear_2d(1.0, 0.0)
 
     def ev(model):
         w = model.state_dict()["weight"]
@@ -525,10 +521,7 @@ def test_subspace_without_training_directions_or_complement_warns_and_reports_na
     assert np.isfinite(res.mean["loss"][:, [0, 2]]).all()
     assert res.mean["loss"][0, 0, 1] == pytest.approx(1.0)  # A moved to B: w = (1, 0)
     # checkpoints spanning both coordinates: no complement
-    c1, c2 = copy.deepcopy(m), copy.deepcopy(m)
-    with torch.no_grad():
-        c1.weight.copy_(torch.tensor([[1.0, 0.0]]))
-        c2.weight.copy_(torch.tensor([[0.0, 1.0]]))
+    c1, c2 = _linear_2d(1.0, 0.0), _linear_2d(0.0, 1.0)
     with pytest.warns(RadonmlWarning, match="no orthogonal complement"):
         res = lmc.subspace_perturbations(m, b, [m, c1, c2], ev, scales=[0.0, 1.0], n_draws=2, rng=0)
     assert res.subspace_dim == 2
