@@ -228,3 +228,24 @@ def test_callable_method():
 def test_bad_input(call, exc, match):
     with pytest.raises(exc, match=match):
         call()
+
+
+def test_resolve_aggregator_decides_weighting_once():
+    from radonml.aggregators import resolve_aggregator
+
+    assert resolve_aggregator("mean").weighted and not resolve_aggregator("radon").weighted
+    assert not resolve_aggregator(lambda models: models[0]).weighted  # callables only when asked
+    assert resolve_aggregator(lambda models, weights=None: models[0], weighted=True).weighted
+    with pytest.raises(ValueError, match="unknown aggregator method 'nope'"):
+        resolve_aggregator("nope")
+    with pytest.raises(ValueError, match="unknown aggregator method 'nope'"):
+        resolve_aggregator("mean", fallback="nope")
+    with pytest.raises(ValueError, match="weighted=True needs an aggregator that uses weights"):
+        resolve_aggregator("radon", weighted=True)
+    X = np.arange(12.0).reshape(4, 3)
+    vec, used = resolve_aggregator("mean")(X, weights=[1, 1, 1, 5])
+    np.testing.assert_allclose(vec, np.average(X, axis=0, weights=[1, 1, 1, 5]))
+    assert used == "mean"
+    with pytest.warns(radonml.FallbackWarning, match="fewer than the Radon number"):
+        vec, used = resolve_aggregator("radon", weighted=False)(X, weights=[1, 1, 1, 5])  # weights not passed on
+    assert used == "geometric_median"  # 4 models in R^3: fewer than r = 5

@@ -25,7 +25,7 @@ from radonml.federated import (  # noqa: E402
     split_iid,
     split_shards,
 )
-from radonml._fallback import aggregate_with_fallback  # noqa: E402
+from radonml.aggregators import aggregate_with_fallback  # noqa: E402
 from radonml.torch import flatten_parameters, load_flat_parameters  # noqa: E402
 
 
@@ -266,7 +266,7 @@ def test_public_names():
     import radonml.federated as F
 
     assert all(not n.startswith("_") and hasattr(F, n) for n in F.__all__)
-    assert "aggregate_with_fallback" not in F.__all__  # private helper (radonml._fallback)
+    assert "aggregate_with_fallback" not in F.__all__  # lives in radonml.aggregators
 
 
 def test_bad_input(data):

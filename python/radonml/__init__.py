@@ -11,7 +11,7 @@ Modules that need optional dependencies (torch, flwr) are imported on first use.
 from importlib import import_module as _import_module
 
 from .aggregators import aggregate, available_aggregators, register_aggregator, supports_weights
-from .exceptions import ConvergenceWarning, EndpointMismatchWarning, FallbackWarning, RadonmlWarning
+from .exceptions import ConvergenceWarning, EndpointMismatchWarning, FallbackWarning, NoRadonPointError, RadonmlWarning
 from .radon import (
     RadonPartition,
     iterated_radon_point,
@@ -40,6 +40,7 @@ __all__ = [
     "ConvergenceWarning",
     "EndpointMismatchWarning",
     "FallbackWarning",
+    "NoRadonPointError",
 ]
 
 _LAZY = {"sklearn", "torch", "lmc", "linear", "dln", "federated", "flower", "datasets", "plot", "cli"}

@@ -108,10 +108,10 @@ def run(args) -> int:
     import torch
 
     from . import federated as F
-    from .aggregators import _lookup
+    from .aggregators import resolve_aggregator
 
     for m in {args.method, args.oneshot_method}:
-        _lookup(m)  # unknown names: a clean error before any work
+        resolve_aggregator(m)  # unknown names: a clean error before any work
     torch.set_num_threads(args.threads)
     t_start = time.perf_counter()
     ds = _load(args)

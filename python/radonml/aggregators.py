@@ -9,19 +9,22 @@ from __future__ import annotations
 
 import warnings
 from dataclasses import dataclass
-from typing import Callable, Dict, Optional
+from typing import Callable, Dict, Optional, Tuple, Union
 
 import numpy as np
 
 from ._validation import as_float_array, check_fraction, check_int, check_weights
-from .exceptions import ConvergenceWarning
-from .radon import iterated_radon_point
+from .exceptions import ConvergenceWarning, FallbackWarning, NoRadonPointError
+from .radon import iterated_radon_point, radon_number
 
 __all__ = [
     "aggregate",
     "register_aggregator",
     "available_aggregators",
     "supports_weights",
+    "resolve_aggregator",
+    "ResolvedAggregator",
+    "aggregate_with_fallback",
     "weighted_mean",
     "coordinate_median",
     "trimmed_mean",
@@ -84,7 +87,7 @@ def supports_weights(method) -> bool:
     return _lookup(method).weighted
 
 
-def _lookup(method) -> _Entry:
+def _lookup(method) -> _Entry:  # the registry's own lookup; other modules use resolve_aggregator
     if not isinstance(method, str):
         raise TypeError(f"method must be a registered aggregator name or a callable, got {type(method).__name__}")
     try:
@@ -144,6 +147,149 @@ def aggregate(models, method="radon", *, weights=None, **options) -> np.ndarray:
     if out.shape != (X.shape[1],):
         raise ValueError(f"aggregator {method!r} returned shape {out.shape}, expected ({X.shape[1]},)")
     return out
+
+
+def aggregate_with_fallback(models, method="mean", *, weights=None, fallback="geometric_median", **options):
+    """:func:`aggregate`, except that ``method="radon"`` with fewer models than the Radon
+    number :math:`r = d + 2` (no Radon point exists) uses ``fallback`` instead and emits a
+    :class:`~radonml.FallbackWarning`.
+
+    Parameters
+    ----------
+    models : (m, d) array-like of float
+        One model per row.
+    method : str or callable, default "mean"
+        A registered name or a callable, as in :func:`aggregate`.
+    weights : (m,) array-like of float, optional
+        Passed on only to aggregators that use weights (:func:`supports_weights`) and to
+        callables.
+    fallback : str or None, default "geometric_median"
+        The aggregator used when no Radon point exists; ``None`` raises instead.
+    **options
+        Passed to ``method`` (not to the fallback).
+
+    Returns
+    -------
+    vector : (d,) ndarray of float64
+        The aggregate.
+    used : str or callable
+        The aggregator that produced it; it differs from ``method`` exactly when the fallback
+        was used.
+
+    Raises
+    ------
+    NoRadonPointError
+        ``method="radon"``, fewer than ``d + 2`` models and ``fallback=None``.
+
+    Examples
+    --------
+    >>> import warnings
+    >>> with warnings.catch_warnings():
+    ...     warnings.simplefilter("ignore")
+    ...     vec, used = aggregate_with_fallback([[0.0, 0.0], [2.0, 0.0], [0.0, 2.0]], "radon")
+    >>> used
+    'geometric_median'
+    """
+    X = as_float_array(models, "models", ndim=2)
+    used = method
+    if method == "radon" and X.shape[0] < radon_number(X.shape[1]):
+        if fallback is None:
+            raise NoRadonPointError(
+                f"the Radon point of {X.shape[0]} models in dimension d = {X.shape[1]} needs at least "
+                f"r = d + 2 = {radon_number(X.shape[1])} models, and fallback=None"
+            )
+        warnings.warn(
+            f"{X.shape[0]} models are fewer than the Radon number r = d + 2 = {radon_number(X.shape[1])}; "
+            f"aggregating with {fallback!r} instead",
+            FallbackWarning,
+            stacklevel=3,
+        )
+        used, options = fallback, {}
+    w = weights if (weights is not None and (callable(used) or supports_weights(used))) else None
+    return aggregate(X, used, weights=w, **options), used
+
+
+@dataclass(frozen=True)
+class ResolvedAggregator:
+    """An aggregator chosen once, with its weighting decided: what the federated protocols,
+    the Flower strategy and the torch adapter call every round.
+
+    Made by :func:`resolve_aggregator`; calling it runs :func:`aggregate_with_fallback`.
+
+    Attributes
+    ----------
+    method : str or callable
+        The registered name or the callable.
+    weighted : bool
+        Whether per-model weights are passed to it.
+    fallback : str or None
+        Used when no Radon point exists (see :func:`aggregate_with_fallback`).
+    """
+
+    method: Union[str, Callable]
+    weighted: bool
+    fallback: Optional[str] = "geometric_median"
+
+    @property
+    def name(self) -> str:
+        """The method's name (a callable's ``__name__``)."""
+        m = self.method
+        return m if isinstance(m, str) else getattr(m, "__name__", "callable")
+
+    def __call__(self, models, weights=None, **options) -> Tuple[np.ndarray, Union[str, Callable]]:
+        """Aggregate ``models`` (m, d); ``weights`` are used only if :attr:`weighted`.
+
+        Returns ``(vector, used_method)`` as :func:`aggregate_with_fallback` does.
+        """
+        w = weights if self.weighted else None
+        return aggregate_with_fallback(models, self.method, weights=w, fallback=self.fallback, **options)
+
+
+def resolve_aggregator(method, *, weighted=None, fallback="geometric_median") -> ResolvedAggregator:
+    """Check an aggregator choice once, before any work, and decide whether it gets weights.
+
+    Parameters
+    ----------
+    method : str or callable
+        A registered name (:func:`available_aggregators`) or ``fn(models, weights=None, **options)``.
+    weighted : bool or None, default None
+        ``None``: weights are used exactly when the named aggregator uses them
+        (:func:`supports_weights`), never for a callable. ``True`` with a named aggregator that
+        ignores weights is an error.
+    fallback : str or None, default "geometric_median"
+        A registered name used when no Radon point exists, or None.
+
+    Returns
+    -------
+    ResolvedAggregator
+
+    Raises
+    ------
+    TypeError
+        ``method`` is neither a string nor callable, or ``weighted`` is not None/True/False.
+    ValueError
+        An unknown name, or ``weighted=True`` for an aggregator without weights.
+
+    Examples
+    --------
+    >>> resolve_aggregator("mean").weighted, resolve_aggregator("radon").weighted
+    (True, False)
+    """
+    if not (callable(method) or isinstance(method, str)):
+        raise TypeError(f"method must be an aggregator name or a callable, got {type(method).__name__}")
+    can_weight = isinstance(method, str) and _lookup(method).weighted  # unknown names fail here
+    if fallback is not None:
+        _lookup(fallback)
+    if weighted is None:
+        weighted = can_weight  # a callable gets weights= only when asked for
+    elif not isinstance(weighted, (bool, np.bool_)):
+        raise TypeError(f"weighted must be None, True or False, got {weighted!r}")
+    if weighted and isinstance(method, str) and not can_weight:
+        raise ValueError(
+            f"weighted=True needs an aggregator that uses weights, but {method!r} does not; "
+            "pass weighted=None (the default) or weighted=False"
+        )
+    return ResolvedAggregator(method=method, weighted=bool(weighted), fallback=fallback)
 
 
 # ----------------------------------------------------------------- built-ins

@@ -1,6 +1,6 @@
-"""Warning classes of radonml (filter them with ``warnings.simplefilter``)."""
+"""Warning and exception classes of radonml (filter the warnings with ``warnings.simplefilter``)."""
 
-__all__ = ["RadonmlWarning", "ConvergenceWarning", "EndpointMismatchWarning", "FallbackWarning"]
+__all__ = ["RadonmlWarning", "ConvergenceWarning", "EndpointMismatchWarning", "FallbackWarning", "NoRadonPointError"]
 
 
 class RadonmlWarning(UserWarning):
@@ -19,3 +19,8 @@ class EndpointMismatchWarning(RadonmlWarning):
 class FallbackWarning(RadonmlWarning):
     """An aggregator could not run as asked (e.g. fewer models than the Radon number) and a
     documented fallback was used instead."""
+
+
+class NoRadonPointError(ValueError):
+    """No Radon point exists: fewer models than the Radon number :math:`r = d + 2` and no
+    fallback (raised by :func:`radonml.aggregators.aggregate_with_fallback` with ``fallback=None``)."""

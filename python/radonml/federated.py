@@ -42,8 +42,7 @@ from torch import nn
 from torch.func import functional_call, grad, vmap
 
 from ._validation import check_fraction, check_int, check_rng
-from .aggregators import _lookup, supports_weights
-from ._fallback import aggregate_with_fallback
+from .aggregators import resolve_aggregator
 from .torch import flatten_parameters, n_parameters, parameter_slices
 
 __all__ = [
@@ -446,9 +445,7 @@ class _Run:
         options = dict(protocol.options)
         if protocol.method == "radon" and options.get("rng") is None:
             options["rng"] = self.rng
-        vec, used = aggregate_with_fallback(
-            rows.detach().double().numpy(), protocol.method, weights=weights, fallback=protocol.fallback, **options
-        )
+        vec, used = protocol.aggregator(rows.detach().double().numpy(), weights=weights, **options)
         protocol.used_method = used
         return torch.as_tensor(vec, dtype=rows.dtype)
 
@@ -482,24 +479,10 @@ class Protocol:
     round_steps = 1
 
     def __init__(self, method="mean", *, weighted=None, fallback="geometric_median", **options):
-        if not (callable(method) or isinstance(method, str)):
-            raise TypeError(f"method must be an aggregator name or a callable, got {type(method).__name__}")
-        if isinstance(method, str):
-            _lookup(method)  # unknown names fail here, not at the first synchronisation
-        if fallback is not None:
-            _lookup(fallback)
+        # unknown names and impossible weightings fail here, not at the first synchronisation
+        self.aggregator = resolve_aggregator(method, weighted=weighted, fallback=fallback)
         self.method = method
-        can_weight = isinstance(method, str) and supports_weights(method)
-        if weighted is None:
-            weighted = can_weight  # a callable gets weights= only when asked for
-        elif not isinstance(weighted, (bool, np.bool_)):
-            raise TypeError(f"weighted must be None, True or False, got {weighted!r}")
-        self.weighted = bool(weighted)
-        if self.weighted and isinstance(method, str) and not can_weight:
-            raise ValueError(
-                f"weighted=True needs an aggregator that uses weights, but {method!r} does not; "
-                "pass weighted=None (the default) or weighted=False"
-            )
+        self.weighted = self.aggregator.weighted
         self.fallback = fallback
         self.options = options
         self.used_method = method

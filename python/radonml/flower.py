@@ -49,9 +49,8 @@ except ModuleNotFoundError as exc:  # pragma: no cover - optional dependency
     raise ModuleNotFoundError("radonml.flower needs Flower; install it with `pip install 'flwr[simulation]>=1.20'`") from exc
 
 from ._validation import check_rng
-from .aggregators import _lookup, supports_weights
-from .exceptions import FallbackWarning
-from ._fallback import NoRadonPointError, aggregate_with_fallback
+from .aggregators import aggregate_with_fallback, resolve_aggregator
+from .exceptions import FallbackWarning, NoRadonPointError
 
 __all__ = ["FedAggregate", "FedRadon", "arrayrecord_to_vector", "vector_to_arrays"]
 
@@ -128,20 +127,11 @@ class FedAggregate(FedAvg):
 
     def __init__(self, method="radon", *, fallback="geometric_median", weighted=None, rng=None, aggregator_options=None, **kwargs):
         super().__init__(**kwargs)
-        if isinstance(method, str):
-            _lookup(method)  # unknown names fail here, not in round 1
-        elif not callable(method):
-            raise TypeError(f"method must be an aggregator name or a callable, got {type(method).__name__}")
-        if fallback is not None:
-            _lookup(fallback)
+        # unknown names and impossible weightings fail here, not in round 1
+        self.aggregator = resolve_aggregator(method, weighted=weighted, fallback=fallback)
         self.method = method
         self.fallback = fallback
-        can_weight = isinstance(method, str) and supports_weights(method)
-        if weighted is None:
-            weighted = can_weight
-        if weighted and not can_weight and not callable(method):
-            raise ValueError(f"weighted=True needs an aggregator that uses weights, but {method!r} does not")
-        self.weighted = bool(weighted)
+        self.weighted = self.aggregator.weighted
         self.rng = check_rng(rng)
         self.aggregator_options = dict(aggregator_options or {})
         self.fallback_rounds: List[int] = []
@@ -231,7 +221,7 @@ class FedAggregate(FedAvg):
         try:
             # too few replies for a Radon point: aggregate_with_fallback switches to the fallback
             # (and warns), or raises NoRadonPointError when fallback is None
-            vec, used = aggregate_with_fallback(X, method, weights=weights, fallback=self.fallback, **options)
+            vec, used = self.aggregator(X, weights=weights, **options)
         except NoRadonPointError as exc:
             self.fallback_rounds.append(server_round)
             msg = f"round {server_round}: {exc}; keeping the previous global model"
