@@ -277,10 +277,11 @@ def alie_z(n, f) -> float:
     r""":math:`z_{\max}` of "A little is enough" (Baruch et al., 2019, Alg. 1) for :math:`n`
     learners of which :math:`f` are Byzantine.
 
-    The attackers need :math:`s = \lfloor n/2 + 1 \rfloor - f` honest learners to "support"
-    the Byzantine vector (to lie farther from the mean than it, so that a majority-based
-    rule prefers it); a Byzantine vector :math:`z` standard deviations from the mean is closer
-    to the mean than a share :math:`1 - \Phi(z)` of normally distributed honest values, so
+    With the :math:`f` Byzantine copies, the attackers need :math:`s = \lfloor n/2 + 1 \rfloor
+    - f` more learners "behind" the Byzantine value (farther from the mean on its side) to
+    form a majority that a median- or distance-based rule follows. For normally distributed
+    honest values, a share :math:`1 - \Phi(z)` lies more than :math:`z` standard deviations
+    out on one side; the largest :math:`z` with :math:`1 - \Phi(z) > s/n` is
 
     .. math:: z_{\max} = \max_z \bigl\{\Phi(z) < \tfrac{n - s}{n}\bigr\} = \Phi^{-1}\Bigl(\frac{n - s}{n}\Bigr).
 
@@ -420,10 +421,13 @@ def mimic(honest, f, *, target=None, direction=None) -> np.ndarray:
         i^\star = \arg\max_i \bigl|\langle z, x_i - \bar x\rangle\bigr|,
 
     where :math:`z` is the direction of largest variance of the honest vectors (the top
-    right-singular vector of :math:`X - \bar x`; the paper estimates it by a power iteration
-    over the first rounds) or a given ``direction``: the learner farthest from the mean along
-    it, which biases the aggregate most under heterogeneous data. Ties go to the smaller
-    index. A given ``target`` skips the heuristic.
+    right-singular vector of :math:`X - \bar x`) or a given ``direction``: the learner
+    farthest from the mean along it, which biases the aggregate most under heterogeneous
+    data. Ties go to the smaller index. A given ``target`` skips the heuristic. (The
+    authors' code estimates :math:`z` by a power iteration over the first rounds, fixes the
+    target after them, and takes :math:`\arg\max_i \langle z, x_i\rangle` for its sign of
+    :math:`z`; the absolute value here makes the choice independent of the sign that the SVD
+    returns. For a target fixed across rounds, pass ``target``.)
 
     Parameters
     ----------
