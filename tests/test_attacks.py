@@ -63,6 +63,11 @@ def test_sign_flip_reproduces_compare_corrupt(seed, k, scale):
     np.testing.assert_array_equal(out.models, expected)
     assert out.f == k
     np.testing.assert_array_equal(out.models[~out.byzantine], models[~out.byzantine])
+    # the CLI's stacks are (models, classes, coef + intercept): flattened per model, the same
+    stack = np.random.default_rng(200 + seed).standard_normal((8, 3, 4))
+    expected = corrupt_as_cli_did(stack, k, scale, np.random.default_rng([seed, 2]))
+    out = A.corrupt(stack.reshape(8, -1), "sign_flip", f=k, scale=scale, rng=np.random.default_rng([seed, 2]))
+    np.testing.assert_array_equal(out.models.reshape(stack.shape), expected)
 
 
 def test_sign_flip_hand_cases():
