@@ -62,7 +62,7 @@ from __future__ import annotations
 import inspect
 import numbers
 from dataclasses import dataclass, field
-from typing import Callable, Dict, Optional, Tuple, Union
+from typing import Callable, Dict, Optional, Tuple
 
 import numpy as np
 from scipy.special import ndtri
