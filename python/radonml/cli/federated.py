@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import sys
 import time
 import warnings
 
@@ -161,7 +160,7 @@ def _simulate_all(args, learners, report):
             histories.append(F.simulate(protocol, learners, steps=args.steps, steps_per_round=args.eval_every,
                                         progress=report.progress))
         for w in caught:
-            print(f"  note ({protocol.name}): {w.message}", file=sys.stderr)
+            C.note("radonml federated", f"{protocol.name}: {w.message}")
     return histories
 
 
