@@ -131,8 +131,7 @@ def _own_distribution_accuracy(h, L):
     that learner's own training label distribution (what a personalized model is used for)."""
     ds = data()
     X = torch.as_tensor(ds.X_test)
-    with torch.no_grad():
-        pred = L._forward(h.learners.theta, X).argmax(-1).numpy()  # (m, n_test)
+    pred = L.forward(h.learners.theta, X).argmax(-1).numpy()  # (m, n_test)
     yt = ds.y_test
     accs = []
     for i in range(L.m):

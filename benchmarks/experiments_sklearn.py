@@ -28,14 +28,22 @@ from sklearn.metrics import roc_auc_score
 from sklearn.svm import SVC
 from threadpoolctl import threadpool_limits
 
-from radonml._cli_compare import evaluate
 from radonml.datasets import load_synthetic, make_synthetic
-from radonml.sklearn import RadonMachineClassifier, _aggregate_rows, _fit_one, _linear_rows
+from radonml.sklearn import RadonMachineClassifier, aggregate_parameters, linear_decision
+
+
+def _fit_clone(base, X, y):
+    return clone(base).fit(X, y)
 
 
 def _warm(n_jobs, base, X, y):
     m = min(200, len(y))
-    Parallel(n_jobs=n_jobs)(delayed(_fit_one)(base, X[:m], y[:m], np.arange(m), None, i) for i in range(4 * n_jobs))
+    Parallel(n_jobs=n_jobs)(delayed(_fit_clone)(base, X[:m], y[:m]) for _ in range(4 * n_jobs))
+
+
+def _auc_of_parameters(rows, X, y):
+    """Test AUC of a binary linear model given as parameter rows (1, p + 1)."""
+    return roc_auc_score(y, linear_decision(rows, X)[:, 0])
 
 
 def _auc(est, X, y):
@@ -160,14 +168,13 @@ def exp_linear(args):
 
 def _fit_models(base, ds, height, seed, n_jobs):
     rm = RadonMachineClassifier(base, height=height, random_state=seed, n_jobs=n_jobs).fit(ds.X_train, ds.y_train)
-    return np.stack([_linear_rows(e, True) for e in rm.estimators_]), rm
+    return rm.base_parameters_, rm
 
 
 def exp_robustness(args):
     ds = load_synthetic(args.n_train * 5 // 4, seed=args.seed)
     base = LogisticRegression()
     methods = ["radon", "mean", "median", "geometric_median"]
-    classes = np.array([0, 1])
     print(f"LogisticRegression, synthetic 18 features, {len(ds.y_train)} training rows; a corrupted model is "
           f"-{args.scale:g} × the model it replaces; AUC averaged over {args.repeats} random choices of the "
           "corrupted models\n")
@@ -186,8 +193,8 @@ def exp_robustness(args):
                 bad[idx] *= -args.scale
                 for mm in methods:
                     opts = {"height": h, "rng": int(g.integers(2**31))} if mm == "radon" else {}
-                    rows = _aggregate_rows(bad, mm, "per_class", opts)
-                    aucs[mm].append(evaluate(rows, True, classes, ds.X_test, ds.y_test)["auc"])
+                    rows = aggregate_parameters(bad, mm, **opts)
+                    aucs[mm].append(_auc_of_parameters(rows, ds.X_test, ds.y_test))
             print(f"| {K} | " + " | ".join(f"{np.mean(aucs[mm]):.4f}" for mm in methods) + " |", flush=True)
 
 
@@ -203,7 +210,6 @@ def exp_confidence(args):
           f"per seed a fresh training set of {n_train} rows = {r}^{h} parts of {args.rows_per_part}; "
           f"test set of 20,000 rows; {args.seeds} seeds\n")
     test = load_synthetic(20000 + 10, test_size=20000 / 20010, seed=10**6, label_noise=args.label_noise)
-    classes = np.array([0, 1])
     res = {k: [] for k in ("single base model", "averaging", "coord. median", "geom. median", f"radon h={h}")}
     if h >= 2:
         res["radon h=1 (first 21 models)"] = []
@@ -212,20 +218,19 @@ def exp_confidence(args):
     for s in range(args.seeds):
         X, y = make_synthetic(n_train, seed=s + 1, label_noise=args.label_noise)
         rm = RadonMachineClassifier(base, height=h, random_state=s, n_jobs=args.n_jobs).fit(X, y)
-        models = np.stack([_linear_rows(e, True) for e in rm.estimators_])
+        models = rm.base_parameters_
 
         def auc(rows):
-            return evaluate(rows, True, classes, test.X_test, test.y_test)["auc"]
+            return _auc_of_parameters(rows, test.X_test, test.y_test)
 
         res["single base model"].append(auc(models[0]))
-        res["averaging"].append(auc(_aggregate_rows(models, "mean", "per_class", {})))
-        res["coord. median"].append(auc(_aggregate_rows(models, "median", "per_class", {})))
-        res["geom. median"].append(auc(_aggregate_rows(models, "geometric_median", "per_class", {})))
-        res[f"radon h={h}"].append(auc(rm._rows_))
+        res["averaging"].append(auc(aggregate_parameters(models, "mean")))
+        res["coord. median"].append(auc(aggregate_parameters(models, "median")))
+        res["geom. median"].append(auc(aggregate_parameters(models, "geometric_median")))
+        res[f"radon h={h}"].append(_auc(rm, test.X_test, test.y_test))
         if h >= 2:
-            res["radon h=1 (first 21 models)"].append(auc(_aggregate_rows(models[:r], "radon", "per_class",
-                                                                          {"height": 1, "rng": s})))
-            res["averaging (first 21 models)"].append(auc(_aggregate_rows(models[:r], "mean", "per_class", {})))
+            res["radon h=1 (first 21 models)"].append(auc(aggregate_parameters(models[:r], "radon", height=1, rng=s)))
+            res["averaging (first 21 models)"].append(auc(aggregate_parameters(models[:r], "mean")))
     central = LogisticRegression(C=args.C, max_iter=1000).fit(*make_synthetic(n_train, seed=1, label_noise=args.label_noise))
     print(f"(central learner on seed 1's full training set: AUC {_auc(central, test.X_test, test.y_test):.4f}; "
           f"{time.perf_counter() - t0:.0f} s)\n")

@@ -98,11 +98,9 @@ def test_compare_corrupt_breaks_the_mean_not_the_radon_point(run_compare, data):
 @pytest.mark.parametrize(
     "extra, msg",
     [
-        (["--n-jobs", "0"], "--n-jobs must be a positive integer or -1"),
         (["--scheduler", "tcp://127.0.0.1:1"], "--scheduler needs --backend dask"),
-        (["--corrupt", "500"], "--corrupt 500 exceeds the number of base models"),
+        (["--corrupt", "500"], r"--corrupt 500 exceeds the number of base models \(21 at height 1\)"),
         (["--height", "3"], r"--height=3 needs r\^height = 21\^3 = 9261 parts.*smallest class has \d+ examples"),
-        (["--label-noise", "0.7"], r"--label-noise must lie in \[0, 0.5\)"),
         (["--estimator", "svc-linear", "--dataset", "digits"], "binary data sets only"),
     ],
 )
@@ -112,6 +110,22 @@ def test_compare_bad_options(extra, msg, tmp_path, capsys):
     import re
 
     assert re.search(msg, capsys.readouterr().err)
+    assert not (tmp_path / "compare.json").exists()  # refused before anything is fitted or written
+
+
+@pytest.mark.parametrize(
+    "extra, msg",
+    [
+        (["--n-jobs", "0"], "argument --n-jobs: expected a positive integer or -1 (all cores), got '0'"),
+        (["--label-noise", "0.7"], "argument --label-noise: expected a number in [0, 0.5), got 0.7"),
+        (["--corrupt-scale", "0"], "argument --corrupt-scale: expected a positive number, got 0.0"),
+    ],
+)
+def test_compare_bad_values(extra, msg, tmp_path, capsys):
+    with pytest.raises(SystemExit) as exc:
+        main(["compare", *ARGS, "--out", str(tmp_path), *extra])
+    assert exc.value.code == 2
+    assert msg in capsys.readouterr().err
 
 
 def test_compare_multiclass_and_argparse_errors(tmp_path, capsys):

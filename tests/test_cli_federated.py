@@ -13,7 +13,7 @@ from radonml.cli import main  # noqa: E402
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 TINY = ["--n-samples", "400", "--learners", "4", "--hidden", "8", "--steps", "40", "--eval-every", "10",
-        "--period", "5", "--check-every", "5", "--no-progress"]
+        "--period", "5", "--check-every", "5", "--quiet"]
 
 
 def test_cli_federated_tiny(tmp_path, capsys):

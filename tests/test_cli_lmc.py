@@ -9,7 +9,7 @@ pytest.importorskip("torch")
 
 from radonml.cli import main  # noqa: E402
 
-TINY = ["--epochs", "2", "--hidden", "16", "16", "--alphas", "3", "--n-draws", "2", "--no-progress"]
+TINY = ["--epochs", "2", "--hidden", "16,16", "--alphas", "3", "--n-draws", "2", "--quiet"]
 
 
 def test_lmc_mnist1d_mlp_end_to_end(tmp_path, capsys):
@@ -39,7 +39,7 @@ def test_lmc_mnist1d_mlp_end_to_end(tmp_path, capsys):
 
 def test_lmc_digits_cnn_different_init(tmp_path):
     out = tmp_path / "cnn"
-    rc = main(["lmc", "--dataset", "digits", "--model", "cnn", "--different-init", "--no-plots", *TINY,
+    rc = main(["lmc", "--dataset", "digits", "--model", "cnn", "--different-init", "--no-plot", *TINY,
                "--per-layer-subspace", "--save-checkpoints", "--out", str(out)])
     assert rc == 0
     import torch
@@ -63,13 +63,13 @@ def test_lmc_digits_cnn_different_init(tmp_path):
     (["--lr", "nan"], "--lr: expected a positive number (finite), got 'nan'"),
     (["--momentum", "-0.5"], "--momentum: expected a non-negative number, got -0.5"),
     (["--n-samples", "10"], "--n-samples: expected an integer >= 20, got 10"),
-    (["--hidden", "16", "0"], "--hidden: expected a positive integer, got 0"),
+    (["--hidden", "16,0"], "--hidden: expected a positive integer, got 0"),
     (["--seed", "-1"], "--seed: expected a non-negative integer, got -1"),
-    (["--threads", "x"], "--threads: expected a non-negative integer, got 'x'"),
+    (["--n-jobs", "x"], "--n-jobs: expected a positive integer or -1 (all cores), got 'x'"),
 ])
 def test_lmc_bad_arguments(tmp_path, capsys, args, match):
     with pytest.raises(SystemExit) as exc:
-        main(["lmc", "--no-progress", "--out", str(tmp_path / "x"), *args])
+        main(["lmc", "--quiet", "--out", str(tmp_path / "x"), *args])
     assert exc.value.code == 2
     assert match in capsys.readouterr().err
     assert not (tmp_path / "x").exists()

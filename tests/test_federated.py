@@ -262,11 +262,46 @@ def test_splits(rng):
     assert all(np.array_equal(a, b) for a, b in zip(split_dirichlet(y, 5, 0.3, rng=3), split_dirichlet(y, 5, 0.3, rng=3)))
 
 
+def test_dirichlet_retries_are_bounded_with_a_clear_error():
+    y = np.repeat(np.arange(2), 10)
+    # 10 learners with >= 2 of 20 examples each: only an exactly even deal works, and alpha = 0.01
+    # sends nearly each class to one learner, so no draw succeeds
+    gen = np.random.default_rng(5)
+    with pytest.raises(ValueError, match=r"in max_tries=7 tries \(the last draw's smallest learner had \d+\); "
+                                         "increase alpha, lower min_size or raise max_tries"):
+        split_dirichlet(y, 10, alpha=0.01, rng=gen, min_size=2, max_tries=7)
+    # exactly max_tries draws were made: replay 7 draws (per class a permutation and a
+    # Dirichlet vector) on a fresh generator and compare the generators' states
+    replay = np.random.default_rng(5)
+    for _ in range(7):
+        for c in (0, 1):
+            replay.permutation(np.flatnonzero(y == c))
+            replay.dirichlet(np.full(10, 0.01))
+    assert gen.bit_generator.state == replay.bit_generator.state
+    with pytest.raises(ValueError, match="max_tries must be >= 1, got 0"):
+        split_dirichlet(y, 2, max_tries=0)
+    with pytest.raises(TypeError, match="max_tries must be an integer, got None"):
+        split_dirichlet(y, 2, max_tries=None)
+    with pytest.raises(ValueError, match="alpha must be a positive number, got inf"):
+        split_dirichlet(y, 2, alpha=float("inf"))
+
+
 def test_public_names():
     import radonml.federated as F
+    from radonml.federated import learners, protocols, simulation, splits
 
     assert all(not n.startswith("_") and hasattr(F, n) for n in F.__all__)
     assert "aggregate_with_fallback" not in F.__all__  # lives in radonml.aggregators
+    # the names users import from radonml.federated are the objects of the concept modules
+    for module in (splits, learners, protocols, simulation):
+        for name in module.__all__:
+            assert getattr(F, name) is getattr(module, name), name
+    assert sorted(n for m in (splits, learners, protocols, simulation) for n in m.__all__) == sorted(F.__all__)
+    # every public name of the single-module radonml.federated of release 0.1 is still there
+    old = ["split_iid", "split_dirichlet", "split_shards", "make_mlp", "Learners", "make_learners", "Protocol",
+           "MiniBatchSGD", "PeriodicAveraging", "DynamicAveraging", "LayerwiseAveraging", "RadonOneShot", "NoSync",
+           "History", "simulate"]
+    assert set(old) <= set(F.__all__)
 
 
 def test_bad_input(data):

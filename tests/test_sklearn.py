@@ -25,8 +25,10 @@ from radonml.exceptions import FallbackWarning
 from radonml.sklearn import (
     RadonMachineClassifier,
     RadonMachineRegressor,
-    _partition,
     aggregate_estimators,
+    aggregate_parameters,
+    linear_decision,
+    linear_parameters,
 )
 
 
@@ -74,7 +76,16 @@ def test_partition_is_disjoint_cover_with_balanced_sizes(stratified):
     gen = np.random.default_rng(3)
     n, P = 1003, 21
     y = (np.arange(n) % 3 == 0).astype(int) + (np.arange(n) % 7 == 0)  # classes 0, 1, 2, unbalanced
-    parts = _partition(n, P, gen, y if stratified else None)
+    X = gen.standard_normal((n, 18))  # r = 18 + 1 + 2 = 21 parts at height 1
+    if stratified:
+        rm = RadonMachineClassifier(LogisticRegression(), height=1, random_state=3).fit(X, y)
+    else:
+        rm = RadonMachineRegressor(Ridge(), height=1, random_state=3).fit(X, y + 0.1 * X[:, 0])
+    parts = rm.estimators_samples_
+    # the fitted attribute is the partition the base models were fitted on
+    for e, p in zip(rm.estimators_, parts):
+        ref = clone(e).fit(X[p], y[p] if stratified else (y + 0.1 * X[:, 0])[p])
+        np.testing.assert_allclose(_vec(e), _vec(ref), rtol=1e-10, atol=1e-12)
     assert len(parts) == P
     allidx = np.concatenate(parts)
     assert np.array_equal(np.sort(allidx), np.arange(n))  # disjoint and covering
@@ -117,10 +128,15 @@ def test_full_pipeline_recomputed_by_hand():
     """Partition, per-part fits and the Radon tree, redone with plain scikit-learn."""
     X, y = make_classification(6000, n_features=3, n_informative=3, n_redundant=0, random_state=2)
     rm = RadonMachineClassifier(height=2, random_state=7).fit(X, y)
+    parts = rm.estimators_samples_  # a stratified partition: test_partition_is_disjoint_cover_with_balanced_sizes
+    assert len(parts) == 36  # r = 3 + 3 = 6, r^2 = 36
+    assert np.array_equal(np.sort(np.concatenate(parts)), np.arange(len(y)))
+    # one stream of random_state: the partition's permutation, then the base seeds, then the tree's seed
     gen = np.random.default_rng(7)
-    parts = _partition(len(y), 36, gen, y)  # r = 3 + 3 = 6, r^2 = 36
+    gen.permutation(len(y))
     seeds = gen.integers(0, 2**31 - 1, size=36)
     agg_seed = int(gen.integers(0, 2**31 - 1))
+    assert rm.aggregation_seed_ == agg_seed
     models = np.concatenate(
         [_vec(LogisticRegression(random_state=int(s)).fit(X[p], y[p])) for p, s in zip(parts, seeds)]
     )
@@ -139,6 +155,52 @@ def test_mean_and_callable_aggregation_on_the_same_partition():
     np.testing.assert_array_equal(b.coef_, a.estimators_[3].coef_)  # same partition, same models
     med = RadonMachineClassifier(height=1, aggregation="median", random_state=5).fit(X, y)
     np.testing.assert_allclose(np.r_[med.coef_.ravel(), med.intercept_], np.median(models, axis=0))
+
+
+def test_base_parameters_reaggregated_through_public_functions():
+    X, y = make_classification(
+        3000, n_features=3, n_informative=3, n_redundant=0, n_classes=3, n_clusters_per_class=1, random_state=6
+    )
+    rm = RadonMachineClassifier(height=1, random_state=2).fit(X, y)  # r = 3 + 3 = 6 parts
+    V = np.stack([_vec(e) for e in rm.estimators_])  # (6, 3, 4), written out by hand
+    np.testing.assert_array_equal(rm.base_parameters_, V)
+    assert rm.has_intercept_ is True
+    for e, v in zip(rm.estimators_, V):
+        np.testing.assert_array_equal(linear_parameters(e), v)
+        np.testing.assert_allclose(linear_decision(v, X), e.decision_function(X), rtol=1e-12, atol=1e-12)
+    # the Radon machine's own aggregate, recomputed from its base models and seed, row by row
+    again = aggregate_parameters(rm.base_parameters_, "radon", height=1, rng=rm.aggregation_seed_)
+    np.testing.assert_array_equal(again, np.c_[rm.coef_, rm.intercept_])
+    for j in range(3):
+        np.testing.assert_allclose(again[j], radonml.radon_point(V[:, j, :]), rtol=1e-9, atol=1e-12)
+    # another method on the very same base models equals a fit with that aggregation
+    mean = aggregate_parameters(rm.base_parameters_, "mean")
+    np.testing.assert_allclose(mean, V.mean(axis=0), rtol=1e-12)
+    refit = RadonMachineClassifier(height=1, aggregation="mean", random_state=2).fit(X, y)
+    np.testing.assert_allclose(mean, np.c_[refit.coef_, refit.intercept_], rtol=1e-12)
+    np.testing.assert_allclose(linear_decision(mean, X), refit.decision_function(X), rtol=1e-10, atol=1e-10)
+    # without an intercept
+    noi = LogisticRegression(fit_intercept=False).fit(X, y)
+    np.testing.assert_array_equal(linear_parameters(noi), noi.coef_)
+    np.testing.assert_allclose(linear_decision(noi.coef_, X, fit_intercept=False), noi.decision_function(X))
+    # a progress bar changes nothing
+    np.testing.assert_array_equal(RadonMachineClassifier(height=1, random_state=2, verbose=1).fit(X, y).coef_, rm.coef_)
+
+
+def test_public_parameter_functions_reject_bad_input():
+    X, y = make_classification(300, n_features=3, n_informative=3, n_redundant=0, random_state=0)
+    with pytest.raises(TypeError, match="coef_.*KNeighborsClassifier"):
+        linear_parameters(KNeighborsClassifier().fit(X, y))
+    with pytest.raises(ValueError, match=r"X has 3 features but parameters of shape \(1, 3\)"):
+        linear_decision(np.zeros((1, 3)), X)
+    with pytest.raises(ValueError, match="X must be finite"):
+        linear_decision(np.zeros((1, 4)), np.full((2, 3), np.nan))
+    with pytest.raises(ValueError, match=r"parameters must be an \(m, k, d\) array"):
+        aggregate_parameters(np.zeros((2, 2, 2, 2)), "mean")
+    with pytest.raises(ValueError, match="multiclass must be one of"):
+        aggregate_parameters(np.zeros((3, 1, 2)), "mean", multiclass="ovo")
+    with pytest.raises(ValueError, match="verbose must be >= 0"):
+        RadonMachineClassifier(height=1, verbose=-1).fit(X, y)
 
 
 def test_multiclass_per_class_and_joint():

@@ -28,11 +28,18 @@ from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.parallel import Parallel, delayed
 from sklearn.utils.validation import _check_sample_weight, check_is_fitted, has_fit_parameter, validate_data
 
-from ._validation import check_int, check_rng
+from ._validation import as_float_array, check_int, check_rng
 from .aggregators import aggregate
 from .exceptions import FallbackWarning
 
-__all__ = ["RadonMachineClassifier", "RadonMachineRegressor", "aggregate_estimators"]
+__all__ = [
+    "RadonMachineClassifier",
+    "RadonMachineRegressor",
+    "aggregate_estimators",
+    "aggregate_parameters",
+    "linear_parameters",
+    "linear_decision",
+]
 
 MULTICLASS_MODES = ("per_class", "joint")
 
@@ -134,6 +141,138 @@ def _decision(rows: np.ndarray, has_intercept: bool, X: np.ndarray) -> np.ndarra
     return dec
 
 
+def linear_parameters(estimator, *, fit_intercept=None) -> np.ndarray:
+    r"""A fitted linear model as parameter vectors: one row :math:`(w_j, b_j)` per ``coef_`` row.
+
+    The vectors the Radon machine aggregates (SPEC §2): row :math:`j` is ``coef_[j]`` with
+    ``intercept_[j]`` appended, so a model of :math:`p` features with an intercept is a point
+    of :math:`\mathbb{R}^{p+1}`. Binary classifiers and single-target regressors give one row.
+
+    Parameters
+    ----------
+    estimator : fitted estimator with ``coef_`` (and ``intercept_``)
+        E.g. LogisticRegression, LinearSVC, SGDClassifier, Ridge, SVC(kernel="linear").
+    fit_intercept : bool, optional
+        Whether to append the intercept; default the estimator's ``fit_intercept`` parameter
+        (True when it has none).
+
+    Returns
+    -------
+    (k, p) or (k, p + 1) ndarray of float64
+
+    Raises
+    ------
+    TypeError
+        If the estimator has no ``coef_`` (not a linear model, or not fitted) or no
+        ``intercept_`` while one is asked for.
+    ValueError
+        If ``coef_`` is not 1- or 2-dimensional, or one intercept is shared by several rows.
+
+    See Also
+    --------
+    linear_decision : the decision function of such parameters.
+
+    Examples
+    --------
+    >>> from sklearn.linear_model import LinearRegression
+    >>> X = np.array([[0.0, 0.0], [1.0, 0.0], [0.0, 1.0], [1.0, 1.0]])
+    >>> linear_parameters(LinearRegression().fit(X, X @ [1.0, 2.0] + 3.0)).round(6).tolist()
+    [[1.0, 2.0, 3.0]]
+    """
+    has_icpt = _has_intercept(estimator) if fit_intercept is None else bool(fit_intercept)
+    return _linear_rows(estimator, has_icpt, "estimator")
+
+
+def linear_decision(parameters, X, *, fit_intercept: bool = True) -> np.ndarray:
+    r"""Decision scores :math:`X W^	op + b` of linear models given as parameter rows.
+
+    Parameters
+    ----------
+    parameters : (k, p + 1) or, with ``fit_intercept=False``, (k, p) array-like
+        Rows :math:`(w_j, b_j)` as :func:`linear_parameters` writes them (a single (p + 1,)
+        vector is one row).
+    X : (n, p) array-like
+    fit_intercept : bool, default True
+        Whether the last column of ``parameters`` is the intercept.
+
+    Returns
+    -------
+    (n, k) ndarray of float64
+        Column :math:`j` is :math:`X w_j + b_j`; for a binary classifier (k = 1) the
+        positive class is predicted where it is > 0.
+
+    Raises
+    ------
+    ValueError
+        If the shapes do not match or the inputs are not finite.
+
+    Examples
+    --------
+    >>> linear_decision([[1.0, -1.0, 0.5]], [[2.0, 1.0], [0.0, 1.0]]).tolist()
+    [[1.5], [-0.5]]
+    """
+    rows = as_float_array(parameters, "parameters")
+    if rows.ndim == 1:
+        rows = rows[None, :]
+    X = as_float_array(X, "X", ndim=2)
+    if rows.ndim != 2:
+        raise ValueError(f"parameters must be a (k, d) array of parameter rows, got shape {rows.shape}")
+    p = rows.shape[1] - bool(fit_intercept)
+    if X.shape[1] != p:
+        raise ValueError(
+            f"X has {X.shape[1]} features but parameters of shape {rows.shape} "
+            f"(fit_intercept={bool(fit_intercept)}) describe models of {p}"
+        )
+    return _decision(rows, bool(fit_intercept), X)
+
+
+def aggregate_parameters(parameters, method="radon", *, multiclass: str = "per_class", **options) -> np.ndarray:
+    r"""Aggregate the parameter rows of m linear models into one model's rows.
+
+    ``parameters[i]`` holds model :math:`i`'s rows (:func:`linear_parameters`, e.g. the fitted
+    ``base_parameters_`` of a Radon machine, or a corrupted copy of them). With
+    ``multiclass="per_class"`` each of the k rows is aggregated on its own, as k problems in
+    :math:`\mathbb{R}^d`; with ``"joint"`` all k rows form one vector of
+    :math:`\mathbb{R}^{kd}`. With ``method="radon"`` every row uses one seed (``rng`` itself
+    when it is an int, else one drawn from it), so all rows aggregate the same models in the
+    same groups, as :class:`RadonMachineClassifier` does.
+
+    Parameters
+    ----------
+    parameters : (m, k, d) array-like
+        m models of k rows each; an (m, d) array is read as k = 1.
+    method : str or callable, default "radon"
+        Any name of :func:`radonml.available_aggregators`, or a callable.
+    multiclass : {"per_class", "joint"}, default "per_class"
+    **options
+        Passed on to :func:`radonml.aggregate` (e.g. ``height`` and ``rng`` for ``"radon"``).
+
+    Returns
+    -------
+    (k, d) ndarray of float64
+
+    Raises
+    ------
+    ValueError
+        If ``parameters`` is not 2- or 3-dimensional or holds non-finite values, or as the
+        aggregator raises (e.g. fewer models than the Radon number).
+
+    Examples
+    --------
+    >>> P = np.array([[[1.0, 0.0]], [[3.0, 2.0]], [[5.0, 4.0]]])   # 3 models, 1 row, d = 2
+    >>> aggregate_parameters(P, "mean").tolist()
+    [[3.0, 2.0]]
+    """
+    _check_multiclass(multiclass)
+    method = _check_aggregation(method)
+    models = as_float_array(parameters, "parameters")
+    if models.ndim == 2:
+        models = models[:, None, :]
+    if models.ndim != 3:
+        raise ValueError(f"parameters must be an (m, k, d) array of parameter rows, got shape {models.shape}")
+    return _aggregate_rows(models, method, multiclass, options)
+
+
 def _check_multiclass(multiclass):
     if multiclass not in MULTICLASS_MODES:
         raise ValueError(f"multiclass must be one of {MULTICLASS_MODES}, got {multiclass!r}")
@@ -220,10 +359,6 @@ def _fit_block(estimator, X, y, sample_weight, seed):
     if sample_weight is None:
         return est.fit(X, y)
     return est.fit(X, y, sample_weight=sample_weight)
-
-
-def _fit_one(estimator, X, y, idx, sample_weight, seed):
-    return _fit_block(estimator, X[idx], y[idx], None if sample_weight is None else sample_weight[idx], seed)
 
 
 def _fit_parts(estimator, X, y, parts, seeds, n_jobs=None, sample_weight=None, progress=False):
@@ -336,6 +471,7 @@ class _BaseRadonMachine(MetaEstimatorMixin, BaseEstimator):
         multiclass="per_class",
         n_jobs=None,
         random_state=None,
+        verbose=0,
     ):
         self.estimator = estimator
         self.height = height
@@ -344,6 +480,7 @@ class _BaseRadonMachine(MetaEstimatorMixin, BaseEstimator):
         self.multiclass = multiclass
         self.n_jobs = n_jobs
         self.random_state = random_state
+        self.verbose = verbose
 
     # subclasses set these
     _is_classifier = False
@@ -367,13 +504,14 @@ class _BaseRadonMachine(MetaEstimatorMixin, BaseEstimator):
         else:
             check_int(self.height, "height", minimum=0)
         check_int(self.min_samples, "min_samples", minimum=1)
+        check_int(self.verbose, "verbose", minimum=0)
         _check_aggregation(self.aggregation)
         _check_multiclass(self.multiclass)
         base = self._base()
         if not hasattr(base, "fit"):
             raise TypeError(f"estimator must be a scikit-learn estimator with fit, got {type(base).__name__}")
 
-    def _fit(self, X, y, sample_weight=None, *, progress=False):
+    def _fit(self, X, y, sample_weight=None):
         self._validate_params_radon()
         base = self._base()
         if self._is_classifier:
@@ -408,10 +546,14 @@ class _BaseRadonMachine(MetaEstimatorMixin, BaseEstimator):
                 FallbackWarning,
                 stacklevel=3,
             )
+        progress = f"fitting {len(plan.parts)} base models" if self.verbose else False
         self.estimators_, models, self.fit_time_ = _fit_plan(
             base, X, y, plan, has_icpt, n_jobs=self.n_jobs, sample_weight=sample_weight, progress=progress,
             classes=self.classes_ if self._is_classifier else None,
         )
+        self.estimators_samples_ = plan.parts
+        self.base_parameters_ = models
+        self.aggregation_seed_ = plan.agg_seed
         self.height_ = plan.height
         self.n_models_ = len(plan.parts)
         self.radon_number_ = plan.r
@@ -432,7 +574,7 @@ class _BaseRadonMachine(MetaEstimatorMixin, BaseEstimator):
             rows = models[0]
         else:
             options = {"height": h, "rng": seed} if method == "radon" else {}
-            rows = _aggregate_rows(models, method, self.multiclass, options)
+            rows = aggregate_parameters(models, method, multiclass=self.multiclass, **options)
         est = copy.deepcopy(self.estimators_[0])
         self._settable_ = _set_linear_rows(est, rows, self.has_intercept_)
         if not self._settable_ and rows.shape[0] != 1:
@@ -526,12 +668,29 @@ class RadonMachineClassifier(ClassifierMixin, _BaseRadonMachine):
         Parallel jobs for fitting the base models (joblib semantics; ``None`` means 1 unless
         inside a ``joblib.parallel_config`` context).
     random_state : None, int or numpy.random.Generator
-        Controls the partition, the base models' seeds and the Radon tree's grouping.
+        Controls the partition, the base models' seeds and the Radon tree's grouping, drawn in
+        this order from one stream.
+    verbose : int, default 0
+        ``>= 1``: show a progress bar (tqdm) while the base models are fitted.
 
     Attributes
     ----------
     estimators_ : list of fitted estimators
         The :math:`r^h` base models, in the order of the parts.
+    estimators_samples_ : list of int64 ndarrays
+        The partition: ``estimators_samples_[i]`` are the rows of ``X`` that ``estimators_[i]``
+        was fitted on (ascending; disjoint; together all rows), as in scikit-learn's bagging
+        estimators.
+    base_parameters_ : (n_models_, k, d) ndarray of float64
+        The base models as parameter rows (:func:`linear_parameters` of every ``estimators_``:
+        ``coef_`` rows with the intercept appended), the points the aggregator combines.
+        Re-aggregate them with :func:`aggregate_parameters`, e.g. with another method or after
+        corrupting some, without refitting.
+    aggregation_seed_ : int
+        The seed of the Radon tree's grouping (the ``rng`` of :func:`aggregate_parameters`
+        that reproduces ``coef_`` with ``aggregation="radon"``).
+    has_intercept_ : bool
+        Whether the base models fit an intercept (the last column of ``base_parameters_``).
     estimator_ : fitted estimator
         A copy of ``estimators_[0]`` carrying the aggregated ``coef_`` and ``intercept_``;
         ``predict``, ``predict_proba`` and ``decision_function`` delegate to it. (Its other
@@ -573,6 +732,17 @@ class RadonMachineClassifier(ClassifierMixin, _BaseRadonMachine):
     >>> rm.radon_number_, rm.height_, rm.n_models_
     (8, 2, 64)
     >>> bool(rm.score(X, y) > 0.8)
+    True
+
+    The same base models, averaged instead, without refitting:
+
+    >>> rm.base_parameters_.shape, len(rm.estimators_samples_)
+    ((64, 1, 6), 64)
+    >>> mean = aggregate_parameters(rm.base_parameters_, "mean")
+    >>> bool(np.allclose(mean, rm.base_parameters_.mean(axis=0)))
+    True
+    >>> again = aggregate_parameters(rm.base_parameters_, "radon", height=2, rng=rm.aggregation_seed_)
+    >>> bool(np.array_equal(again[0], np.r_[rm.coef_[0], rm.intercept_]))
     True
     """
 
@@ -644,12 +814,14 @@ class RadonMachineRegressor(RegressorMixin, _BaseRadonMachine):
     ----------
     estimator : regressor with ``coef_`` and ``intercept_`` after fit, default Ridge()
         E.g. Ridge, LinearRegression, SGDRegressor, Lasso, HuberRegressor.
-    height, min_samples, aggregation, multiclass, n_jobs, random_state
+    height, min_samples, aggregation, multiclass, n_jobs, random_state, verbose
         As in :class:`RadonMachineClassifier`.
 
     Attributes
     ----------
-    estimators_, estimator_, coef_, intercept_, height_, n_models_, radon_number_, fit_time_, aggregate_time_
+    estimators_, estimators_samples_, base_parameters_, aggregation_seed_, has_intercept_
+        As in :class:`RadonMachineClassifier`.
+    estimator_, coef_, intercept_, height_, n_models_, radon_number_, fit_time_, aggregate_time_
         As in :class:`RadonMachineClassifier`.
 
     Examples
@@ -759,7 +931,7 @@ def aggregate_estimators(estimators, method="radon", *, multiclass="per_class", 
                 f"estimators[{i}].coef_ has shape {np.shape(e.coef_)}, estimators[0].coef_ has {np.shape(first.coef_)}"
             )
     models = np.stack(rows)
-    agg = models[0] if len(estimators) == 1 else _aggregate_rows(models, method, multiclass, options)
+    agg = models[0] if len(estimators) == 1 else aggregate_parameters(models, method, multiclass=multiclass, **options)
     out = copy.deepcopy(first)
     if not _set_linear_rows(out, agg, has_icpt):
         raise TypeError(

@@ -1,11 +1,28 @@
-"""matplotlib figures for radonml's analyses.
+"""matplotlib figures for radonml's analyses; every figure function is public here.
 
-Import is cheap: matplotlib is loaded when a figure is made. Each submodule holds the
-figures of one analysis: ``_lmc`` (paths, barrier heat maps, cumulative, robustness and
-subspace curves), ``_compare`` (the Radon machine vs. baselines), ``_federated``
-(protocols side by side).
+Import is cheap: matplotlib is loaded when a figure is made. The figures of one analysis
+live together in a private module (``_compare``, ``_federated``, ``_lmc``); use them from
+:mod:`radonml.plot`:
+
+- ``radonml compare``: :func:`plot_compare` (training time against test AUC per method);
+- ``radonml federated``: :func:`plot_federated` (two panels), :func:`plot_accuracy_vs_bytes`,
+  :func:`plot_divergence`;
+- (layer-wise) linear mode connectivity: :func:`plot_path`, :func:`plot_layerwise_barriers`,
+  :func:`plot_cumulative_barriers`, :func:`plot_robustness`, :func:`plot_subspace`.
 """
 
-from ._compare import *  # noqa: F401,F403
-from ._federated import *  # noqa: F401,F403
-from ._lmc import *  # noqa: F401,F403
+from ._compare import plot_compare
+from ._federated import plot_accuracy_vs_bytes, plot_divergence, plot_federated
+from ._lmc import plot_cumulative_barriers, plot_layerwise_barriers, plot_path, plot_robustness, plot_subspace
+
+__all__ = [
+    "plot_compare",
+    "plot_federated",
+    "plot_accuracy_vs_bytes",
+    "plot_divergence",
+    "plot_path",
+    "plot_layerwise_barriers",
+    "plot_cumulative_barriers",
+    "plot_robustness",
+    "plot_subspace",
+]

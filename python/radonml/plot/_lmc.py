@@ -32,11 +32,16 @@ def _axes(ax, figsize):
     return fig, ax
 
 
+_ERROR_ALIASES = ("accuracy", "acc")  # metrics whose barrier is taken of the error 1 - accuracy
+
+
 def _values(metrics, metric):
     if metric in metrics:
         return np.asarray(metrics[metric], dtype=float)
-    if metric == "error" and "accuracy" in metrics:
-        return 1.0 - np.asarray(metrics["accuracy"], dtype=float)
+    if metric == "error":
+        for alias in _ERROR_ALIASES:
+            if alias in metrics:
+                return 1.0 - np.asarray(metrics[alias], dtype=float)
     raise ValueError(f"metric must be one of {sorted(metrics)}, got {metric!r}")
 
 
@@ -62,19 +67,24 @@ def plot_path(path, metric: str = "loss", *, endpoints=None, ax=None, title=None
     -------
     matplotlib.figure.Figure
     """
-    from .._paths import _pair_of_numbers, all_barriers, barrier_metric
+    import warnings
 
-    metric, v, from_accuracy = barrier_metric(path.metrics, metric)
+    from ..exceptions import EndpointMismatchWarning
+
+    name = "error" if metric in _ERROR_ALIASES + ("error",) else metric
+    with warnings.catch_warnings():  # the plot shows all three barriers; the mean one's caveat is in its docs
+        warnings.simplefilter("ignore", EndpointMismatchWarning)
+        b = {k: path.barrier(metric, k, endpoints=endpoints) for k in ("linear", "mean", "max")}
+    v = _values(path.metrics, name)
     fig, ax = _axes(ax, (5.5, 3.8))
     a = np.asarray(path.alphas, dtype=float)
-    ax.plot(a, v, "o-", color="k", label=f"{metric} along the path")
+    ax.plot(a, v, "o-", color="k", label=f"{name} along the path")
     if endpoints is None:
         la, lb = float(v[np.argmin(np.abs(a))]), float(v[np.argmin(np.abs(a - 1))])
     else:
-        la, lb = _pair_of_numbers(endpoints)
-        if from_accuracy:
+        la, lb = (float(e) for e in endpoints)  # a pair of numbers: path.barrier checked it
+        if metric in _ERROR_ALIASES:
             la, lb = 1.0 - la, 1.0 - lb
-    b = all_barriers(a, v, endpoints=(la, lb), what=metric)
     inside = (a >= 0) & (a <= 1)
     ai, vi = a[inside], v[inside]
     chord = (1 - ai) * la + ai * lb
@@ -90,7 +100,7 @@ def plot_path(path, metric: str = "loss", *, endpoints=None, ax=None, title=None
     ax.vlines(ai[i_max] + 0.02, max(la, lb), vi[i_max], color="tab:green", lw=2.5,
               label=f"max barrier {b['max']:.3g}")
     ax.set_xlabel(r"$\alpha$")
-    ax.set_ylabel(metric)
+    ax.set_ylabel(name)
     ax.set_title(title or "interpolation path")
     ax.legend(fontsize=8)
     fig.tight_layout()
