@@ -5,11 +5,11 @@
 
 Three comparisons, each timed side by side in one process (best of ``--repeat`` runs):
 
-1. ``radonml.linear.path_metrics`` (logistic loss, n x d data, 101 alphas) against a per-alpha
+1. ``radonml.lmc.linear.path_metrics`` (logistic loss, n x d data, 101 alphas) against a per-alpha
    numpy loop, a per-alpha torch loop, and one pass of ``X @ [w_a, w_b]`` (the memory-bound floor).
-2. ``radonml.dln.exact_barrier`` against evaluating a 1001-point grid with torch.
+2. ``radonml.lmc.deep_linear.exact_barrier`` against evaluating a 1001-point grid with torch.
 3. ``radonml.lmc.evaluate_path`` (vmap over 11 alphas) against the deep-copy-and-load_state_dict loop
-   of public LMC code, on an MLP.
+   of public LMC code, on an MLP (``radonml.torch.make_mlp``, seeded uniform fan-in initialization).
 """
 
 from __future__ import annotations
@@ -33,7 +33,7 @@ def best_of(fn, repeat):
 def bench_linear(n, d, m, repeat, numpy_alphas):
     import torch
 
-    from radonml import linear
+    from radonml.lmc import linear
 
     rng = np.random.default_rng(0)
     X = rng.standard_normal((n, d))
@@ -74,20 +74,20 @@ def bench_linear(n, d, m, repeat, numpy_alphas):
 def bench_dln(n, dims, repeat):
     import torch
 
-    from radonml import dln
+    from radonml.lmc import deep_linear
 
     rng = np.random.default_rng(1)
     X = rng.standard_normal((n, dims[0]))
-    wa = dln.init_weights(dims, rng=1)
+    wa = deep_linear.init_weights(dims, rng=1)
     # B computes the same function as A (layer rescalings whose product is 1), so both fit Y
-    # exactly and the path between them has a barrier (the construction of dln.toy_example)
+    # exactly and the path between them has a barrier (the construction of deep_linear.toy_example)
     scales = [3.0, 1 / 3.0, 2.0, 0.5, 1.5, 1 / 1.5][: len(wa)]
     scales[-1] = 1.0 / np.prod(scales[:-1])
     wb = [c * w for c, w in zip(scales, wa)]
     Y = X
     for w in wa:
         Y = Y @ w
-    t_ours, eb = best_of(lambda: dln.exact_barrier(X, Y, wa, wb, kind="linear"), repeat)
+    t_ours, eb = best_of(lambda: deep_linear.exact_barrier(X, Y, wa, wb, kind="linear"), repeat)
     Xt, Yt = torch.from_numpy(X), torch.from_numpy(Y)
     wat = [torch.from_numpy(w) for w in wa]
     wbt = [torch.from_numpy(w) for w in wb]
@@ -106,7 +106,7 @@ def bench_dln(n, dims, repeat):
 
     t_grid, gb = best_of(grid, 1)
     return [
-        ("dln.exact_barrier (linear)", f"n={n}, dims={list(dims)}", t_ours, 1.0, f"barrier {eb.value:.10g}"),
+        ("deep_linear.exact_barrier (linear)", f"n={n}, dims={list(dims)}", t_ours, 1.0, f"barrier {eb.value:.10g}"),
         ("torch loop over a 1001-point grid", "", t_grid, t_grid / t_ours,
          f"grid barrier {gb:.10g} (exact - grid = {eb.value - gb:.1e})"),
     ]
@@ -117,19 +117,12 @@ def bench_evaluate_path(n, d, hidden, k, repeat):
     from torch import nn
 
     from radonml import lmc
+    from radonml.torch import make_mlp
 
-    torch.manual_seed(0)
-
-    def mlp():
-        layers, w = [], d
-        for h in hidden:
-            layers += [nn.Linear(w, h), nn.ReLU()]
-            w = h
-        return nn.Sequential(*layers, nn.Linear(w, k))
-
-    a, b = mlp(), mlp()
-    X = torch.randn(n, d)
-    y = torch.randint(0, k, (n,))
+    a, b = make_mlp(d, hidden, k, seed=0), make_mlp(d, hidden, k, seed=1)
+    g = torch.Generator().manual_seed(0)
+    X = torch.randn(n, d, generator=g)
+    y = torch.randint(0, k, (n,), generator=g)
     ev = lmc.classification_evaluator((X, y), batch_size=1024)
     alphas = np.linspace(0, 1, 11)
 

@@ -5,7 +5,7 @@
 
 For each configuration (``DEPTHxWIDTH:LR``) and seed, two He-initialized ReLU MLPs are trained by
 plain SGD (batch 32, 30 epochs) from one initialization with two data orders
-(``radonml._cli_lmc.train_pair``) on scikit-learn's digits; then ``radonml.lmc.layerwise_barriers``
+(``radonml.lmc.train_pair``) on scikit-learn's digits; then ``radonml.lmc.layerwise_barriers``
 (both bases, 6 alphas) on the training and on the test split gives every single-layer barrier and
 the full-model barrier, kind ``"linear"`` (against the full endpoint models; it removes the gap
 between the endpoints' losses), for the loss and for the error. Each cell is
@@ -32,16 +32,17 @@ def one_run(cfg: str, seed: int, epochs: int):
     import torch
 
     from radonml import lmc
-    from radonml._cli_lmc import build_model, train_pair
     from radonml.datasets import load_digits
+    from radonml.torch import make_mlp
 
     torch.set_num_threads(1)
     arch, lr = cfg.split(":")
     depth, width = (int(v) for v in arch.split("x"))
     ds = load_digits(seed=0)
     t = time.perf_counter()
-    a, b, _ = train_pair(lambda: build_model("mlp", 64, 10, (width,) * depth), ds.X_train, ds.y_train,
-                         epochs=epochs, lr=float(lr), momentum=0.0, batch_size=32, seed=seed)
+    a, b, _ = lmc.train_pair(lambda: make_mlp(64, (width,) * depth, 10, init="kaiming_normal", seed=None),
+                             ds.X_train, ds.y_train, epochs=epochs, lr=float(lr), momentum=0.0, batch_size=32,
+                             seed=seed)
     out = {}
     for split, X, y in (("train", ds.X_train, ds.y_train), ("test", ds.X_test, ds.y_test)):
         ev = lmc.classification_evaluator((torch.as_tensor(X), torch.as_tensor(y)))

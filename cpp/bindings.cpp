@@ -98,11 +98,10 @@ radonml::LinearPathProblem linear_problem(const DArray& X, const DArray& wa, con
 }
 
 py::tuple linear_path_metrics_py(DArray X, DArray y, IArray labels, DArray wa, DArray wb, int k, py::object ba,
-                                 py::object bb, DArray alphas, int loss, int n_threads) {
+                                 py::object bb, DArray alphas, radonml::PathLoss kind, int n_threads) {
   DArray ba_arr, bb_arr;
   radonml::LinearPathProblem p = linear_problem(X, wa, wb, k, ba, bb, ba_arr, bb_arr);
-  if (loss < 0 || loss > 3) throw std::invalid_argument("loss must be 0 (logistic), 1 (squared), 2 (hinge) or 3 (softmax)");
-  const auto kind = static_cast<radonml::PathLoss>(loss);
+  if (!radonml::is_path_loss(kind)) throw std::invalid_argument("loss must be a PathLoss enumerator");
   if (kind == radonml::PathLoss::softmax) {
     if (labels.size() != p.n) throw std::invalid_argument("labels must have n entries");
     const std::int64_t* lab = labels.data();
@@ -181,6 +180,10 @@ PYBIND11_MODULE(_core, m) {
   m.doc() = "radonml compiled core (private; use the radonml package)";
   py::register_exception<std::invalid_argument>(m, "CoreValueError", PyExc_ValueError);
   m.def("hardware_threads", &radonml::hardware_threads);
+  py::enum_<radonml::RadonSolver>(m, "RadonSolver", "Solver that produced a Radon point (radon_points' solvers).")
+      .value("fast_lu", radonml::RadonSolver::fast_lu)
+      .value("full_pivot_lu", radonml::RadonSolver::full_pivot_lu)
+      .value("col_piv_qr", radonml::RadonSolver::col_piv_qr);
 
   // ----------------------------------------------------------------- radon
   m.def("radon_points", &radon_points_py, py::arg("groups"), py::arg("n_threads") = 0,
@@ -189,6 +192,11 @@ PYBIND11_MODULE(_core, m) {
         py::arg("height"), py::arg("n_threads") = 0);
 
   // ----------------------------------------- linear and deep-linear paths
+  py::enum_<radonml::PathLoss>(m, "PathLoss", "Loss of linear_path_metrics (cpp/radonml/linear_path.hpp).")
+      .value("logistic", radonml::PathLoss::logistic)
+      .value("squared", radonml::PathLoss::squared)
+      .value("hinge", radonml::PathLoss::hinge)
+      .value("softmax", radonml::PathLoss::softmax);
   m.def("linear_path_metrics", &lmc_bindings::linear_path_metrics_py, py::arg("X"), py::arg("y"), py::arg("labels"),
         py::arg("w_a"), py::arg("w_b"), py::arg("k"), py::arg("b_a"), py::arg("b_b"), py::arg("alphas"),
         py::arg("loss"), py::arg("n_threads") = 0);

@@ -29,7 +29,21 @@
 
 namespace radonml {
 
+/// The loss of linear_path_metrics. Declared once here; the bindings expose it to Python as
+/// radonml._core.PathLoss (py::enum_), so no integer codes are kept in step by hand.
 enum class PathLoss : int { logistic = 0, squared = 1, hinge = 2, softmax = 3 };
+
+/// Whether `loss` is one of PathLoss's enumerators (a value cast from an integer need not be).
+inline bool is_path_loss(PathLoss loss) {
+  switch (loss) {
+    case PathLoss::logistic:
+    case PathLoss::squared:
+    case PathLoss::hinge:
+    case PathLoss::softmax:
+      return true;
+  }
+  return false;
+}
 
 /// A linear model pair and its data. All arrays row-major, float64.
 struct LinearPathProblem {
@@ -166,6 +180,7 @@ inline void linear_path_metrics(const LinearPathProblem& p, PathLoss loss, const
                                 double* loss_out, double* err_out, int n_threads) {
   using detail::kBlock;
   if (p.n <= 0 || p.d <= 0 || p.k <= 0 || m <= 0) throw std::invalid_argument("empty linear path problem");
+  if (!is_path_loss(loss)) throw std::invalid_argument("unknown loss (not a PathLoss enumerator)");
   if ((loss == PathLoss::logistic || loss == PathLoss::hinge) && p.k != 1)
     throw std::invalid_argument("binary losses need one output");
   const std::ptrdiff_t n_blocks = (p.n + kBlock - 1) / kBlock;

@@ -4,7 +4,8 @@ A module's *parameters* (``module.parameters()``, in registration order) are fla
 one vector per model, the vectors are stacked into an ``(m, d)`` float64 array and combined
 by :func:`radonml.aggregate`; the result is written into a copy of the first module. The
 flatten/unflatten helpers are public so that other components (the federated simulator, the
-Flower strategy) use the very same layout.
+Flower strategy) use the very same layout. :func:`make_mlp` and :func:`make_cnn` build the
+small seeded networks of radonml's examples, benchmarks and command line.
 
 Buffers (``module.buffers()``, e.g. batch-norm running statistics) are not parameters and
 are **not** passed to the aggregator. By default floating-point buffers are averaged
@@ -29,7 +30,7 @@ except ModuleNotFoundError as exc:  # pragma: no cover - torch is an optional de
     ) from exc
 
 from .aggregators import aggregate
-from ._validation import check_weights
+from ._validation import check_int, check_weights
 
 __all__ = [
     "flatten_parameters",
@@ -38,7 +39,13 @@ __all__ = [
     "parameter_slices",
     "n_parameters",
     "aggregate_modules",
+    "make_mlp",
+    "make_cnn",
+    "MLP_INITS",
 ]
+
+#: Initializations of :func:`make_mlp`.
+MLP_INITS = ("uniform", "kaiming_normal")
 
 
 def _check_module(module, name: str = "module") -> nn.Module:
@@ -253,3 +260,185 @@ def aggregate_modules(modules: Sequence, method="radon", *, weights=None, buffer
                     avg = torch.tensordot(ww, stack, dims=1)
                     buf.copy_(avg.to(device=buf.device, dtype=buf.dtype))
     return out
+
+
+# --------------------------------------------------------------------------------- models --
+
+def _check_dtype(dtype) -> torch.dtype:
+    if not isinstance(dtype, torch.dtype) or not dtype.is_floating_point:
+        raise TypeError(f"dtype must be a floating torch.dtype (e.g. torch.float32), got {dtype!r}")
+    return dtype
+
+
+def _seeded(seed, build):
+    """``build()`` under ``torch.manual_seed(seed)`` without touching the caller's global random
+    state; seed None: ``build()`` on the global random state as it is."""
+    if seed is None:
+        return build()
+    seed = check_int(seed, "seed", minimum=0)
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        return build()
+
+
+def _kaiming_normal(model: nn.Module) -> nn.Module:
+    r"""He initialization: weights :math:`\mathcal N(0, 2/\text{fan}_\text{in})`, biases 0."""
+    for m in model.modules():
+        if isinstance(m, (nn.Linear, nn.Conv1d, nn.Conv2d)):
+            nn.init.kaiming_normal_(m.weight, nonlinearity="relu")
+            nn.init.zeros_(m.bias)
+    return model
+
+
+def _uniform_fan_in(model: nn.Module, generator) -> nn.Module:
+    r"""Weights and biases :math:`U(-1/\sqrt{\text{fan}_\text{in}}, 1/\sqrt{\text{fan}_\text{in}})`,
+    drawn in float64 (weight, then bias, layer by layer) and rounded to the model's dtype."""
+    with torch.no_grad():
+        for mod in model:
+            if isinstance(mod, nn.Linear):
+                bound = 1.0 / np.sqrt(mod.in_features)
+                mod.weight.copy_((torch.rand(mod.weight.shape, generator=generator, dtype=torch.float64) * 2 - 1) * bound)
+                mod.bias.copy_((torch.rand(mod.bias.shape, generator=generator, dtype=torch.float64) * 2 - 1) * bound)
+    return model
+
+
+def make_mlp(n_in: int, hidden, n_out: int, *, init: str = "uniform", seed=0, dtype=torch.float32) -> nn.Sequential:
+    r"""A ReLU MLP ``Linear-ReLU-...-Linear`` with a reproducible initialization.
+
+    Two initializations, for a layer with fan-in :math:`d`:
+
+    - ``"uniform"``: weights and biases :math:`\sim U(-1/\sqrt d, 1/\sqrt d)`, PyTorch's default
+      distribution, drawn in float64 from a ``torch.Generator`` seeded with ``seed`` (weight,
+      then bias, layer by layer) and rounded to ``dtype``; the same weights on every platform
+      and for every dtype;
+    - ``"kaiming_normal"`` (He et al., 2015): weights :math:`\sim \mathcal N(0, 2/d)` and zero
+      biases, which keeps deep ReLU stacks trainable (the default initialization shrinks the
+      signal layer by layer); drawn from torch's global random state under
+      ``torch.manual_seed(seed)``.
+
+    With an integer ``seed`` the caller's global torch random state is left as it was; with
+    ``seed=None`` the weights come from the global random state, which advances (as building
+    ``torch.nn`` layers does), so that a sequence of calls after one ``torch.manual_seed`` is
+    reproducible, as :func:`radonml.lmc.train_pair` needs.
+
+    Parameters
+    ----------
+    n_in : int
+        Input features.
+    hidden : int or sequence of int
+        Hidden widths (an empty sequence: a linear model).
+    n_out : int
+        Outputs (classes).
+    init : {"uniform", "kaiming_normal"}, default "uniform"
+    seed : int or None, default 0
+    dtype : torch.dtype, default torch.float32
+
+    Returns
+    -------
+    torch.nn.Sequential
+
+    Raises
+    ------
+    TypeError, ValueError
+        Non-integer or non-positive sizes, unknown ``init``, negative ``seed``, a non-floating
+        ``dtype``.
+
+    References
+    ----------
+    K. He, X. Zhang, S. Ren, J. Sun, "Delving deep into rectifiers: surpassing human-level
+    performance on ImageNet classification", ICCV 2015.
+
+    Examples
+    --------
+    >>> make_mlp(40, 32, 10)
+    Sequential(
+      (0): Linear(in_features=40, out_features=32, bias=True)
+      (1): ReLU()
+      (2): Linear(in_features=32, out_features=10, bias=True)
+    )
+    >>> bool((make_mlp(4, [8], 2, init="kaiming_normal").state_dict()["0.bias"] == 0).all())
+    True
+    """
+    widths = [hidden] if isinstance(hidden, (int, np.integer)) and not isinstance(hidden, bool) else list(hidden)
+    dims = [check_int(n_in, "n_in", minimum=1)] + [check_int(h, "hidden", minimum=1) for h in widths]
+    n_out = check_int(n_out, "n_out", minimum=1)
+    dtype = _check_dtype(dtype)
+    if init not in MLP_INITS:
+        raise ValueError(f"init must be one of {MLP_INITS}, got {init!r}")
+
+    def build():
+        layers: List[nn.Module] = []
+        for a, b in zip(dims[:-1], dims[1:]):
+            layers += [nn.Linear(a, b), nn.ReLU()]
+        layers.append(nn.Linear(dims[-1], n_out))
+        net = nn.Sequential(*layers).to(dtype)
+        if init == "kaiming_normal":
+            return _kaiming_normal(net)
+        gen = None if seed is None else torch.Generator().manual_seed(int(seed))
+        return _uniform_fan_in(net, gen)
+
+    return _seeded(seed, build)
+
+
+def make_cnn(n_in: int, n_out: int, *, image_side=None, seed=0, dtype=torch.float32) -> nn.Sequential:
+    r"""A small ReLU CNN: two convolutions, one hidden linear layer of 64, He initialization.
+
+    For flat inputs of ``n_in`` values it reshapes them to one channel and runs
+    ``Conv1d(1, 16, 5, padding=2)``, ``Conv1d(16, 32, 3, padding=1, stride=2)``; with
+    ``image_side`` s (``n_in`` = s²) it reads s x s images and runs ``Conv2d(1, 16, 3, padding=1)``,
+    ``Conv2d(16, 32, 3, padding=1, stride=2)``. Then ``Flatten``, ``Linear(., 64)``, ``ReLU``,
+    ``Linear(64, n_out)``. Weights :math:`\sim \mathcal N(0, 2/	ext{fan}_	ext{in})` (He et al.,
+    2015), biases zero, drawn under ``torch.manual_seed(seed)`` as in :func:`make_mlp` with
+    ``init="kaiming_normal"`` (``seed=None``: from the global random state).
+
+    Parameters
+    ----------
+    n_in : int
+        Input values per example (the signal length, or s² for images).
+    n_out : int
+        Outputs (classes).
+    image_side : int, optional
+        Side s of square one-channel images.
+    seed : int or None, default 0
+    dtype : torch.dtype, default torch.float32
+
+    Returns
+    -------
+    torch.nn.Sequential
+
+    Raises
+    ------
+    TypeError, ValueError
+        Non-integer or non-positive sizes, ``n_in != image_side**2``, a non-floating ``dtype``.
+
+    Examples
+    --------
+    >>> make_cnn(64, 10, image_side=8)(torch.zeros(2, 64)).shape
+    torch.Size([2, 10])
+    """
+    n_in = check_int(n_in, "n_in", minimum=1)
+    n_out = check_int(n_out, "n_out", minimum=1)
+    dtype = _check_dtype(dtype)
+    if image_side is not None:
+        image_side = check_int(image_side, "image_side", minimum=1)
+        if image_side * image_side != n_in:
+            raise ValueError(f"n_in must be image_side**2 = {image_side * image_side} for square images, got {n_in}")
+
+    def build():
+        if image_side:  # 2-d images (digits: 8 x 8)
+            net = nn.Sequential(
+                nn.Unflatten(1, (1, image_side, image_side)),
+                nn.Conv2d(1, 16, 3, padding=1), nn.ReLU(),
+                nn.Conv2d(16, 32, 3, padding=1, stride=2), nn.ReLU(),
+                nn.Flatten(), nn.Linear(32 * ((image_side + 1) // 2) ** 2, 64), nn.ReLU(), nn.Linear(64, n_out),
+            )
+        else:
+            net = nn.Sequential(
+                nn.Unflatten(1, (1, n_in)),
+                nn.Conv1d(1, 16, 5, padding=2), nn.ReLU(),
+                nn.Conv1d(16, 32, 3, padding=1, stride=2), nn.ReLU(),
+                nn.Flatten(), nn.Linear(32 * ((n_in + 1) // 2), 64), nn.ReLU(), nn.Linear(64, n_out),
+            )
+        return _kaiming_normal(net.to(dtype))
+
+    return _seeded(seed, build)

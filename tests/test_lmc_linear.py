@@ -1,13 +1,10 @@
-"""radonml.linear: path metrics of linear models against naive per-alpha float64 loops."""
-
-import warnings
+"""radonml.lmc.linear: path metrics of linear models against naive per-alpha float64 loops."""
 
 import numpy as np
 import pytest
 
-from radonml import linear
 from radonml.exceptions import EndpointMismatchWarning
-from radonml.lmc import barrier
+from radonml.lmc import barrier, linear
 
 ALPHAS = np.array([-0.25, 0.0, 0.1, 0.3, 0.5, 0.77, 1.0, 1.2])
 
@@ -123,9 +120,12 @@ def test_exact_barrier_squared_closed_form(rng):
     assert c[2] >= 0
     la, lb = ref[2], ref[6]  # alpha = 0 and 1
     dense = linear.path_metrics(X, y, wa, wb, np.linspace(0, 1, 2001), loss="squared")
+    assert abs(la - lb) > 0.1 * max(la, lb)  # endpoints far apart: the "mean" barrier warns
     for kind in ("linear", "mean", "max"):
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", EndpointMismatchWarning)
+        if kind == "mean":
+            with pytest.warns(EndpointMismatchWarning, match="kind='linear'"):
+                grid_b = barrier(dense, kind=kind)
+        else:
             grid_b = barrier(dense, kind=kind)
         eb = linear.exact_barrier(X, y, wa, wb, kind=kind)
         assert eb.value == pytest.approx(grid_b, abs=1e-9 * max(la, lb))
@@ -178,10 +178,7 @@ def test_exact_barrier_bad_kind():
 def test_docstring_examples():
     import doctest
 
-    from radonml import _paths
-
-    for mod in (linear, _paths):
-        assert doctest.testmod(mod).failed == 0
+    assert doctest.testmod(linear).failed == 0
 
 
 def test_logistic_loss_accurate_over_the_whole_range_of_margins():
@@ -203,20 +200,34 @@ def test_overflowing_outputs_raise():
         linear.exact_barrier(X, [1.0, 0.0], [1e200], [1.0])
 
 
-def test_private_core_binding_guards_labels_and_loss_code():
+def test_private_core_binding_guards_labels_and_loss():
     # the compiled core indexes outputs by label: out-of-range labels once read out of bounds
-    # (a crash), and an unknown loss code once ran as the squared loss
+    # (a crash), and an unknown loss code once ran as the squared loss. The loss is now the
+    # core's PathLoss enum: integers are refused, and a PathLoss made from an unknown integer
+    # is refused by the core
     from radonml import _core
 
     X, w = np.ones((3, 2)), np.ones(4)
     al = np.array([0.0, 1.0])
+    softmax = _core.PathLoss.softmax
     for bad in ([10**9, 0, 0], [0, -1, 0], [0, 0, 2]):
         with pytest.raises(ValueError, match=r"labels must be in \[0, k\)"):
-            _core.linear_path_metrics(X, np.zeros(3), np.array(bad), w, w, 2, None, None, al, 3)
+            _core.linear_path_metrics(X, np.zeros(3), np.array(bad), w, w, 2, None, None, al, softmax)
     for code in (-1, 4, 7):
-        with pytest.raises(ValueError, match="loss must be 0"):
+        with pytest.raises(ValueError, match="loss must be a PathLoss enumerator"):
+            _core.linear_path_metrics(X, np.zeros(3), np.zeros(3, dtype=np.int64), w[:2], w[:2], 1, None, None, al,
+                                      _core.PathLoss(code))
+    for code in (1, 3):
+        with pytest.raises(TypeError, match="incompatible function arguments"):
             _core.linear_path_metrics(X, np.zeros(3), np.zeros(3, dtype=np.int64), w[:2], w[:2], 1, None, None, al,
                                       code)
     # valid codes and labels still run: softmax with labels 0 and 1 equals the closed form
-    lo, er = _core.linear_path_metrics(X, np.zeros(3), np.array([0, 1, 1]), w, w, 2, None, None, al, 3)
+    lo, er = _core.linear_path_metrics(X, np.zeros(3), np.array([0, 1, 1]), w, w, 2, None, None, al, softmax)
     np.testing.assert_allclose(lo, [np.log(2.0)] * 2, rtol=1e-14)
+
+
+def test_losses_are_the_core_enum():
+    from radonml import _core
+
+    assert linear.LOSSES == ("logistic", "squared", "hinge", "softmax")
+    assert [int(_core.PathLoss.__members__[name]) for name in linear.LOSSES] == [0, 1, 2, 3]

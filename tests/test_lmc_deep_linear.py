@@ -1,11 +1,11 @@
-"""radonml.dln: exact path polynomials of deep linear networks against direct evaluation."""
+"""radonml.lmc.deep_linear: exact path polynomials of deep linear networks against direct evaluation."""
 
 import numpy as np
 import pytest
 from numpy.polynomial import chebyshev as C
 from scipy.optimize import minimize_scalar
 
-from radonml import dln
+from radonml.lmc import deep_linear as dln
 
 
 def _direct(X, Y, wa, wb, alpha, layers, base):

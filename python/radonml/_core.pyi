@@ -1,0 +1,113 @@
+"""Typed stub of radonml's compiled core (cpp/bindings.cpp; private: use the radonml package).
+
+Arrays are converted to C-contiguous float64 (or int64 where noted) on the way in. Arguments
+are validated by the Python layer; the core only guards itself and raises ``CoreValueError``
+(a ``ValueError``) on misuse. Every compiled function and enum is listed here
+(tests/test_imports.py checks that this stub and the compiled module name the same things).
+"""
+
+from typing import ClassVar, Dict, Optional, Sequence, SupportsIndex, Tuple
+
+import numpy as np
+import numpy.typing as npt
+
+_Float64 = npt.NDArray[np.float64]
+_ArrayLike = npt.ArrayLike
+
+class CoreValueError(ValueError): ...
+
+class PathLoss:
+    """Loss of :func:`linear_path_metrics` (``radonml::PathLoss``, cpp/radonml/linear_path.hpp)."""
+
+    __members__: ClassVar[Dict[str, PathLoss]]
+    logistic: ClassVar[PathLoss]  # = 0
+    squared: ClassVar[PathLoss]  # = 1
+    hinge: ClassVar[PathLoss]  # = 2
+    softmax: ClassVar[PathLoss]  # = 3
+    def __init__(self, value: SupportsIndex) -> None: ...
+    def __eq__(self, other: object) -> bool: ...
+    def __hash__(self) -> int: ...
+    def __int__(self) -> int: ...
+    def __index__(self) -> int: ...
+    @property
+    def name(self) -> str: ...
+    @property
+    def value(self) -> int: ...
+
+class RadonSolver:
+    """Solver that produced a Radon point (``radonml::RadonSolver``, cpp/radonml/radon.hpp);
+    the values of :func:`radon_points`' ``solvers`` array."""
+
+    __members__: ClassVar[Dict[str, RadonSolver]]
+    fast_lu: ClassVar[RadonSolver]  # = 0
+    full_pivot_lu: ClassVar[RadonSolver]  # = 1
+    col_piv_qr: ClassVar[RadonSolver]  # = 2
+    def __init__(self, value: SupportsIndex) -> None: ...
+    def __eq__(self, other: object) -> bool: ...
+    def __hash__(self) -> int: ...
+    def __int__(self) -> int: ...
+    def __index__(self) -> int: ...
+    @property
+    def name(self) -> str: ...
+    @property
+    def value(self) -> int: ...
+
+def hardware_threads() -> int:
+    """Threads the core uses for ``n_threads <= 0`` (all cores)."""
+
+def radon_points(
+    groups: _ArrayLike, n_threads: SupportsIndex = 0, first_solver: SupportsIndex = 0
+) -> Tuple[_Float64, _Float64, npt.NDArray[np.int8]]:
+    """Radon points of g groups of r points in R^d, groups (g, r, d) with r >= d + 2.
+
+    Returns (points (g, d), lambdas (g, r), solvers (g,) int8: :class:`RadonSolver` values).
+    ``first_solver`` (a :class:`RadonSolver` value, for tests) skips the cheaper solvers.
+    """
+
+def iterated_radon_point(
+    points: _ArrayLike, leaves: _ArrayLike, r: SupportsIndex, height: SupportsIndex, n_threads: SupportsIndex = 0
+) -> _Float64:
+    """The iterated Radon point (d,) of points (n, d) over the tree whose leaves (int64 indices
+    into points, r**height of them) are given."""
+
+def linear_path_metrics(
+    X: _ArrayLike,
+    y: _ArrayLike,
+    labels: _ArrayLike,
+    w_a: _ArrayLike,
+    w_b: _ArrayLike,
+    k: SupportsIndex,
+    b_a: Optional[_ArrayLike],
+    b_b: Optional[_ArrayLike],
+    alphas: _ArrayLike,
+    loss: PathLoss,
+    n_threads: SupportsIndex = 0,
+) -> Tuple[_Float64, _Float64]:
+    """Mean loss and error (m,) of the linear model along the path from (w_a, b_a) to (w_b, b_b).
+
+    X (n, d); y (n, k) targets or +-1 labels; labels (n,) int64 classes for ``PathLoss.softmax``;
+    w_a, w_b (d, k); b_a, b_b (k,) or None; alphas (m,).
+    """
+
+def linear_squared_coefficients(
+    X: _ArrayLike,
+    y: _ArrayLike,
+    w_a: _ArrayLike,
+    w_b: _ArrayLike,
+    k: SupportsIndex,
+    b_a: Optional[_ArrayLike],
+    b_b: Optional[_ArrayLike],
+    n_threads: SupportsIndex = 0,
+) -> _Float64:
+    """(c0, c1, c2) of the squared loss c0 + c1 alpha + c2 alpha^2 along the path."""
+
+def dln_path_chebyshev(
+    X: _ArrayLike,
+    Y: _ArrayLike,
+    w_start: Sequence[_ArrayLike],
+    w_end: Sequence[_ArrayLike],
+    interpolated: Sequence[SupportsIndex],
+    n_threads: SupportsIndex = 0,
+) -> Tuple[_Float64, _Float64]:
+    """Chebyshev coefficients (in t = 2 alpha - 1) of a deep linear network's squared loss
+    (2k + 1,) and of its end-to-end matrix (k + 1, d_0, d_L), k the interpolated layers."""

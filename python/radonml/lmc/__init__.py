@@ -1,0 +1,114 @@
+r"""(Layer-wise) linear mode connectivity (SPEC §5).
+
+Two models :math:`\theta_A, \theta_B` of one architecture; the path
+:math:`\theta(\alpha) = (1-\alpha)\theta_A + \alpha\theta_B`, possibly only for some layers
+with the rest from a *base* model, and the barriers along it. One module per concept:
+
+- :mod:`~radonml.lmc.barriers`: :func:`barrier` (the "linear", "mean" and "max" barriers),
+  :class:`PathResult`, :class:`ExactBarrier`;
+- :mod:`~radonml.lmc.groups`: a model's layers as groups of state-dict tensors
+  (:func:`layer_groups`);
+- :mod:`~radonml.lmc.interpolation`: :func:`interpolate` (a model on the path) and
+  :func:`evaluate_path` (metrics along it);
+- :mod:`~radonml.lmc.evaluators`: :func:`classification_evaluator`, which evaluates all points
+  of a path in one batched forward pass per data batch (:func:`torch.func.vmap`, or one
+  batched matrix product per layer for ``nn.Sequential`` MLPs);
+- :mod:`~radonml.lmc.layerwise`: :func:`layerwise_barriers` and :func:`cumulative_barriers`,
+  measured against the full endpoint models;
+- :mod:`~radonml.lmc.robustness`: :func:`perturbation_robustness` (the averaging direction vs.
+  random directions, per layer);
+- :mod:`~radonml.lmc.subspaces`: :func:`subspace_perturbations` (the training subspace and its
+  complement);
+- :mod:`~radonml.lmc.training`: :func:`train_pair` (two SGD runs from one initialization);
+- :mod:`~radonml.lmc.linear`: exact, compiled paths of linear models (``path_metrics``);
+- :mod:`~radonml.lmc.deep_linear`: exact paths of deep linear networks as polynomials in
+  :math:`\alpha` (``path_loss``, ``exact_barrier``).
+
+The torch studies are imported on first use: ``import radonml.lmc`` (and
+:mod:`~radonml.lmc.barriers`, :mod:`~radonml.lmc.linear`, :mod:`~radonml.lmc.deep_linear`)
+need only numpy and the compiled core.
+
+References
+----------
+L. Adilova, M. Andriushchenko, M. Kamp, A. Fischer, M. Jaggi, "Layer-wise linear mode
+connectivity", ICLR 2024.
+R. Entezari, H. Sedghi, O. Saukh, B. Neyshabur, "The role of permutation invariance in linear
+mode connectivity of neural networks", ICLR 2022 (the "linear" barrier).
+J. Frankle, G. K. Dziugaite, D. Roy, M. Carbin, "Linear mode connectivity and the lottery
+ticket hypothesis", ICML 2020 (the "mean" barrier).
+"""
+
+from __future__ import annotations
+
+from importlib import import_module as _import_module
+from typing import TYPE_CHECKING
+
+from .barriers import BARRIER_KINDS, ExactBarrier, PathResult, barrier
+
+if TYPE_CHECKING:  # the lazily imported names, for type checkers and IDEs
+    from .evaluators import ClassificationEvaluator, classification_evaluator
+    from .groups import ROOT, layer_groups
+    from .interpolation import evaluate_path, interpolate
+    from .layerwise import CumulativeResult, LayerwiseResult, cumulative_barriers, layerwise_barriers
+    from .robustness import RobustnessResult, perturbation_robustness
+    from .subspaces import SubspaceResult, subspace_perturbations
+    from .training import TrainedPair, train_pair
+
+__all__ = [
+    "layer_groups",
+    "interpolate",
+    "evaluate_path",
+    "classification_evaluator",
+    "ClassificationEvaluator",
+    "barrier",
+    "layerwise_barriers",
+    "cumulative_barriers",
+    "perturbation_robustness",
+    "subspace_perturbations",
+    "train_pair",
+    "PathResult",
+    "ExactBarrier",
+    "LayerwiseResult",
+    "CumulativeResult",
+    "RobustnessResult",
+    "SubspaceResult",
+    "TrainedPair",
+    "BARRIER_KINDS",
+    "ROOT",
+]
+
+# name -> submodule that defines it (these need torch: imported on first access)
+_LAZY_NAMES = {
+    "ROOT": "groups",
+    "layer_groups": "groups",
+    "interpolate": "interpolation",
+    "evaluate_path": "interpolation",
+    "ClassificationEvaluator": "evaluators",
+    "classification_evaluator": "evaluators",
+    "LayerwiseResult": "layerwise",
+    "layerwise_barriers": "layerwise",
+    "CumulativeResult": "layerwise",
+    "cumulative_barriers": "layerwise",
+    "RobustnessResult": "robustness",
+    "perturbation_robustness": "robustness",
+    "SubspaceResult": "subspaces",
+    "subspace_perturbations": "subspaces",
+    "TrainedPair": "training",
+    "train_pair": "training",
+}
+_SUBMODULES = ("barriers", "groups", "interpolation", "evaluators", "layerwise", "robustness", "subspaces",
+               "training", "linear", "deep_linear")
+
+
+def __getattr__(name):
+    if name in _LAZY_NAMES:
+        value = getattr(_import_module(f"{__name__}.{_LAZY_NAMES[name]}"), name)
+        globals()[name] = value
+        return value
+    if name in _SUBMODULES:
+        return _import_module(f"{__name__}.{name}")
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def __dir__():
+    return sorted(set(globals()) | set(_LAZY_NAMES) | set(_SUBMODULES))
