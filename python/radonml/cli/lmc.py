@@ -18,7 +18,7 @@ import numpy as np
 
 from . import _conventions as C
 
-__all__ = ["HELP", "DESCRIPTION", "EXAMPLES", "add_arguments", "run", "build_model", "train_pair"]
+__all__ = ["HELP", "DESCRIPTION", "EXAMPLES", "add_arguments", "run"]
 
 HELP = "(Layer-wise) linear mode connectivity analysis of two trained networks"
 DESCRIPTION = """Train two networks offline and analyse their (layer-wise) linear mode connectivity.
@@ -70,92 +70,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                          deprecated=("--no-plots", "--no-progress", "--threads0"))
 
 
-def build_model(kind: str, in_features: int, n_classes: int, hidden=(128, 128, 128), image_side=None):
-    """An MLP (Linear+ReLU blocks) or a small CNN (two conv layers, one hidden linear layer).
-
-    Weights get He (Kaiming-normal, fan-in) initialization and biases zero, which keeps deep
-    ReLU stacks trainable (PyTorch's default initialization shrinks the signal layer by layer).
-    """
-    from torch import nn
-
-    if kind == "mlp":
-        layers, d = [], in_features
-        for w in hidden:
-            layers += [nn.Linear(d, w), nn.ReLU()]
-            d = w
-        layers.append(nn.Linear(d, n_classes))
-        return _he_init(nn.Sequential(*layers))
-    if kind != "cnn":
-        raise ValueError(f"model must be 'mlp' or 'cnn', got {kind!r}")
-    if image_side:  # 2-d images (digits: 8 x 8)
-        return _he_init(nn.Sequential(
-            nn.Unflatten(1, (1, image_side, image_side)),
-            nn.Conv2d(1, 16, 3, padding=1), nn.ReLU(),
-            nn.Conv2d(16, 32, 3, padding=1, stride=2), nn.ReLU(),
-            nn.Flatten(), nn.Linear(32 * ((image_side + 1) // 2) ** 2, 64), nn.ReLU(), nn.Linear(64, n_classes),
-        ))
-    length = in_features
-    out_len = (length + 1) // 2
-    return _he_init(nn.Sequential(
-        nn.Unflatten(1, (1, length)),
-        nn.Conv1d(1, 16, 5, padding=2), nn.ReLU(),
-        nn.Conv1d(16, 32, 3, padding=1, stride=2), nn.ReLU(),
-        nn.Flatten(), nn.Linear(32 * out_len, 64), nn.ReLU(), nn.Linear(64, n_classes),
-    ))
-
-
-def _he_init(model):
-    from torch import nn
-
-    for m in model.modules():
-        if isinstance(m, (nn.Linear, nn.Conv1d, nn.Conv2d)):
-            nn.init.kaiming_normal_(m.weight, nonlinearity="relu")
-            nn.init.zeros_(m.bias)
-    return model
-
-
-def train_pair(make_model, X, y, *, epochs, lr, momentum, batch_size, seed, weight_decay=0.0, different_init=False,
-               progress=None):
-    """Two SGD runs from one (or two) seeded initializations with different seeded data orders.
-
-    Returns (model_a, model_b, checkpoints) where checkpoints is a dict
-    ``{"a": [...], "b": [...]}`` of state-dict copies: the initialization, then every epoch.
-    """
-    import torch
-
-    torch.manual_seed(seed)
-    init = make_model()
-    models, ckpts = {}, {}
-    Xt = torch.as_tensor(X, dtype=torch.float32)
-    yt = torch.as_tensor(y, dtype=torch.long)
-    n = Xt.shape[0]
-    for run_i, name in enumerate(("a", "b")):
-        if different_init and name == "b":
-            torch.manual_seed(seed + 7919)
-            model = make_model()
-        else:
-            model = make_model()
-            model.load_state_dict(init.state_dict())
-        opt = torch.optim.SGD(model.parameters(), lr=lr, momentum=momentum, weight_decay=weight_decay)
-        gen = torch.Generator().manual_seed(seed * 1000 + 17 + run_i)  # the data order differs
-        hist = [{k: v.detach().clone() for k, v in model.state_dict().items()}]
-        for _ in range(epochs):
-            model.train()
-            perm = torch.randperm(n, generator=gen)
-            for i in range(0, n, batch_size):
-                idx = perm[i:i + batch_size]
-                opt.zero_grad(set_to_none=True)
-                loss = torch.nn.functional.cross_entropy(model(Xt[idx]), yt[idx])
-                loss.backward()
-                opt.step()
-            hist.append({k: v.detach().clone() for k, v in model.state_dict().items()})
-            if progress is not None:
-                progress.update(1)
-        model.eval()
-        models[name], ckpts[name] = model, hist
-    return models["a"], models["b"], ckpts
-
-
 # ------------------------------------------------------------------ the steps of run
 
 
@@ -171,10 +85,15 @@ def _train(args, ds, report):
     """The two models and their checkpoints (progress bar over both runs' epochs)."""
     from tqdm.auto import tqdm
 
+    from ..lmc import train_pair
+    from ..torch import make_cnn, make_mlp
+
     side = 8 if args.dataset == "digits" else None
 
-    def make():
-        return build_model(args.model, ds.n_features, ds.n_classes, args.hidden, side)
+    def make():  # seed=None: drawn from torch's global generator, which train_pair seeds
+        if args.model == "cnn":
+            return make_cnn(ds.n_features, ds.n_classes, image_side=side, seed=None)
+        return make_mlp(ds.n_features, args.hidden, ds.n_classes, init="kaiming_normal", seed=None)
 
     bar = tqdm(total=2 * args.epochs, desc="training", disable=not report.progress, leave=False)
     try:

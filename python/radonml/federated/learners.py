@@ -3,13 +3,13 @@ trained together with :func:`torch.func.vmap` (one forward and one backward pass
 
 :class:`Learners` holds the state, one ``(m, d)`` tensor of flat parameter vectors;
 :func:`make_learners` splits a data set (:mod:`radonml.federated.splits`) and builds them;
-:func:`make_mlp` is a small seeded ReLU MLP for the examples and the command line.
+:func:`make_mlp` (from :mod:`radonml.torch`, re-exported here) is the seeded ReLU MLP of the examples
+and the command line.
 """
 
 from __future__ import annotations
 
 import copy
-from typing import List
 
 import numpy as np
 import torch
@@ -17,40 +17,10 @@ from torch import nn
 from torch.func import functional_call, grad, vmap
 
 from .._validation import check_int
-from ..torch import flatten_parameters, load_flat_parameters, n_parameters, parameter_slices
+from ..torch import flatten_parameters, load_flat_parameters, make_mlp, n_parameters, parameter_slices
 from .splits import split_indices
 
 __all__ = ["make_mlp", "Learners", "make_learners"]
-
-
-def make_mlp(n_in: int, hidden, n_out: int, *, seed: int = 0, dtype=torch.float32) -> nn.Sequential:
-    """A small ReLU MLP ``Linear-ReLU-...-Linear`` with seeded initialization.
-
-    ``hidden`` is an int or a sequence of widths (empty: logistic regression).
-
-    >>> make_mlp(40, 32, 10)
-    Sequential(
-      (0): Linear(in_features=40, out_features=32, bias=True)
-      (1): ReLU()
-      (2): Linear(in_features=32, out_features=10, bias=True)
-    )
-    """
-    widths = [hidden] if isinstance(hidden, (int, np.integer)) else list(hidden)
-    dims = [check_int(n_in, "n_in", minimum=1)] + [check_int(h, "hidden", minimum=1) for h in widths]
-    n_out = check_int(n_out, "n_out", minimum=1)
-    gen = torch.Generator().manual_seed(int(seed))
-    layers: List[nn.Module] = []
-    for a, b in zip(dims[:-1], dims[1:]):
-        layers += [nn.Linear(a, b), nn.ReLU()]
-    layers.append(nn.Linear(dims[-1], n_out))
-    net = nn.Sequential(*layers).to(dtype)
-    with torch.no_grad():
-        for mod in net:
-            if isinstance(mod, nn.Linear):
-                bound = 1.0 / np.sqrt(mod.in_features)
-                mod.weight.copy_((torch.rand(mod.weight.shape, generator=gen, dtype=torch.float64) * 2 - 1) * bound)
-                mod.bias.copy_((torch.rand(mod.bias.shape, generator=gen, dtype=torch.float64) * 2 - 1) * bound)
-    return net
 
 
 def _check_model(model) -> nn.Module:
