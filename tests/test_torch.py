@@ -15,6 +15,7 @@ from radonml.torch import (  # noqa: E402
     lower_median,
     n_parameters,
     parameter_slices,
+    state_arrays,
     state_layout,
     tensor_rule,
     unflatten_parameters,
@@ -286,6 +287,13 @@ def test_integer_buffers_weighted_lower_median():
     assert int(aggregate_modules(mods, "median").num_batches_tracked) == 2
     assert int(aggregate_modules(mods[::-1], "median").num_batches_tracked) == 2
     np.testing.assert_array_equal(lower_median(np.array([[True, False], [False, False], [True, True]])), [True, False])
+
+
+def test_state_layout_of_a_module_without_buffers_is_flatten_parameters(mlps):
+    """The federated simulator's flat vectors and the state layout coincide when there are no buffers."""
+    lay = state_layout(mlps[0])
+    assert lay.slices == parameter_slices(mlps[0]) and set(lay.rules) == {"aggregator"}
+    np.testing.assert_array_equal(lay.stack([state_arrays(m) for m in mlps]), np.stack([_ref_vector(m) for m in mlps]))
 
 
 def test_tensor_rule_is_the_one_policy():
