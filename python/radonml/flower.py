@@ -11,6 +11,21 @@ configuration messages, metric aggregation and evaluation stay FedAvg's.
 
 Robustness of the server:
 
+- **Replies are matched to the global model by name.** As in Flower's own FedAvg, arrays are
+  matched by their key in the ``ArrayRecord``, never by position. The keys, shapes and dtypes
+  every reply must have are those of the arrays the server sent in that round
+  (:meth:`FedAggregate.configure_train` records them per round; call
+  :meth:`FedAggregate.set_global_arrays` yourself if you send the round's messages without
+  it). A reply with a missing or extra key, another shape or another dtype is dropped with a
+  logged warning that names the node and every difference. When no arrays are known for a
+  round (``aggregate_train`` called on its own), the replies are matched to the signature
+  (keys, shapes, dtypes) most usable replies share, a tie going to the smallest signature in
+  sorted order, and the global model's keys are in sorted order. Nothing depends on which
+  reply arrived first or on the order of the keys inside a reply.
+- **Arrival order never matters.** The usable replies are put in the order of their node id
+  (then message id, then content) before anything is aggregated, so every permutation of the
+  replies, and every key order inside them, gives a bit-identical global model, the Radon
+  tree of a seeded ``rng`` included.
 - **Too few replies for a Radon point.** The Radon point of :math:`k` vectors in
   :math:`\mathbb{R}^d` needs :math:`k \ge r = d + 2`. When fewer clients reply (failed or slow
   clients, a small federation), the round is aggregated with ``fallback`` (default the
@@ -19,14 +34,19 @@ Robustness of the server:
   :attr:`FedAggregate.fallback_rounds`. ``fallback=None`` keeps the previous global model for
   that round instead.
 - **Unusable replies.** Replies with errors are skipped (as in FedAvg). Unlike FedAvg, which
-  stops on the first inconsistent reply, replies whose arrays have other keys or shapes than
-  the first usable reply, hold NaN/inf, or (when weighted) lack a valid weight are dropped one
-  by one with a logged warning. If nothing usable is left, the round keeps the previous
-  global model.
+  stops on the first inconsistent reply, replies that do not match the global model, hold
+  NaN or inf (the warning names the arrays), or (when weighted) lack a valid weight are
+  dropped one by one with a logged warning. If nothing usable is left, the round keeps the
+  previous global model.
 - **A failing aggregator.** If ``method`` raises ``ValueError``/``LinAlgError``/
-  ``FloatingPointError`` on a round's replies, that round uses ``fallback`` (warned and logged).
-- Integer arrays (e.g. ``num_batches_tracked`` of a torch ``state_dict``) are not aggregated:
-  they are taken from the first usable reply.
+  ``FloatingPointError`` on a round's replies, or returns NaN or inf, that round uses
+  ``fallback`` (warned and logged); an aggregate that does not fit in the arrays' dtype keeps
+  the previous global model (logged). The server never installs a non-finite model.
+- **One policy for every array** (:func:`radonml.torch.tensor_rule`, the same as
+  :func:`radonml.torch.aggregate_modules` applies to the same models): every floating-point
+  array, BatchNorm running statistics included, goes through ``method``; integer arrays (a
+  torch ``state_dict``'s ``num_batches_tracked``) become the element-wise (weighted) lower
+  median of the replies' values.
 
 Radon points exist only for :math:`m \ge d + 2` clients, so :class:`FedRadon` suits small
 models (linear and logistic models, small heads); for networks pick ``method="median"``,
@@ -35,9 +55,10 @@ models (linear and logistic models, small heads); for networks pick ``method="me
 
 from __future__ import annotations
 
+import hashlib
 import warnings
 from logging import INFO, WARNING
-from typing import Iterable, List, Optional, Tuple
+from typing import Dict, Iterable, List, Optional, Tuple
 
 import numpy as np
 
@@ -48,6 +69,7 @@ try:
 except ModuleNotFoundError as exc:  # pragma: no cover - optional dependency
     raise ModuleNotFoundError("radonml.flower needs Flower; install it with `pip install 'flwr[simulation]>=1.20'`") from exc
 
+from ._state import StateLayout
 from ._validation import check_rng
 from .aggregators import aggregate_with_fallback, resolve_aggregator
 from .exceptions import FallbackWarning, NoRadonPointError
@@ -60,6 +82,8 @@ def arrayrecord_to_vector(record: ArrayRecord) -> Tuple[np.ndarray, List[str], L
 
     Returns ``(vector, keys, arrays)``: the vector, the record's keys in order and its arrays
     (numpy) so that :func:`vector_to_arrays` can restore shapes, dtypes and non-float arrays.
+    The vector follows the record's key order; NaN and inf are copied as they are (this
+    function reads; :class:`FedAggregate` drops such replies).
 
     >>> v, keys, arrs = arrayrecord_to_vector(ArrayRecord([np.ones((2, 2)), np.zeros(1)]))
     >>> v
@@ -74,18 +98,27 @@ def arrayrecord_to_vector(record: ArrayRecord) -> Tuple[np.ndarray, List[str], L
 
 def vector_to_arrays(vector: np.ndarray, keys: List[str], like: List[np.ndarray]) -> ArrayRecord:
     """Inverse of :func:`arrayrecord_to_vector`: an ``ArrayRecord`` with the keys, shapes and
-    dtypes of ``like``; floating arrays are read from ``vector``, others copied from ``like``."""
+    dtypes of ``like``; floating arrays are read from ``vector``, others copied from ``like``.
+
+    Raises ``ValueError`` when ``vector`` has the wrong length, holds NaN or inf, or holds a
+    value that does not fit in its array's dtype (named)."""
     vector = np.asarray(vector, dtype=np.float64)
     n_float = sum(np.asarray(a).size for a in like if np.asarray(a).dtype.kind == "f")
     if vector.ndim != 1 or vector.shape[0] != n_float:
         raise ValueError(f"vector has {vector.size} entries, but the arrays hold {n_float} floating-point numbers")
+    if not np.isfinite(vector).all():
+        raise ValueError(f"vector must be finite, got {int(vector.size - np.isfinite(vector).sum())} NaN or infinite value(s)")
     out = ArrayRecord()
     start = 0
     for k, a in zip(keys, like):
         a = np.asarray(a)
         if a.dtype.kind == "f":
             n = a.size
-            out[k] = Array(np.ascontiguousarray(vector[start : start + n].reshape(a.shape).astype(a.dtype)))
+            with np.errstate(over="ignore"):  # an overflow is reported below, by name
+                part = vector[start : start + n].reshape(a.shape).astype(a.dtype)
+            if not np.isfinite(part).all():
+                raise ValueError(f"vector: the values for array {k!r} do not fit in its dtype {a.dtype} (they would become inf)")
+            out[k] = Array(np.ascontiguousarray(part))
             start += n
         else:
             out[k] = Array(np.ascontiguousarray(a))
@@ -123,6 +156,29 @@ class FedAggregate(FedAvg):
         Rounds aggregated with the fallback (or skipped when ``fallback=None``).
     methods_used : dict
         ``{round: method name}`` of every aggregated round.
+
+    Notes
+    -----
+    Replies are matched to the arrays the server sent in their round by key (see the module
+    docstring), put in node order, and aggregated under the one tensor policy of
+    :func:`radonml.torch.tensor_rule`; the weights (``weighted_by_key``) are passed to the
+    aggregator as the clients reported them.
+
+    Examples
+    --------
+    >>> from flwr.app import Metadata, RecordDict
+    >>> def reply(node, w):
+    ...     meta = Metadata(run_id=1, message_id=str(node), src_node_id=node, dst_node_id=0, reply_to_message_id="",
+    ...                     group_id="1", created_at=0.0, ttl=60.0, message_type="train")
+    ...     content = RecordDict({"arrays": ArrayRecord({"w": Array(np.array(w))}),
+    ...                           "metrics": MetricRecord({"num-examples": 1})})
+    ...     return Message(content, metadata=meta)
+    >>> strategy = FedAggregate("median")
+    >>> strategy.set_global_arrays(1, ArrayRecord({"w": Array(np.zeros(2))}))  # what configure_train does
+    >>> replies = [reply(3, [5.0, 0.0]), reply(1, [1.0, 1.0]), reply(4, [7.0]), reply(2, [2.0, 9.0])]
+    >>> arrays, _ = strategy.aggregate_train(1, replies)  # node 4's reply has another shape: dropped, logged
+    >>> arrays["w"].numpy()
+    array([2., 1.])
     """
 
     def __init__(self, method="radon", *, fallback="geometric_median", weighted=None, rng=None, aggregator_options=None, **kwargs):
@@ -136,82 +192,249 @@ class FedAggregate(FedAvg):
         self.aggregator_options = dict(aggregator_options or {})
         self.fallback_rounds: List[int] = []
         self.methods_used: dict = {}
+        self._global_signatures: Dict[int, Tuple[Tuple[str, tuple, np.dtype], ...]] = {}
 
     def summary(self) -> None:
         super().summary()
         name = self.method if isinstance(self.method, str) else getattr(self.method, "__name__", "callable")
         log(INFO, "\t└──> radonml aggregation: %s (fallback: %s, weighted: %s)", name, self.fallback, self.weighted)
 
+    def set_global_arrays(self, server_round: int, arrays: ArrayRecord) -> None:
+        """Record the arrays the server sends in round ``server_round``: that round's replies
+        must have their keys, shapes and dtypes (matched by key), and the global model keeps
+        their key order.
+
+        :meth:`configure_train` calls it; call it yourself when you send a round's messages
+        without :meth:`configure_train`. Only the keys, shapes and dtypes are kept, for the
+        two most recent rounds.
+
+        Raises
+        ------
+        TypeError
+            ``arrays`` is not an ``ArrayRecord``, or holds arrays that cannot be aggregated
+            (complex, strings, objects).
+        """
+        if not isinstance(arrays, ArrayRecord):
+            raise TypeError(f"arrays must be a flwr.app.ArrayRecord, got {type(arrays).__name__}")
+        sig = []
+        for key in arrays.keys():
+            a = arrays[key].numpy()
+            sig.append((key, tuple(a.shape), a.dtype))
+        StateLayout.from_entries([(k, sh, dt, False) for k, sh, dt in sig])  # unusable dtypes fail here
+        self._global_signatures[int(server_round)] = tuple(sig)
+        for old in sorted(self._global_signatures)[:-2]:
+            del self._global_signatures[old]
+
+    def configure_train(self, server_round: int, arrays: ArrayRecord, config, grid):
+        """FedAvg's ``configure_train``, recording the arrays sent (:meth:`set_global_arrays`)."""
+        self.set_global_arrays(server_round, arrays)
+        return super().configure_train(server_round, arrays, config, grid)
+
+    @staticmethod
+    def _in_node_order(replies: List[Message]) -> List[Message]:
+        """The replies sorted by (node id, message id), then by content for exact ties, so
+        that nothing downstream depends on the order in which they arrived."""
+
+        def key(msg):
+            return (int(msg.metadata.src_node_id), str(msg.metadata.message_id))
+
+        def digest(msg):
+            h = hashlib.sha256()
+            for rec_key, rec in sorted(msg.content.array_records.items()):
+                h.update(rec_key.encode())
+                for k in sorted(rec.keys()):
+                    a = rec[k]
+                    h.update(f"{k}|{a.dtype}|{a.shape}|".encode())
+                    h.update(a.data)
+            return h.hexdigest()
+
+        out = sorted(replies, key=key)
+        keys = [key(m) for m in out]
+        if len(set(keys)) < len(keys):
+            out = sorted(out, key=lambda m: (key(m), digest(m)))
+        return out
+
     def _usable(self, server_round, replies: List[Message]):
-        """Replies that can be aggregated: exactly one ArrayRecord with the keys, shapes and dtype
-        kinds of the first usable reply, finite values, and (if weighted) a positive finite
-        weight in exactly one MetricRecord. Others are dropped with a logged warning."""
-        rows, weights, first, kept = [], [], None, []
+        """Replies that can be aggregated before they are compared with the global model:
+        exactly one ArrayRecord of real-valued arrays, all finite, and (if weighted) a
+        non-negative finite weight in exactly one MetricRecord. Returns
+        ``[(message, {key: array}, weight)]``; the others are dropped with a logged warning."""
+        out = []
         for msg in replies:
-            node = msg.metadata.src_node_id
             content = msg.content
-
-            def drop(why):
-                log(WARNING, "round %d: dropping the reply of node %d: %s", server_round, node, why)
-
             if len(content.array_records) != 1:
-                drop(f"expected exactly one ArrayRecord, got {len(content.array_records)}")
+                self._drop(server_round, msg, f"expected exactly one ArrayRecord, got {len(content.array_records)}")
                 continue
-            vec, keys, arrays = arrayrecord_to_vector(next(iter(content.array_records.values())))
-            shapes = [(np.asarray(a).shape, np.asarray(a).dtype.kind) for a in arrays]
-            if first is not None and (keys != first[0] or shapes != first[2]):
-                drop("its arrays differ in keys or shapes from the first usable reply")
+            record = next(iter(content.array_records.values()))
+            arrays = {k: record[k].numpy() for k in record.keys()}
+            odd = [f"{k!r} ({a.dtype})" for k, a in arrays.items() if a.dtype.kind not in "fiub"]
+            if odd:
+                self._drop(server_round, msg, f"its arrays {', '.join(odd)} hold no real numbers")
                 continue
-            if not np.isfinite(vec).all():
-                drop("its arrays hold NaN or inf")
+            bad = [(k, int(a.size - np.count_nonzero(np.isfinite(a)))) for k, a in arrays.items() if a.dtype.kind == "f"]
+            bad = [(k, n) for k, n in bad if n]
+            if bad:
+                listed = ", ".join(f"{k!r} ({n} value{'s' if n > 1 else ''})" for k, n in bad)
+                self._drop(server_round, msg, f"its arrays hold NaN or inf: {listed}")
                 continue
             weight = 1.0
-            if len(content.metric_records) != 1 or self.weighted_by_key not in next(iter(content.metric_records.values())):
+            metrics = list(content.metric_records.values())
+            if len(metrics) != 1 or self.weighted_by_key not in metrics[0]:
                 if self.weighted:
-                    drop(f"it has no MetricRecord with the weight key {self.weighted_by_key!r}")
+                    self._drop(server_round, msg, f"it has no MetricRecord with the weight key {self.weighted_by_key!r}")
                     continue
             elif self.weighted:
-                weight = float(next(iter(content.metric_records.values()))[self.weighted_by_key])
+                raw = metrics[0][self.weighted_by_key]
+                try:
+                    weight = float(raw)
+                except (TypeError, ValueError):
+                    weight = float("nan")
                 if not (np.isfinite(weight) and weight >= 0):
-                    drop(f"its weight {self.weighted_by_key!r} = {weight} is not a non-negative number")
+                    self._drop(server_round, msg, f"its weight {self.weighted_by_key!r} = {raw!r} is not a non-negative number")
                     continue
-            if first is None:
-                first = (keys, arrays, shapes)
-            rows.append(vec)
-            weights.append(weight)
-            kept.append(msg)
-        return rows, np.asarray(weights), first, kept
+            out.append((msg, arrays, weight))
+        return out
+
+    @staticmethod
+    def _drop(server_round, msg, why):
+        log(WARNING, "round %d: dropping the reply of node %d: %s", server_round, msg.metadata.src_node_id, why)
+
+    @staticmethod
+    def _differences(signature, arrays) -> List[str]:
+        """Every way ``arrays`` ({key: array}) differs from ``signature`` ((key, shape, dtype), ...)."""
+        want = {k: (sh, dt) for k, sh, dt in signature}
+        out = []
+        missing = [k for k in want if k not in arrays]
+        extra = [k for k in arrays if k not in want]
+        if missing:
+            out.append(f"missing array(s) {missing}")
+        if extra:
+            out.append(f"extra array(s) {extra}")
+        for k, (shape, dtype) in want.items():
+            if k in arrays:
+                a = arrays[k]
+                if a.shape != shape:
+                    out.append(f"{k!r} has shape {a.shape}, expected {shape}")
+                if a.dtype != dtype:
+                    out.append(f"{k!r} has dtype {a.dtype}, expected {dtype}")
+        return out
+
+    def _signature_for(self, server_round, candidates):
+        """The round's global arrays (keys in order, shapes, dtypes), or without them the
+        signature most candidates share (see the module docstring), and how it was chosen."""
+        if server_round in self._global_signatures:
+            return self._global_signatures[server_round], "the global model's"
+        votes: Dict[tuple, List[tuple]] = {}
+        for _, arrays, _ in candidates:
+            sig = tuple((k, a.shape, a.dtype) for k, a in arrays.items())
+            votes.setdefault(tuple(sorted((k, sh, dt.str) for k, sh, dt in sig)), []).append(sig)
+        best = min(votes, key=lambda s: (-len(votes[s]), s))
+        by_key = {k: (k, sh, dt) for k, sh, dt in votes[best][0]}
+        log(INFO, "round %d: no global arrays recorded for this round (configure_train not called); "
+            "matching the replies to the arrays %d of %d usable replies share", server_round, len(votes[best]), len(candidates))
+        # keys in sorted order: no reply's key order decides
+        return tuple(by_key[k] for k in sorted(by_key)), f"those {len(votes[best])} of {len(candidates)} replies share"
 
     def aggregate_train(self, server_round: int, replies: Iterable[Message]) -> Tuple[Optional[ArrayRecord], Optional[MetricRecord]]:
         """Aggregate the replies' arrays with ``method`` (see the class docstring)."""
         # FedAvg's consistency check raises on the first malformed reply; here malformed replies
         # are dropped one by one in _usable instead, so one bad client cannot stop the server
-        valid, _ = self._check_and_log_replies(replies, is_train=True, validate=False)
+        valid, _ = self._check_and_log_replies(list(replies), is_train=True, validate=False)
         if not valid:
             return None, None
-        rows, w, first, kept = self._usable(server_round, valid)
+        candidates = self._usable(server_round, self._in_node_order(valid))
+        kept = []
+        if candidates:
+            signature, source = self._signature_for(server_round, candidates)
+            for cand in candidates:
+                diffs = self._differences(signature, cand[1])
+                if diffs:
+                    self._drop(server_round, cand[0], f"its arrays do not match {source}: {'; '.join(diffs)}")
+                else:
+                    kept.append(cand)
         metrics = None
         if kept:
             try:
-                metrics = self.train_metrics_aggr_fn([m.content for m in kept], self.weighted_by_key)
+                metrics = self.train_metrics_aggr_fn([m.content for m, _, _ in kept], self.weighted_by_key)
             except Exception as exc:  # metrics are informational; never stop the round for them
                 log(WARNING, "round %d: could not aggregate the train metrics (%s)", server_round, exc)
-        if not rows:
+            self._warn_nonfinite_metrics(server_round, metrics, kept)
+        if not kept:
             log(WARNING, "round %d: no usable replies; keeping the previous global model", server_round)
             return None, metrics
-        vec = self.aggregate_vectors(server_round, np.stack(rows), w if self.weighted else None)
-        if vec is None:
+        layout = StateLayout.from_entries([(k, sh, dt, False) for k, sh, dt in signature])
+        states = [arrays for _, arrays, _ in kept]
+        w = np.asarray([wt for _, _, wt in kept], dtype=np.float64) if self.weighted else None
+        if layout.n_aggregated:
+            vec = self.aggregate_vectors(server_round, layout.stack(states), w)
+            if vec is None:
+                return None, metrics
+        else:  # only integer arrays: nothing for the aggregator
+            vec = np.zeros(0)
+        try:
+            new = layout.combine(vec, states, w)
+            out = ArrayRecord()
+            for key, _, dtype in signature:
+                with np.errstate(over="ignore"):  # an overflow is reported below, by name
+                    arr = new[key].astype(dtype, copy=False)
+                if arr.dtype.kind == "f" and not np.isfinite(arr).all():
+                    raise ValueError(f"the aggregate of {key!r} does not fit in its dtype {dtype} (it would become inf)")
+                out[key] = Array(np.ascontiguousarray(arr))
+        except ValueError as exc:
+            log(WARNING, "round %d: %s; keeping the previous global model", server_round, exc)
             return None, metrics
-        return vector_to_arrays(vec, first[0], first[1]), metrics
+        return out, metrics
+
+    @staticmethod
+    def _warn_nonfinite_metrics(server_round, metrics, kept) -> None:
+        """Metrics are the clients' (aggregated by FedAvg's function): a NaN or inf among them is
+        logged with the nodes that reported it, never passed on silently."""
+
+        def finite(value):
+            try:
+                return bool(np.isfinite(np.asarray(value, dtype=np.float64)).all())
+            except (TypeError, ValueError):
+                return True
+
+        for key in [k for k, v in (metrics or {}).items() if not finite(v)]:
+            nodes = [int(m.metadata.src_node_id) for m, _, _ in kept
+                     if any(key in rec and not finite(rec[key]) for rec in m.content.metric_records.values())]
+            log(WARNING, "round %d: the aggregated train metric %r is NaN or infinite (reported by node(s) %s)",
+                server_round, key, nodes)
+
+    def _relay(self, server_round: int, caught) -> None:
+        """Log the aggregator's FallbackWarnings on Flower's logger and re-emit every warning."""
+        for rec in caught:
+            if issubclass(rec.category, FallbackWarning):
+                log(WARNING, "round %d: %s", server_round, rec.message)
+            warnings.warn_explicit(rec.message, rec.category, rec.filename, rec.lineno, source=rec.source)
+
+    def _run(self, server_round: int, method, X, weights, options):
+        """One aggregator call: its warnings relayed, a non-finite result turned into an error."""
+        caught = []
+        try:
+            with warnings.catch_warnings(record=True) as caught:
+                warnings.simplefilter("always")
+                vec, used = method(X, weights=weights, **options)
+        finally:
+            self._relay(server_round, caught)
+        if not np.isfinite(vec).all():
+            name = used if isinstance(used, str) else getattr(used, "__name__", "callable")
+            raise FloatingPointError(
+                f"{name!r} returned {int(vec.size - np.isfinite(vec).sum())} NaN or infinite value(s) from finite replies"
+            )
+        return vec, used
 
     def aggregate_vectors(self, server_round: int, X: np.ndarray, weights=None) -> Optional[np.ndarray]:
         """The server's aggregation of one round's flattened replies ``X`` (k, d).
 
         Returns the aggregate, or None to keep the previous global model. Never raises for
         data reasons: fewer replies than the Radon number, or an aggregator that fails on
-        these replies (``ValueError``, ``LinAlgError``, ``FloatingPointError``), switch to
-        ``fallback`` with a logged warning and a :class:`~radonml.FallbackWarning` (or keep the
-        previous model if ``fallback`` is None or fails as well).
+        these replies (``ValueError``, ``LinAlgError``, ``FloatingPointError``) or returns NaN
+        or inf, switch to ``fallback`` with a logged warning and a
+        :class:`~radonml.FallbackWarning` (or keep the previous model if ``fallback`` is None
+        or fails as well). ``weights`` are passed on as they are (the registry normalises
+        them).
         """
         k, d = X.shape
         options = dict(self.aggregator_options)
@@ -220,8 +443,8 @@ class FedAggregate(FedAvg):
             options.setdefault("rng", self.rng)
         try:
             # too few replies for a Radon point: aggregate_with_fallback switches to the fallback
-            # (and warns), or raises NoRadonPointError when fallback is None
-            vec, used = self.aggregator(X, weights=weights, **options)
+            # (and warns; _run logs it), or raises NoRadonPointError when fallback is None
+            vec, used = self._run(server_round, self.aggregator, X, weights, options)
         except NoRadonPointError as exc:
             self.fallback_rounds.append(server_round)
             msg = f"round {server_round}: {exc}; keeping the previous global model"
@@ -231,15 +454,19 @@ class FedAggregate(FedAvg):
         except (ValueError, np.linalg.LinAlgError, FloatingPointError) as exc:
             if server_round not in self.fallback_rounds:
                 self.fallback_rounds.append(server_round)
-            msg = f"round {server_round}: aggregator {method!r} failed on {k} replies ({exc})"
+            msg = f"round {server_round}: aggregator {self.aggregator.name!r} failed on {k} replies ({exc})"
             if self.fallback is None or self.fallback == method:
                 log(WARNING, "%s; keeping the previous global model", msg)
                 warnings.warn(msg + "; keeping the previous global model", FallbackWarning, stacklevel=2)
                 return None
             log(WARNING, "%s; aggregating with %r", msg, self.fallback)
             warnings.warn(f"{msg}; aggregating with {self.fallback!r}", FallbackWarning, stacklevel=2)
+
+            def fallback(X, weights=None):
+                return aggregate_with_fallback(X, self.fallback, weights=weights, fallback=None)
+
             try:
-                vec, used = aggregate_with_fallback(X, self.fallback, weights=weights, fallback=None)
+                vec, used = self._run(server_round, fallback, X, weights, {})
             except (ValueError, np.linalg.LinAlgError, FloatingPointError) as exc2:
                 log(WARNING, "round %d: fallback %r failed too (%s); keeping the previous global model",
                     server_round, self.fallback, exc2)
@@ -247,8 +474,6 @@ class FedAggregate(FedAvg):
         else:
             if used != method:
                 self.fallback_rounds.append(server_round)
-                log(WARNING, "round %d: %d replies are fewer than the Radon number r = d + 2 = %d; aggregated with %r",
-                    server_round, k, d + 2, used)
         self.methods_used[server_round] = used if isinstance(used, str) else "callable"
         log(INFO, "\t└──> radonml: aggregated %d replies with %s", k, self.methods_used[server_round])
         return vec

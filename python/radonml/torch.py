@@ -7,29 +7,44 @@ flatten/unflatten helpers are public so that other components (the federated sim
 Flower strategy) use the very same layout. :func:`make_mlp` and :func:`make_cnn` build the
 small seeded networks of radonml's examples, benchmarks and command line.
 
-Buffers (``module.buffers()``, e.g. batch-norm running statistics) are not parameters and
-are **not** passed to the aggregator. By default floating-point buffers are averaged
-(weighted by ``weights`` if given) and all other buffers (integer counters such as
-``num_batches_tracked``) are taken from the first module; ``buffers="first"`` copies every
-buffer from the first module.
+:func:`aggregate_modules` aggregates a module's whole *state* (its ``state_dict``: parameters
+and buffers by name) under one policy, decided in :func:`tensor_rule` and shared with
+:class:`radonml.flower.FedAggregate` and the federated simulator: every floating-point tensor,
+BatchNorm running statistics included, goes through the chosen aggregator (so a robust
+aggregator is robust for every tensor); integer buffers such as ``num_batches_tracked`` become
+the element-wise (weighted) lower median of the modules' values. :func:`state_layout` says
+which tensor goes where; ``buffers="mean"`` / ``"first"`` keep the previous behaviour (buffers
+averaged outside the aggregator, or copied from the first module).
+
+Architectures are compared by what they compute, not by Python class objects: the class of
+every submodule before parametrization, the names, shapes, dtypes and kinds (parameter or
+buffer) of the state's tensors. Parametrized modules
+(:mod:`torch.nn.utils.parametrize`: ``weight_norm``, ``spectral_norm``, ``orthogonal``, your
+own) are aggregated through their state, i.e. the *original* tensors
+(``parametrizations.weight.original0``/``original1`` of weight normalisation,
+``parametrizations.weight.original`` and the power method's vectors ``_u``/``_v`` of spectral
+normalisation); the parametrized weight of the result is the parametrization applied to the
+aggregated originals.
 """
 
 from __future__ import annotations
 
 import copy
-from typing import Dict, List, Sequence, Tuple
+from typing import Dict, List, Sequence
 
 import numpy as np
 
 try:
     import torch
     from torch import nn
+    from torch.nn.utils import parametrize
 except ModuleNotFoundError as exc:  # pragma: no cover - torch is an optional dependency
     raise ModuleNotFoundError(
         "radonml.torch needs PyTorch; install it with `pip install 'radonml[torch]'`"
     ) from exc
 
 from .aggregators import aggregate
+from ._state import BUFFER_POLICIES, StateLayout, lower_median, tensor_rule
 from ._validation import check_int, check_weights
 
 __all__ = [
@@ -39,6 +54,12 @@ __all__ = [
     "parameter_slices",
     "n_parameters",
     "aggregate_modules",
+    "state_layout",
+    "state_arrays",
+    "tensor_rule",
+    "lower_median",
+    "StateLayout",
+    "BUFFER_POLICIES",
     "make_mlp",
     "make_cnn",
     "MLP_INITS",
@@ -90,16 +111,26 @@ def flatten_parameters(module, *, dtype=np.float64) -> np.ndarray:
 
     The parameters are concatenated in ``module.parameters()`` order, each flattened in
     row-major order (as :func:`torch.nn.utils.parameters_to_vector`), copied to the CPU and
-    converted to ``dtype``. The module is not modified.
+    converted to ``dtype``. The module is not modified. NaN and inf in the module's parameters
+    are copied as they are (this function reads, it does not judge; :func:`aggregate_modules`
+    refuses them).
 
     Parameters
     ----------
     module : torch.nn.Module
-    dtype : numpy dtype, default float64
+    dtype : numpy floating dtype, default float64
 
     Returns
     -------
     (d,) ndarray
+
+    Raises
+    ------
+    ValueError
+        A finite parameter value does not fit in ``dtype`` (it would become inf); the message
+        names the parameter.
+    TypeError
+        ``dtype`` is not a floating-point dtype.
 
     Examples
     --------
@@ -110,12 +141,39 @@ def flatten_parameters(module, *, dtype=np.float64) -> np.ndarray:
     array([1., 2., 3.])
     """
     _check_module(module)
+    try:
+        dt = np.dtype(dtype)
+    except TypeError:
+        dt = None
+    if dt is None or dt.kind != "f":
+        raise TypeError(f"dtype must be a numpy floating-point dtype, got {dtype!r}")
     params = list(module.parameters())
     if not params:
-        return np.zeros(0, dtype=dtype)
+        return np.zeros(0, dtype=dt)
     with torch.no_grad():
         parts = [p.detach().reshape(-1).to(device="cpu", dtype=torch.float64) for p in params]
-        return torch.cat(parts).numpy().astype(dtype, copy=False)
+        vec = torch.cat(parts).numpy()
+    with np.errstate(over="ignore"):  # an overflow is reported below, by name
+        out = vec.astype(dt, copy=False)
+    if dt.itemsize < 8:
+        _check_cast(vec, out, module.named_parameters(), f"parameter of module converted to {dt}")
+    return out
+
+
+def _check_cast(before: np.ndarray, after: np.ndarray, named, what: str) -> None:
+    """Raise if a finite value of ``before`` became inf in ``after`` (the cast overflowed)."""
+    grew = np.isfinite(before) & ~np.isfinite(after)
+    if grew.any():
+        i = int(np.argmax(grew))
+        start = 0
+        for name, t in named:
+            if i < start + t.numel():
+                raise ValueError(
+                    f"{what}: {name!r} holds {float(before[i])!r}, which does not fit in the target dtype "
+                    f"(it would become inf)"
+                )
+            start += t.numel()
+        raise ValueError(f"{what}: value {float(before[i])!r} does not fit in the target dtype")
 
 
 def _as_vector(vector, d: int, name: str = "vector") -> torch.Tensor:
@@ -137,7 +195,9 @@ def load_flat_parameters(module, vector) -> nn.Module:
     """Write a flat vector (layout of :func:`flatten_parameters`) into ``module`` in place.
 
     Each slice is reshaped to its parameter's shape and cast to that parameter's dtype and
-    device. Returns ``module`` for chaining.
+    device. Returns ``module`` for chaining. The vector is checked before anything is written:
+    NaN or inf, or a value that does not fit in its parameter's dtype, raises ``ValueError``
+    and leaves the module as it was.
 
     Examples
     --------
@@ -147,12 +207,19 @@ def load_flat_parameters(module, vector) -> nn.Module:
     """
     _check_module(module)
     v = _as_vector(vector, n_parameters(module))
-    start = 0
+    start, parts = 0, []
+    for name, p in module.named_parameters():
+        k = p.numel()
+        part = v[start : start + k].reshape(p.shape).to(dtype=p.dtype)
+        if p.is_floating_point() and not bool(torch.isfinite(part).all()):
+            raise ValueError(
+                f"vector: the values for parameter {name!r} do not fit in its dtype {p.dtype} (they would become inf)"
+            )
+        parts.append(part)
+        start += k
     with torch.no_grad():
-        for p in module.parameters():
-            k = p.numel()
-            p.copy_(v[start : start + k].reshape(p.shape).to(device=p.device, dtype=p.dtype))
-            start += k
+        for p, part in zip(module.parameters(), parts):
+            p.copy_(part.to(device=p.device))
     return module
 
 
@@ -172,46 +239,224 @@ def unflatten_parameters(module, vector) -> Dict[str, np.ndarray]:
     }
 
 
-def _signature(module) -> Tuple[List[Tuple[str, tuple, torch.dtype]], List[Tuple[str, tuple, torch.dtype]]]:
-    params = [(n, tuple(p.shape), p.dtype) for n, p in module.named_parameters()]
-    bufs = [(n, tuple(b.shape), b.dtype) for n, b in module.named_buffers()]
-    return params, bufs
+def state_layout(module, *, buffers: str = "aggregate") -> StateLayout:
+    r"""Which tensors of ``module.state_dict()`` go through the aggregator, and how the others
+    are combined: the one policy of :func:`tensor_rule`, shared by :func:`aggregate_modules`,
+    :class:`radonml.flower.FedAggregate` and the federated simulator.
+
+    The aggregated vector :math:`f \in \mathbb{R}^d` of a module concatenates its
+    ``"aggregator"`` tensors in ``state_dict`` order, each row-major (for a module without
+    buffers, the vector of :func:`flatten_parameters`). Non-tensor entries of the state
+    (``get_extra_state``) and non-persistent buffers are not part of it.
+
+    Parameters
+    ----------
+    module : torch.nn.Module
+    buffers : {"aggregate", "mean", "first"}, default "aggregate"
+        The buffer policy (:func:`tensor_rule`).
+
+    Returns
+    -------
+    StateLayout
+        ``names``, ``shapes``, ``rules``, ``slices`` (where each aggregated tensor lies in the
+        vector), ``n_aggregated`` (:math:`d`); ``stack(states)`` builds the (m, d) matrix of
+        :func:`state_arrays` states and ``combine(vector, states, weights)`` the aggregated
+        state.
+
+    Raises
+    ------
+    TypeError
+        A complex or quantized tensor in the state.
+    ValueError
+        An unknown ``buffers`` policy.
+
+    Examples
+    --------
+    >>> lay = state_layout(torch.nn.BatchNorm1d(2))
+    >>> list(zip(lay.names, lay.rules))  # doctest: +NORMALIZE_WHITESPACE
+    [('weight', 'aggregator'), ('bias', 'aggregator'), ('running_mean', 'aggregator'),
+     ('running_var', 'aggregator'), ('num_batches_tracked', 'lower_median')]
+    >>> lay.n_aggregated
+    8
+    """
+    _check_module(module)
+    entries = [
+        (name, tuple(t.shape), t.dtype, not isinstance(t, nn.Parameter))
+        for name, t in module.state_dict(keep_vars=True).items()
+        if isinstance(t, torch.Tensor)
+    ]
+    return StateLayout.from_entries(entries, buffers=buffers)
 
 
-def aggregate_modules(modules: Sequence, method="radon", *, weights=None, buffers: str = "mean", **options) -> nn.Module:
+def state_arrays(module) -> Dict[str, np.ndarray]:
+    """The tensors of ``module.state_dict()`` as numpy arrays on the CPU, in its order:
+    floating-point tensors as float64, integer and boolean ones in their dtype.
+
+    The input of :meth:`StateLayout.stack` and :meth:`StateLayout.combine`. NaN and inf are
+    copied as they are (:meth:`StateLayout.nonfinite` finds them).
+
+    Examples
+    --------
+    >>> {k: v.dtype.name for k, v in state_arrays(torch.nn.BatchNorm1d(2)).items()}  # doctest: +NORMALIZE_WHITESPACE
+    {'weight': 'float64', 'bias': 'float64', 'running_mean': 'float64', 'running_var': 'float64',
+     'num_batches_tracked': 'int64'}
+    """
+    _check_module(module)
+    out = {}
+    with torch.no_grad():
+        for name, t in module.state_dict().items():
+            if isinstance(t, torch.Tensor):
+                t = t.detach().to("cpu")
+                out[name] = t.to(torch.float64).numpy() if t.is_floating_point() else t.numpy()
+    return out
+
+
+def _class_of(mod) -> type:
+    """The module's class before torch.nn.utils.parametrize replaced it by a generated subclass."""
+    cls = type(mod)
+    if parametrize.is_parametrized(mod):
+        cls = cls.__bases__[0]
+    return cls
+
+
+def _architecture(module):
+    """What a module computes, by name: {submodule: (class, parametrized tensors)} and
+    {state tensor: (shape, dtype, parameter/buffer)}. Classes are compared by module and
+    qualified name, never by object identity."""
+    mods = {}
+    for name, m in module.named_modules():
+        cls = _class_of(m)
+        par = tuple(m.parametrizations.keys()) if parametrize.is_parametrized(m) else ()
+        mods[name] = (f"{cls.__module__}.{cls.__qualname__}", cls.__name__, par)
+    tensors = {
+        name: (tuple(t.shape), t.dtype, "parameter" if isinstance(t, nn.Parameter) else "buffer")
+        for name, t in module.state_dict(keep_vars=True).items()
+        if isinstance(t, torch.Tensor)
+    }
+    return mods, tensors
+
+
+def _describe_class(info, other) -> str:
+    qual, short, par = info
+    # the short name unless both short names coincide while the classes differ
+    text = qual if (short == other[1] and qual != other[0]) else short
+    if par:
+        text += f" with {', '.join(repr(p) for p in par)} parametrized"
+    return text
+
+
+def _architecture_differences(a, b, i: int) -> List[str]:
+    """What differs between modules[0] (a) and modules[i] (b), each named exactly."""
+    (mods_a, ten_a), (mods_b, ten_b) = a, b
+    out = []
+    for name, info in mods_a.items():
+        where = "" if name == "" else f"submodule {name!r} of "
+        if name not in mods_b:
+            out.append(f"modules[{i}] has no submodule {name!r} ({_describe_class(info, info)} in modules[0])")
+        elif info != mods_b[name]:
+            out.append(
+                f"{where}modules[0] is {_describe_class(info, mods_b[name])}, "
+                f"{where}modules[{i}] is {_describe_class(mods_b[name], info)}"
+            )
+    out += [
+        f"modules[{i}] has a submodule {name!r} ({_describe_class(info, info)}) that modules[0] lacks"
+        for name, info in mods_b.items()
+        if name not in mods_a
+    ]
+    for name, (shape, dtype, kind) in ten_a.items():
+        if name not in ten_b:
+            out.append(f"modules[{i}] has no {kind} {name!r} (modules[0] has one of shape {shape})")
+            continue
+        shape_b, dtype_b, kind_b = ten_b[name]
+        if kind != kind_b:
+            out.append(f"{name!r} is a {kind} in modules[0] and a {kind_b} in modules[{i}]")
+        if shape != shape_b:
+            out.append(f"{kind} {name!r} has shape {shape} in modules[0] and {shape_b} in modules[{i}]")
+        if dtype != dtype_b:
+            out.append(f"{kind} {name!r} has dtype {dtype} in modules[0] and {dtype_b} in modules[{i}]")
+    out += [
+        f"modules[{i}] has a {kind} {name!r} of shape {shape} that modules[0] lacks"
+        for name, (shape, _, kind) in ten_b.items()
+        if name not in ten_a
+    ]
+    return out
+
+
+def aggregate_modules(modules: Sequence, method="radon", *, weights=None, buffers: str = "aggregate", **options) -> nn.Module:
     r"""Aggregate trained modules of one architecture into a new module.
 
-    With :math:`\theta_i \in \mathbb{R}^d` the flat parameter vector of module :math:`i`
-    (:func:`flatten_parameters`), the result's parameters are
-    :math:`\operatorname{agg}(\theta_1, \dots, \theta_m)` for the aggregator ``method`` of
+    With :math:`f_i \in \mathbb{R}^d` the vector of module :math:`i`'s floating-point state
+    tensors (its parameters and floating-point buffers, in ``state_dict`` order;
+    :func:`state_layout`), the result's tensors are
+    :math:`\operatorname{agg}(f_1, \dots, f_m)` for the aggregator ``method`` of
     :func:`radonml.aggregate`: the iterated Radon point by default (the Radon machine,
     Kamp et al., "Effective parallelisation for machine learning", NeurIPS 2017), or
-    ``"mean"`` (FedAvg, McMahan et al., 2017), ``"median"``, ``"geometric_median"``, ... The
-    Radon point of :math:`m` models needs :math:`m \ge d + 2`, so it suits small models
-    (e.g. logistic regression); for networks use ``"mean"`` or a median.
+    ``"mean"`` (FedAvg, McMahan et al., 2017), ``"median"``, ``"geometric_median"``, ... Integer
+    buffers (``num_batches_tracked``) become the element-wise (weighted) lower median of the
+    modules' values (:func:`lower_median`). This is the one policy of :func:`tensor_rule`, the
+    same as :class:`radonml.flower.FedAggregate` applies to the same models' ``state_dict``
+    arrays. The Radon point of :math:`m` models needs :math:`m \ge d + 2`, so it suits small
+    models (e.g. logistic regression); for networks use ``"mean"`` or a median.
+
+    Parametrized modules (``weight_norm``, ``spectral_norm``, ...) are aggregated through their
+    state: the original tensors (``parametrizations.weight.original0``/``original1``; for
+    spectral normalisation ``parametrizations.weight.original`` and the power method's
+    ``_u``/``_v``, which go through the aggregator like every floating-point buffer). Then every
+    parametrization is evaluated once as a training step's forward does, without gradients:
+    spectral normalisation runs its power method (``n_power_iterations`` steps) from the
+    aggregated ``_u``/``_v`` on the aggregated weight, so that :math:`\sigma = u^\top W v` is
+    the aggregated weight's spectral norm again (in one test, five modules trained from one
+    start: the aggregated vectors alone gave :math:`\sigma` 6 % too small in evaluation mode,
+    one power step 2e-5, as in each module); Flower clients do the same on their first
+    training step. A
+    parametrization that keeps a point of its constraint set as a buffer (``orthogonal``'s
+    ``base`` with ``use_trivialization=True``) has that buffer aggregated too, and a mean of
+    orthogonal matrices is not orthogonal: re-assign the weight (``agg.weight = agg.weight``
+    runs the parametrization's ``right_inverse``, which projects it back) if the constraint
+    must hold exactly. What every parametrization computes from the aggregated originals is
+    checked to be finite. The hook-based ``torch.nn.utils.weight_norm`` cannot be copied by
+    torch and is refused with a clear error; use :mod:`torch.nn.utils.parametrizations`.
 
     Parameters
     ----------
     modules : sequence of torch.nn.Module
-        At least one module; all of the same class with the same parameter and buffer names,
-        shapes and dtypes.
+        At least one module, all of one architecture: the same class for every submodule
+        before parametrization (compared by module and qualified name, not by Python object),
+        and the same state tensor names, shapes, dtypes and kinds (parameter or buffer).
+        Settings that do not show in the state (a convolution's stride, dropout's ``p``) are
+        not compared; the result has those of ``modules[0]``.
     method : str or callable, default "radon"
         A registered aggregator name or a callable (see :func:`radonml.aggregate`).
     weights : (m,) array-like, optional
-        Per-module weights (e.g. sample counts) for aggregators that use them; also used to
-        weight the average of floating-point buffers.
-    buffers : {"mean", "first"}, default "mean"
-        ``"mean"``: floating-point buffers (e.g. ``running_mean``/``running_var``) are
-        (weighted) averaged, other buffers (``num_batches_tracked``) copied from the first
-        module. ``"first"``: every buffer copied from the first module.
+        Per-module weights (e.g. sample counts) for aggregators that use them; they also
+        weight the lower median of integer buffers (and the average of ``buffers="mean"``).
+    buffers : {"aggregate", "mean", "first"}, default "aggregate"
+        ``"aggregate"``: floating-point buffers (BatchNorm ``running_mean``/``running_var``) go
+        through ``method`` with the parameters; integer buffers become the lower median.
+        ``"mean"`` (the earlier default): floating-point buffers are (weighted) averaged
+        outside the aggregator, integer buffers copied from ``modules[0]``. ``"first"``: every
+        buffer copied from ``modules[0]``.
     **options
         Passed to the aggregator (e.g. ``rng``/``height`` for ``"radon"``).
 
     Returns
     -------
     torch.nn.Module
-        A deep copy of ``modules[0]`` (same class, dtypes, devices and ``requires_grad``)
-        holding the aggregate. The inputs are not modified.
+        A deep copy of ``modules[0]`` (same class, dtypes, devices, ``requires_grad``,
+        parametrizations and non-persistent buffers) holding the aggregate. The inputs are not
+        modified.
+
+    Raises
+    ------
+    TypeError
+        ``modules`` is not a list or tuple of modules.
+    ValueError
+        An empty list, modules of different architectures (the message names every
+        difference: which submodule's class, which tensor's shape, dtype or kind, which tensor
+        is missing), a module holding NaN or inf (named: which module, which parameter or
+        buffer; a diverged model), an aggregate that is not finite or does not fit in the
+        tensor's dtype (named), an unknown ``buffers`` policy, and every error of
+        :func:`radonml.aggregate` (unknown method, too few models for a Radon point).
 
     Examples
     --------
@@ -226,40 +471,78 @@ def aggregate_modules(modules: Sequence, method="radon", *, weights=None, buffer
         raise ValueError("modules must hold at least one module, got an empty sequence")
     for i, mod in enumerate(modules):
         _check_module(mod, f"modules[{i}]")
-    if buffers not in ("mean", "first"):
-        raise ValueError(f"buffers must be 'mean' or 'first', got {buffers!r}")
+    if buffers not in BUFFER_POLICIES:
+        raise ValueError(f"buffers must be one of {BUFFER_POLICIES}, got {buffers!r}")
     first = modules[0]
-    sig0 = _signature(first)
+    arch0 = _architecture(first)
     for i, mod in enumerate(modules[1:], start=1):
-        if type(mod) is not type(first):
-            raise ValueError(
-                f"modules must share one architecture: modules[0] is {type(first).__name__}, "
-                f"modules[{i}] is {type(mod).__name__}"
-            )
-        sig = _signature(mod)
-        for kind, a, b in (("parameters", sig0[0], sig[0]), ("buffers", sig0[1], sig[1])):
-            if a != b:
-                diff = next(((x, y) for x, y in zip(a, b) if x != y), (a[len(b):] or None, b[len(a):] or None))
-                raise ValueError(
-                    f"modules must share one architecture: {kind} of modules[{i}] differ from modules[0] "
-                    f"(first difference: modules[0] has {diff[0]}, modules[{i}] has {diff[1]})"
-                )
+        diffs = _architecture_differences(arch0, _architecture(mod), i)
+        if diffs:
+            more = f"; and {len(diffs) - 4} more" if len(diffs) > 4 else ""
+            raise ValueError(f"modules must share one architecture: {'; '.join(diffs[:4])}{more}")
     w = check_weights(weights, len(modules))
-    X = np.stack([flatten_parameters(m) for m in modules])
+    layout = state_layout(first, buffers=buffers)
+    states = [state_arrays(m) for m in modules]
+    for i, (mod, st) in enumerate(zip(modules, states)):
+        bad = layout.nonfinite(st)
+        if bad:
+            kinds = arch0[1]
+            listed = ", ".join(f"{kinds[n][2]} {n!r} ({k} value{'s' if k > 1 else ''})" for n, k in bad)
+            raise ValueError(
+                f"modules[{i}] holds NaN or infinite values (a diverged model?): {listed}; "
+                "remove or repair it before aggregating"
+            )
+    X = layout.stack(states)
     theta = aggregate(X, method, weights=w, **options) if X.shape[1] else np.zeros(0)
-    out = copy.deepcopy(first)
-    load_flat_parameters(out, theta)
-    if buffers == "mean" and len(modules) > 1:
-        ww = torch.ones(len(modules), dtype=torch.float64) if w is None else torch.as_tensor(w, dtype=torch.float64)
-        ww = ww / ww.sum()
-        named = [dict(m.named_buffers()) for m in modules]
-        with torch.no_grad():
-            for name, buf in out.named_buffers():
-                if buf.is_floating_point():
-                    stack = torch.stack([nb[name].detach().to("cpu", torch.float64) for nb in named])
-                    avg = torch.tensordot(ww, stack, dims=1)
-                    buf.copy_(avg.to(device=buf.device, dtype=buf.dtype))
+    name = method if isinstance(method, str) else getattr(method, "__name__", "callable")
+    try:
+        new = layout.combine(theta, states, w)
+    except ValueError as exc:
+        raise ValueError(f"aggregator {name!r}: {exc}") from None
+    try:
+        out = copy.deepcopy(first)
+    except RuntimeError as exc:  # e.g. the hook-based torch.nn.utils.weight_norm (pytorch/pytorch#103001)
+        raise ValueError(
+            f"modules[0] cannot be copied to hold the aggregate ({exc}); hook-based torch.nn.utils.weight_norm "
+            "holds a computed weight that torch cannot deep-copy: use torch.nn.utils.parametrizations.weight_norm"
+        ) from None
+    full = out.state_dict()
+    for key, arr in new.items():
+        target = full[key]
+        t = torch.from_numpy(np.ascontiguousarray(arr)).to(dtype=target.dtype)
+        if t.is_floating_point() and not bool(torch.isfinite(t).all()):
+            raise ValueError(
+                f"aggregator {name!r}: the aggregate of {arch0[1][key][2]} {key!r} does not fit in its dtype "
+                f"{target.dtype} (it would become inf)"
+            )
+        full[key] = t
+    out.load_state_dict(full)
+    _refresh_parametrizations(out, name)
     return out
+
+
+def _refresh_parametrizations(module, name: str) -> None:
+    """Evaluate every parametrization of ``module`` once, as a training step's forward does
+    (without gradients): spectral normalisation runs its power method on the aggregated
+    weight, so that u and v are its singular vectors again. Each result must be finite."""
+    modes = [(m, m.training) for m in module.modules()]
+    try:
+        module.train()
+        with torch.no_grad():
+            for mod_name, m in module.named_modules():
+                if not parametrize.is_parametrized(m):
+                    continue
+                for tensor_name in m.parametrizations.keys():
+                    value = getattr(m, tensor_name)
+                    if value.is_floating_point() and not bool(torch.isfinite(value).all()):
+                        where = f"{mod_name}.{tensor_name}" if mod_name else tensor_name
+                        raise ValueError(
+                            f"aggregator {name!r}: the parametrized tensor {where!r} computed from the aggregated "
+                            "originals holds NaN or infinite values"
+                        )
+    finally:
+        for m, training in modes:
+            m.training = training
 
 
 # --------------------------------------------------------------------------------- models --
