@@ -69,9 +69,10 @@ def canonical_order(models: np.ndarray) -> np.ndarray:
     if m <= 1:
         return np.arange(m, dtype=np.int64)
     u = np.random.default_rng(_DIRECTION_SEED).standard_normal(d)
-    scale = float(np.max(np.abs(models))) or 1.0
-    _, e = np.frexp(scale)
-    keys = models @ np.ldexp(u, -int(e) - 1)  # |keys| <= ||u||_1 / 2, no overflow
+    keys = models @ u
+    if not np.isfinite(keys).all():  # entries near 1e308: project the scaled models
+        _, e = np.frexp(max(float(models.max()), -float(models.min())))
+        keys = models @ np.ldexp(u, -int(e) - 1)  # |keys| <= ||u||_1 / 2
     order = np.argsort(keys, kind="stable")
     k = keys[order]
     ties = np.flatnonzero(k[1:] == k[:-1])

@@ -88,7 +88,7 @@ def nearest_neighbour_mixing(models: np.ndarray, weights=None, *, f=None, n_thre
 
 def bucketing_n_out(n, bucket_size=2, **_):
     """Number of buckets for n models."""
-    return math.ceil(n / bucket_size)
+    return math.ceil(n / check_int(bucket_size, "bucket_size", minimum=1))
 
 
 def bucketing(models: np.ndarray, weights=None, *, bucket_size: int = 2, rng=None, n_threads=None):
