@@ -36,6 +36,11 @@ namespace robust {
 
 using Index = std::ptrdiff_t;
 
+/// Entries per thread below which a memory-bound pass (a sum, a scan, a distance) runs on
+/// fewer threads: such passes gain little from a second thread and, on a loaded machine,
+/// lose much to one that is descheduled.
+constexpr Index kStreamPerThread = Index(1) << 22;
+
 /// The smallest power of two >= v (v >= 0); 1 for v == 0.
 inline double pow2_at_least(double v) {
   if (!(v > 0)) return 1.0;
@@ -49,7 +54,7 @@ inline double max_abs(const double* X, Index count, int n_threads) {
   const Index chunk = 1 << 16;
   const Index nchunks = (count + chunk - 1) / chunk;
   std::vector<double> part(static_cast<std::size_t>(std::max<Index>(nchunks, 1)), 0.0);
-  parallel_for(nchunks, n_threads, 4, [&](Index b0, Index b1, int) {
+  parallel_for(nchunks, n_threads, kStreamPerThread / chunk, [&](Index b0, Index b1, int) {
     for (Index b = b0; b < b1; ++b) {
       double m = 0.0;
       const Index e = std::min(count, (b + 1) * chunk);
@@ -67,7 +72,7 @@ inline Index first_nonfinite(const double* X, Index count, int n_threads) {
   const Index chunk = 1 << 16;
   const Index nchunks = (count + chunk - 1) / chunk;
   std::vector<Index> part(static_cast<std::size_t>(std::max<Index>(nchunks, 1)), -1);
-  parallel_for(nchunks, n_threads, 4, [&](Index b0, Index b1, int) {
+  parallel_for(nchunks, n_threads, kStreamPerThread / chunk, [&](Index b0, Index b1, int) {
     for (Index b = b0; b < b1; ++b) {
       const Index e = std::min(count, (b + 1) * chunk);
       bool bad = false;
@@ -122,7 +127,7 @@ inline void column_mean(const double* X, Index n, Index d, const double* w, doub
     W = 0.0;
     for (Index i = 0; i < n; ++i) W += w[i];
   }
-  const Index min_cols = std::max<Index>(64, (1 << 15) / std::max<Index>(n, 1));
+  const Index min_cols = std::max<Index>(64, kStreamPerThread / std::max<Index>(n, 1));
   parallel_for(d, n_threads, min_cols, [&](Index j0, Index j1, int) {
     double* acc = out + j0;
     const Index nb = j1 - j0;
@@ -452,7 +457,7 @@ inline double row_distances(const double* X, Index n, Index d, const double* z, 
   const double scale = pow2_at_least(m), inv = 1.0 / scale;
   std::vector<double> zs(static_cast<std::size_t>(d));
   for (Index j = 0; j < d; ++j) zs[static_cast<std::size_t>(j)] = z[j] * inv;
-  parallel_for(n, n_threads, std::max<Index>(1, (1 << 15) / std::max<Index>(d, 1)), [&](Index i0, Index i1, int) {
+  parallel_for(n, n_threads, std::max<Index>(1, kStreamPerThread / std::max<Index>(d, 1)), [&](Index i0, Index i1, int) {
     for (Index i = i0; i < i1; ++i) {
       const double* row = X + i * d;
       double s = 0.0;
@@ -568,8 +573,8 @@ inline WeiszfeldResult geometric_median(const double* X, Index n, Index d, const
   const double scale = pow2_at_least(m), inv = 1.0 / scale;
   std::vector<double> dist(static_cast<std::size_t>(n)), coef(static_cast<std::size_t>(n));
   std::vector<double> zs(static_cast<std::size_t>(d)), znew(static_cast<std::size_t>(d));
-  const Index row_min = std::max<Index>(1, (1 << 15) / std::max<Index>(d, 1));
-  const Index col_min = std::max<Index>(64, (1 << 15) / std::max<Index>(n, 1));
+  const Index row_min = std::max<Index>(1, kStreamPerThread / std::max<Index>(d, 1));
+  const Index col_min = std::max<Index>(64, kStreamPerThread / std::max<Index>(n, 1));
 
   auto direct_distances = [&]() {
     for (Index j = 0; j < d; ++j) zs[static_cast<std::size_t>(j)] = z[j] * inv;
@@ -737,7 +742,7 @@ inline void centered_clipping(const double* X, Index n, Index d, const double* w
   }
   std::vector<double> dist(static_cast<std::size_t>(n)), coef(static_cast<std::size_t>(n));
   std::vector<double> upd(static_cast<std::size_t>(d));
-  const Index col_min = std::max<Index>(64, (1 << 15) / std::max<Index>(n, 1));
+  const Index col_min = std::max<Index>(64, kStreamPerThread / std::max<Index>(n, 1));
   for (int it = 0; it < iterations; ++it) {
     const double scale = row_distances(X, n, d, v, dist.data(), n_threads);
     const double inv = 1.0 / scale;

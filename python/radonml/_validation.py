@@ -87,7 +87,7 @@ def check_weights(weights, n: int, name: str = "weights") -> Optional[np.ndarray
     if (w < 0).any():
         i = int(np.argmax(w < 0))
         raise ValueError(f"{name} must be non-negative, got {float(w[i])!r} at index {i}")
-    if not w.sum() > 0:
+    if not (w > 0).any():  # (not w.sum(): weights near 1e308 would overflow it)
         raise ValueError(f"{name} must have a positive sum, got all zeros")
     return w
 
@@ -141,16 +141,19 @@ def n_cpus() -> int:
     return os.cpu_count() or 1
 
 
-def check_models(models, name: str = "models") -> np.ndarray:
+def check_models(models, name: str = "models", *, finite: bool = True) -> np.ndarray:
     """Validate a stack of models: a (m, d) C-contiguous float64 array of finite values.
 
     A NaN or infinite entry (a diverged model) raises a ``ValueError`` that names the
     first such model and coordinate and counts the others: aggregating it would give a
-    NaN, or a model silently dominated by it.
+    NaN, or a model silently dominated by it. ``finite=False`` leaves that check to the
+    caller (who must make it before returning a result).
     """
     from . import _core
 
     X = as_float_array(models, name, ndim=2, finite=False)
+    if not finite:
+        return X
     k = _core.first_nonfinite(X)
     if k >= 0:
         bad = ~np.isfinite(X)
@@ -158,7 +161,7 @@ def check_models(models, name: str = "models") -> np.ndarray:
         i, j = divmod(int(k), X.shape[1])
         listed = ", ".join(str(int(r)) for r in rows[:10]) + (", ..." if len(rows) > 10 else "")
         raise ValueError(
-            f"{name} must be finite, but model {i} has {X[i, j]!r} at coordinate {j} "
+            f"{name} must be finite, but model {i} has {float(X[i, j])!r} at coordinate {j} "
             f"({int(bad.sum())} non-finite value(s) in {len(rows)} model(s): {listed}); "
             "a diverged model cannot be aggregated: remove it (or count it as failed) first"
         )

@@ -100,7 +100,7 @@ def _radon(models, weights=None, **options):
 def _register_builtins():
     reg, pre = register_aggregator, register_preaggregator
     reg("radon", _radon, weighted=False, condition=radon_condition)
-    reg("mean", weighted_mean, weighted=True)
+    reg("mean", weighted_mean, weighted=True, propagates_nonfinite=True)
     reg("median", coordinate_median, weighted=True)
     reg("trimmed_mean", trimmed_mean, weighted=True, condition=_trimmed_mean_condition)
     reg("meamed", meamed, weighted=False, condition=meamed_condition)

@@ -58,6 +58,10 @@ class RegisteredRule:
         (default ``n``).
     options : frozenset of str or None
         The keyword options ``fn`` names; None if it takes ``**options`` (anything).
+    propagates_nonfinite : bool
+        ``fn``'s output is non-finite whenever an input is (a plain sum, as the mean's):
+        :func:`aggregate` then looks for NaN/inf in the input only when the output has one,
+        which saves a pass over the models.
     """
 
     name: str
@@ -67,6 +71,7 @@ class RegisteredRule:
     condition: Optional[Callable] = None
     n_out: Optional[Callable] = None
     options: Optional[FrozenSet[str]] = None
+    propagates_nonfinite: bool = False
 
     def accepts(self, option: str) -> bool:
         """Whether ``option`` is one of the keywords ``fn`` names."""
@@ -87,7 +92,7 @@ def _option_names(fn) -> Optional[FrozenSet[str]]:
     return frozenset(n for n in names if n != "weights")
 
 
-def _register(name, fn, *, weighted, kind, overwrite, condition, n_out):
+def _register(name, fn, *, weighted, kind, overwrite, condition, n_out, propagates_nonfinite=False):
     if not isinstance(name, str) or not name:
         raise TypeError(f"name must be a non-empty string, got {name!r}")
     if PIPE in name or name != name.strip():
@@ -99,11 +104,19 @@ def _register(name, fn, *, weighted, kind, overwrite, condition, n_out):
             raise TypeError(f"{what} must be callable or None, got {type(c).__name__}")
     if name in REGISTRY and not overwrite:
         raise ValueError(f"an aggregator named {name!r} is already registered; pass overwrite=True to replace it")
-    REGISTRY[name] = RegisteredRule(name, fn, bool(weighted), kind, condition, n_out, _option_names(fn))
+    REGISTRY[name] = RegisteredRule(
+        name, fn, bool(weighted), kind, condition, n_out, _option_names(fn), bool(propagates_nonfinite)
+    )
 
 
 def register_aggregator(
-    name: str, fn: Callable, *, weighted: bool = False, overwrite: bool = False, condition: Optional[Callable] = None
+    name: str,
+    fn: Callable,
+    *,
+    weighted: bool = False,
+    overwrite: bool = False,
+    condition: Optional[Callable] = None,
+    propagates_nonfinite: bool = False,
 ) -> None:
     """Add an aggregator to the registry used by :func:`aggregate` and all of radonml.
 
@@ -126,6 +139,9 @@ def register_aggregator(
         (e.g. too few for its ``f``); :func:`aggregate` raises
         :class:`~radonml.exceptions.TooFewModelsError` with it, and
         :func:`aggregate_with_fallback` switches to its fallback.
+    propagates_nonfinite : bool, default False
+        Declare that ``fn`` returns a non-finite value whenever an input is non-finite (a
+        plain weighted sum), so that the input is searched for NaN/inf only then.
 
     Examples
     --------
@@ -134,7 +150,8 @@ def register_aggregator(
     >>> aggregate(np.eye(3), "first")
     array([1., 0., 0.])
     """
-    _register(name, fn, weighted=weighted, kind="aggregator", overwrite=overwrite, condition=condition, n_out=None)
+    _register(name, fn, weighted=weighted, kind="aggregator", overwrite=overwrite, condition=condition, n_out=None,
+              propagates_nonfinite=propagates_nonfinite)
 
 
 def register_preaggregator(
@@ -287,14 +304,23 @@ def _check_output(out, d: int, label: str, n: int) -> np.ndarray:
     if bad.any():
         j = int(np.argmax(bad))
         raise ValueError(
-            f"aggregator {label!r} returned {int(bad.sum())} NaN or infinite value(s) (the first, {out[j]!r}, at "
+            f"aggregator {label!r} returned {int(bad.sum())} NaN or infinite value(s) (the first, {float(out[j])!r}, at "
             f"coordinate {j}) from {n} finite models; it is not usable on these models"
         )
     return out
 
 
-def _run(X: np.ndarray, w: Optional[np.ndarray], method, options: dict) -> np.ndarray:
-    """Aggregate validated models: the shared body of aggregate and aggregate_with_fallback."""
+def _deferred_check(X, method) -> bool:
+    """Whether the search for NaN/inf in X can wait for the output (see propagates_nonfinite)."""
+    if not isinstance(method, str) or PIPE in method:
+        return False
+    rule = REGISTRY.get(method)
+    return rule is not None and rule.propagates_nonfinite
+
+
+def _run(X: np.ndarray, w: Optional[np.ndarray], method, options: dict, checked: bool = True) -> np.ndarray:
+    """Aggregate validated models: the shared body of aggregate and aggregate_with_fallback.
+    ``checked=False``: X may hold NaN/inf (a method that propagates them); checked here."""
     n, d = X.shape
     if callable(method):
         out = method(X, weights=w, **options) if w is not None else method(X, **options)
@@ -323,7 +349,10 @@ def _run(X: np.ndarray, w: Optional[np.ndarray], method, options: dict) -> np.nd
         Y = np.ascontiguousarray(Y)
         if w is not None:
             w = check_weights(w, Y.shape[0], name=f"weights returned by {rule.name!r}")
-    return _check_output(steps[-1].fn(Y, weights=w, **routed[-1]), d, label, n)
+    out = steps[-1].fn(Y, weights=w, **routed[-1])
+    if not checked and not np.isfinite(out).all():
+        check_models(X)  # names the model and coordinate
+    return _check_output(out, d, label, n)
 
 
 def aggregate(models, method="radon", *, weights=None, **options) -> np.ndarray:
@@ -390,9 +419,10 @@ def aggregate(models, method="radon", *, weights=None, **options) -> np.ndarray:
     >>> aggregate(X, "nnm>krum", f=1).round(6)
     array([0.3])
     """
-    X = check_models(models)
+    defer = _deferred_check(models, method)
+    X = check_models(models, finite=not defer)
     w = check_weights(weights, X.shape[0])
-    return _run(X, w, method, options)
+    return _run(X, w, method, options, checked=not defer)
 
 
 def aggregate_with_fallback(models, method="mean", *, weights=None, fallback="geometric_median", **options):
@@ -439,7 +469,8 @@ def aggregate_with_fallback(models, method="mean", *, weights=None, fallback="ge
     >>> used
     'geometric_median'
     """
-    X = check_models(models)
+    defer = _deferred_check(models, method)
+    X = check_models(models, finite=not defer)
     used = method
     if not callable(method):
         steps = _steps(method)
@@ -454,7 +485,9 @@ def aggregate_with_fallback(models, method="mean", *, weights=None, fallback="ge
             options = {"f": options["f"]} if "f" in options and any(r.accepts("f") for r in fb) else {}
     use_w = weights is not None and (callable(used) or supports_weights(used))
     w = check_weights(weights, X.shape[0]) if use_w else None
-    return _run(X, w, used, options), used
+    if used != method and defer:  # the fallback gets checked models
+        X, defer = check_models(X), False
+    return _run(X, w, used, options, checked=not defer), used
 
 
 @dataclass(frozen=True)
