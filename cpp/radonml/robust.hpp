@@ -563,8 +563,9 @@ struct WeiszfeldResult {
 /// meets the same stopping rule as the direct iterations alone.
 ///
 /// Stopping rule: the step ||z_{t+1} - z_t|| <= tol * spread, with spread the
-/// largest distance of a model to the start point; max_iter bounds the
-/// number of direct iterations (and, separately, of Gram iterations).
+/// median distance of the models to the start point (the largest if that is
+/// 0); max_iter bounds the number of direct iterations (and, separately, of
+/// Gram iterations).
 inline WeiszfeldResult geometric_median(const double* X, Index n, Index d, const double* w, double* z, double tol,
                                         int max_iter, int n_threads) {
   WeiszfeldResult res;
@@ -591,11 +592,19 @@ inline WeiszfeldResult geometric_median(const double* X, Index n, Index d, const
     });
   };
   direct_distances();
+  // the tolerances' unit: the median distance of the models to the start point (the
+  // honest majority's scale: far outliers do not loosen the tolerance), or the largest
+  // distance when more than half of the models sit on the start point
   double spread = 0.0;
   for (double v : dist) spread = std::max(spread, v);
   if (!(spread > 0)) {  // every model equals the start point
     res.converged = true;
     return res;
+  }
+  {
+    std::vector<double> tmp(dist);
+    const double med = median_inplace(tmp.data(), n);
+    if (med > 0) spread = med;
   }
   const double at_tol = 1e-14 * spread, step_tol = tol * spread;
 

@@ -70,7 +70,8 @@ def geometric_median(
     Iterates :math:`z \leftarrow \sum_i \frac{w_i x_i}{\lVert z - x_i\rVert} \big/ \sum_i
     \frac{w_i}{\lVert z - x_i\rVert}` from ``init`` (the weighted coordinate-wise median),
     with Vardi and Zhang's (2000) step when an iterate lands on a model, until a step is
-    below ``tol`` times the largest distance of a model to the start, or ``max_iter``
+    below ``tol`` times the median distance of the models to the start (a scale of the
+    majority, which far outliers do not loosen), or ``max_iter``
     iterations (then a :class:`~radonml.exceptions.ConvergenceWarning`). In the core, the
     data are scaled by a power of two (scale-equivariant at 1e200 and 1e-170), and for
     :math:`d > n` the iterations first run on the :math:`n \times n` Gram matrix
