@@ -577,6 +577,7 @@ inline WeiszfeldResult geometric_median(const double* X, Index n, Index d, const
   const Index row_min = std::max<Index>(1, kStreamPerThread / std::max<Index>(d, 1));
   const Index col_min = std::max<Index>(64, kStreamPerThread / std::max<Index>(n, 1));
 
+  double z_inf_now = 0.0;
   auto direct_distances = [&]() {
     for (Index j = 0; j < d; ++j) zs[static_cast<std::size_t>(j)] = z[j] * inv;
     parallel_for(n, n_threads, row_min, [&](Index i0, Index i1, int) {
@@ -590,6 +591,8 @@ inline WeiszfeldResult geometric_median(const double* X, Index n, Index d, const
         dist[static_cast<std::size_t>(i)] = std::sqrt(s);
       }
     });
+    z_inf_now = 0.0;
+    for (Index j = 0; j < d; ++j) z_inf_now = std::max(z_inf_now, std::abs(zs[static_cast<std::size_t>(j)]));
   };
   direct_distances();
   // the tolerances' unit: the median distance of the models to the start point (the
@@ -607,6 +610,19 @@ inline WeiszfeldResult geometric_median(const double* X, Index n, Index d, const
     if (med > 0) spread = med;
   }
   const double at_tol = 1e-14 * spread, step_tol = tol * spread;
+  // Rounding noise of a computed distance between x_i and z (scaled units): a few ulps of
+  // their larger coordinate, times sqrt(d). A model closer than that sits on z (a cluster of
+  // near-duplicates is one point), and a step below it is no step.
+  const double noise_unit = 16.0 * std::numeric_limits<double>::epsilon() * std::sqrt(static_cast<double>(d));
+  std::vector<double> row_inf(static_cast<std::size_t>(n));
+  parallel_for(n, n_threads, row_min, [&](Index i0, Index i1, int) {
+    for (Index i = i0; i < i1; ++i) {
+      double m = 0.0;
+      for (Index j = 0; j < d; ++j) m = std::max(m, std::abs(X[i * d + j]));
+      row_inf[static_cast<std::size_t>(i)] = m * inv;
+    }
+  });
+  double& z_inf = z_inf_now;  // |z|_inf / scale, kept up to date by direct_distances
 
   // One Weiszfeld / Vardi-Zhang update from distances: coefficients of the
   // new iterate as (1 - gamma) * sum_i coef_i x_i + gamma * z; returns false
@@ -616,7 +632,7 @@ inline WeiszfeldResult geometric_median(const double* X, Index n, Index d, const
     double S = 0.0, eta = 0.0;
     for (Index i = 0; i < n; ++i) {
       const double di = dist[static_cast<std::size_t>(i)];
-      if (di <= at_tol) {
+      if (di <= std::max(at_tol, noise_unit * std::max(row_inf[static_cast<std::size_t>(i)], z_inf))) {
         coef[static_cast<std::size_t>(i)] = 0.0;
         eta += w[i];
       } else {
@@ -682,7 +698,7 @@ inline WeiszfeldResult geometric_median(const double* X, Index n, Index d, const
       const Eigen::VectorXd da = anew - a;
       const double step = std::sqrt(std::max(0.0, da.dot(G * da)));
       a = anew;
-      if (step <= step_tol) break;
+      if (step <= std::max(step_tol, noise_unit * z_inf)) break;
     }
     // z = start + Y^T a * scale, as a convex combination where sum a = 1
     const double sa = a.sum();
@@ -727,7 +743,7 @@ inline WeiszfeldResult geometric_median(const double* X, Index n, Index d, const
       step += t * t;
       z[j] = zn;
     }
-    if (std::sqrt(step) <= step_tol) {
+    if (std::sqrt(step) <= std::max(step_tol, noise_unit * z_inf)) {
       res.converged = true;
       return res;
     }
