@@ -365,7 +365,7 @@ def test_radon_falls_back_as_before_and_its_error_is_a_too_few_models_error():
     with pytest.warns(FallbackWarning, match="fewer than the Radon number"):
         _, used = aggregate_with_fallback(X, "radon")
     assert used == "geometric_median"
-    with pytest.raises(NoRadonPointError, match="fewer than the Radon number r = d \\+ 2 = 5, and fallback=None"):
+    with pytest.raises(NoRadonPointError, match="the Radon point of 3 models in dimension d = 3 needs at least r = d \\+ 2 = 5 models, and fallback=None"):
         aggregate_with_fallback(X, "radon", fallback=None)
     assert issubclass(NoRadonPointError, TooFewModelsError) and issubclass(TooFewModelsError, ValueError)
 

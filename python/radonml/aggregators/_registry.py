@@ -478,6 +478,10 @@ def aggregate_with_fallback(models, method="mean", *, weights=None, fallback="ge
         rule, reason = _first_failure(steps, routed, X.shape[0], X.shape[1])
         if reason:
             if fallback is None:
+                n, d = X.shape
+                if rule.name == "radon":  # the message FedRadon's users know
+                    reason = (f"the Radon point of {n} models in dimension d = {d} needs at least "
+                              f"r = d + 2 = {d + 2} models")
                 raise _too_few(rule, f"{reason}, and fallback=None")
             fb = _steps(fallback, "fallback")
             warnings.warn(f"{reason}; aggregating with {fallback!r} instead", FallbackWarning, stacklevel=3)
