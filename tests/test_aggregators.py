@@ -210,7 +210,7 @@ def test_callable_method():
         (lambda: radonml.aggregate(np.zeros((0, 2)), "mean"), ValueError, r"models must not be empty"),
         (lambda: radonml.aggregate([[1.0, np.inf]], "median"), ValueError, r"models must be finite"),
         (lambda: radonml.aggregate([["x", "y"]], "median"), TypeError, r"models must contain real numbers"),
-        (lambda: radonml.aggregate(np.zeros((3, 2)), "radon"), radonml.NoRadonPointError, r"aggregator 'radon' cannot run on 3 models in dimension d = 2: 3 models are fewer than the Radon number r = d \+ 2 = 4"),
+        (lambda: radonml.aggregate(np.zeros((3, 2)), "radon"), radonml.NoRadonPointError, r"aggregator 'radon' cannot run on 3 models in dimension d = 2: 3 models are fewer than the Radon number r = d \+ 2 = 4 \(a Radon point needs at least r = d \+ 2 models\)"),
         (lambda: radonml.aggregate(np.zeros((20, 2)), "radon", height=3), ValueError, r"height=3 is too large for 20 models"),
         (lambda: radonml.aggregate(np.zeros((4, 2)), "trimmed_mean", beta=0.5), ValueError, r"beta must lie in \[0.0, 0.5\), got 0.5"),
         (lambda: radonml.aggregate(np.zeros((4, 2)), "trimmed_mean", beta=-0.1), ValueError, r"beta must lie in \[0.0, 0.5\), got -0.1"),

@@ -90,7 +90,9 @@ __all__ = [
 
 def radon_condition(n, d, **_):
     """Why no Radon point exists for n models in R^d (None if one does): n >= d + 2."""
-    return None if n >= d + 2 else f"{n} models are fewer than the Radon number r = d + 2 = {d + 2}"
+    if n >= d + 2:
+        return None
+    return f"{n} models are fewer than the Radon number r = d + 2 = {d + 2} (a Radon point needs at least r = d + 2 models)"
 
 
 def _radon(models, weights=None, **options):
