@@ -471,13 +471,19 @@ inline double row_distances(const double* X, Index n, Index d, const double* z, 
   return scale;
 }
 
-/// Gram matrix of the models centred at their coordinate-wise median and
-/// scaled by scale = 2^k >= max|X|: G = Y Y^T with Y = (X - 1 c^T) / scale,
-/// and from it the squared distances D_ij = G_ii + G_jj - 2 G_ij (>= 0; in
-/// units of scale^2). Centring at the median keeps the honest models' norms,
-/// hence the rounding of their mutual distances, small even when outliers sit
-/// far away. The Gram matrix is accumulated over fixed blocks of columns
-/// (Eigen's blocked symmetric rank-k update), summed in a fixed order.
+/// Gram matrix of the models centred at a centre c and scaled by
+/// scale = 2^k >= max|X|: G = Y Y^T with Y = (X - 1 c^T) / scale, and from it the
+/// squared distances D_ij = G_ii + G_jj - 2 G_ij (>= 0; in units of scale^2).
+///
+/// The rounding error of D_ij grows with the centred norms G_ii + G_jj, so the
+/// centre must sit among the models. First c = the column means (cheap); if the
+/// mean sits far from most models compared with their mutual distances (median
+/// of G_ii > 1e4 x median of D_ij, e.g. outliers a million times farther than
+/// the honest spread pull it away), everything is computed again with c = the
+/// coordinate-wise median, which keeps the majority's norms, hence the
+/// rounding of their mutual distances, small. The Gram matrix is accumulated
+/// over a fixed partition of the columns (Eigen's blocked symmetric rank-k
+/// update, in threads) and summed in a fixed order.
 /// center: (d) output; G, D: (n x n) row-major outputs. Returns scale.
 inline double centered_gram(const double* X, Index n, Index d, double* center, double* G, double* D, int n_threads) {
   const double scale = pow2_at_least(max_abs(X, n * d, n_threads));
@@ -490,54 +496,75 @@ inline double centered_gram(const double* X, Index n, Index d, double* center, d
   std::vector<Eigen::MatrixXd> partial(static_cast<std::size_t>(parts));
   const bool network = n <= kNetworkMax;
   const auto net = network ? sorting_network(n) : std::vector<std::pair<int, int>>();
-  parallel_for(parts, n_threads, 1, [&](Index p0, Index p1, int) {
-    const Index B = kBlock, YB = 8 * kBlock;  // sort in blocks of B, update G with YB columns at once
-    Eigen::MatrixXd Y(n, YB);
-    std::vector<double> buf(static_cast<std::size_t>(n * B));
-    for (Index p = p0; p < p1; ++p) {
-      Eigen::MatrixXd& Gp = partial[static_cast<std::size_t>(p)];
-      Gp.setZero(n, n);
-      const Index c0 = p * width, c1 = std::min(d, c0 + width);
-      Index filled = 0;
-      for (Index j0 = c0; j0 < c1; j0 += B) {
-        const Index nb = std::min(B, c1 - j0);
-        if (network) {  // medians of the block's columns from a sorted copy
-          for (Index i = 0; i < n; ++i) std::copy(X + i * d + j0, X + i * d + j0 + nb, buf.data() + i * B);
-          sort_block(buf.data(), nb, net);
-          for (Index c = 0; c < nb; ++c) center[j0 + c] = sorted_median(buf.data() + c, n);
-        } else {
-          for (Index c = 0; c < nb; ++c) {
-            for (Index i = 0; i < n; ++i) buf[static_cast<std::size_t>(i)] = X[i * d + j0 + c];
-            center[j0 + c] = median_inplace(buf.data(), n);
+
+  auto accumulate = [&](bool median_centre) {
+    parallel_for(parts, n_threads, 1, [&](Index p0, Index p1, int) {
+      const Index B = kBlock, YB = 8 * kBlock;  // centre in blocks of B, update G with YB columns at once
+      Eigen::MatrixXd Y(n, YB);
+      std::vector<double> buf(static_cast<std::size_t>(n * B));
+      for (Index p = p0; p < p1; ++p) {
+        Eigen::MatrixXd& Gp = partial[static_cast<std::size_t>(p)];
+        Gp.setZero(n, n);
+        const Index c0 = p * width, c1 = std::min(d, c0 + width);
+        Index filled = 0;
+        for (Index j0 = c0; j0 < c1; j0 += B) {
+          const Index nb = std::min(B, c1 - j0);
+          if (!median_centre) {  // column means of the scaled values (no overflow: |x / scale| <= 1)
+            for (Index c = 0; c < nb; ++c) center[j0 + c] = 0.0;
+            for (Index i = 0; i < n; ++i)
+              for (Index c = 0; c < nb; ++c) center[j0 + c] += X[i * d + j0 + c] * inv;
+            for (Index c = 0; c < nb; ++c) center[j0 + c] = center[j0 + c] / static_cast<double>(n) * scale;
+          } else if (network) {  // medians of the block's columns from a sorted copy
+            for (Index i = 0; i < n; ++i) std::copy(X + i * d + j0, X + i * d + j0 + nb, buf.data() + i * B);
+            sort_block(buf.data(), nb, net);
+            for (Index c = 0; c < nb; ++c) center[j0 + c] = sorted_median(buf.data() + c, n);
+          } else {
+            for (Index c = 0; c < nb; ++c) {
+              for (Index i = 0; i < n; ++i) buf[static_cast<std::size_t>(i)] = X[i * d + j0 + c];
+              center[j0 + c] = median_inplace(buf.data(), n);
+            }
+          }
+          for (Index i = 0; i < n; ++i) {
+            const double* row = X + i * d + j0;
+            for (Index c = 0; c < nb; ++c) Y(i, filled + c) = row[c] * inv - center[j0 + c] * inv;
+          }
+          filled += nb;
+          if (filled + B > YB || j0 + B >= c1) {
+            Gp.selfadjointView<Eigen::Lower>().rankUpdate(Y.leftCols(filled));
+            filled = 0;
           }
         }
-        for (Index i = 0; i < n; ++i) {
-          const double* row = X + i * d + j0;
-          for (Index c = 0; c < nb; ++c) Y(i, filled + c) = row[c] * inv - center[j0 + c] * inv;
-        }
-        filled += nb;
-        if (filled + B > YB || j0 + B >= c1) {
-          Gp.selfadjointView<Eigen::Lower>().rankUpdate(Y.leftCols(filled));
-          filled = 0;
-        }
+      }
+    });
+    Eigen::MatrixXd Gsum = Eigen::MatrixXd::Zero(n, n);
+    for (const auto& Gp : partial) Gsum += Gp;
+    for (Index i = 0; i < n; ++i)
+      for (Index j = 0; j <= i; ++j) {
+        const double g = Gsum(i, j);
+        G[i * n + j] = g;
+        G[j * n + i] = g;
+      }
+    for (Index i = 0; i < n; ++i) {
+      D[i * n + i] = 0.0;
+      for (Index j = 0; j < i; ++j) {
+        const double v = std::max(0.0, G[i * n + i] + G[j * n + j] - 2.0 * G[i * n + j]);
+        D[i * n + j] = v;
+        D[j * n + i] = v;
       }
     }
-  });
-  Eigen::MatrixXd Gsum = Eigen::MatrixXd::Zero(n, n);
-  for (const auto& Gp : partial) Gsum += Gp;
-  for (Index i = 0; i < n; ++i)
-    for (Index j = 0; j <= i; ++j) {
-      const double g = Gsum(i, j);
-      G[i * n + j] = g;
-      G[j * n + i] = g;
+  };
+
+  accumulate(false);
+  if (n >= 3) {
+    std::vector<double> diag(static_cast<std::size_t>(n)), off;
+    off.reserve(static_cast<std::size_t>(n * (n - 1) / 2));
+    for (Index i = 0; i < n; ++i) {
+      diag[static_cast<std::size_t>(i)] = G[i * n + i];
+      for (Index j = 0; j < i; ++j) off.push_back(D[i * n + j]);
     }
-  for (Index i = 0; i < n; ++i) {
-    D[i * n + i] = 0.0;
-    for (Index j = 0; j < i; ++j) {
-      const double v = std::max(0.0, G[i * n + i] + G[j * n + j] - 2.0 * G[i * n + j]);
-      D[i * n + j] = v;
-      D[j * n + i] = v;
-    }
+    const double med_norm = median_inplace(diag.data(), n);
+    const double med_dist = median_inplace(off.data(), static_cast<Index>(off.size()));
+    if (!(med_norm <= 1e4 * med_dist)) accumulate(true);
   }
   return scale;
 }

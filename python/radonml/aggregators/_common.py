@@ -19,6 +19,7 @@ __all__ = [
     "unit_weights",
     "canonical_order",
     "rank_with_ties",
+    "canonical_positions",
     "pairwise_sq_distances",
 ]
 
@@ -91,24 +92,39 @@ def canonical_order(models: np.ndarray) -> np.ndarray:
     return order.astype(np.int64)
 
 
-def rank_with_ties(scores: np.ndarray, order: np.ndarray) -> np.ndarray:
-    """Indices sorted by ``scores``; equal scores in canonical ``order`` (see
-    :func:`canonical_order`), so the ranking does not depend on the input order."""
-    pos = np.empty_like(order)
-    pos[order] = np.arange(order.size)
+def rank_with_ties(scores: np.ndarray, models: np.ndarray) -> np.ndarray:
+    """Indices sorted by ``scores``; equal scores in the canonical order of ``models`` (see
+    :func:`canonical_order`, computed only when two scores are equal), so the ranking does
+    not depend on the input order."""
+    order = np.argsort(scores, kind="stable")
+    s = scores[order]
+    if not (s[1:] == s[:-1]).any():
+        return order.astype(np.int64)
+    canon = canonical_order(models)
+    pos = np.empty_like(canon)
+    pos[canon] = np.arange(canon.size)
     return np.lexsort((pos, scores)).astype(np.int64)
+
+
+def canonical_positions(models: np.ndarray) -> np.ndarray:
+    """``pos[i]``: the place of model ``i`` in :func:`canonical_order`."""
+    canon = canonical_order(models)
+    pos = np.empty_like(canon)
+    pos[canon] = np.arange(canon.size)
+    return pos
 
 
 def pairwise_sq_distances(models: np.ndarray, n_threads=None):
     r"""Squared Euclidean distances between all pairs of models, from one Gram matrix.
 
-    The core centres the models at their coordinate-wise median :math:`c`, scales them by
-    an exact power of two :math:`s \ge \max|x|`, forms :math:`G = Y Y^\top` with
-    :math:`Y = (X - \mathbf 1 c^\top)/s` (Eigen's blocked symmetric rank-k update, in
-    threads) and returns :math:`D_{ij} = G_{ii} + G_{jj} - 2 G_{ij}` in units of
-    :math:`s^2`. Centring at the median keeps the honest models' norms, hence the rounding
-    of their mutual distances, small when outliers sit far away; the scaling keeps
-    :math:`D` finite for inputs near 1e300 and normal for inputs near 1e-170.
+    The core centres the models at their column means — or, when the mean sits far from most
+    models compared with their mutual distances (outliers pull it away), at their
+    coordinate-wise median, which keeps the majority's norms, hence the rounding of their
+    mutual distances, small — scales them by an exact power of two :math:`s \ge \max|x|`,
+    forms :math:`G = Y Y^\top` with :math:`Y = (X - \mathbf 1 c^\top)/s` (Eigen's blocked
+    symmetric rank-k update, in threads) and returns :math:`D_{ij} = G_{ii} + G_{jj} -
+    2 G_{ij}` in units of :math:`s^2`. The scaling keeps :math:`D` finite for inputs near
+    1e300 and normal for inputs near 1e-170.
 
     Returns
     -------

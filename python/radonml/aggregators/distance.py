@@ -126,7 +126,7 @@ def krum(models: np.ndarray, weights=None, *, f=None, n_neighbours=None, n_threa
         raise ValueError(why)
     k = _n_neighbours(n_neighbours, n, int(f))
     D, _ = pairwise_sq_distances(models, n_threads)
-    best = rank_with_ties(krum_scores(D, k), canonical_order(models))[0]
+    best = rank_with_ties(krum_scores(D, k), models)[0]
     return models[best].copy()
 
 
@@ -171,7 +171,7 @@ def multi_krum(models: np.ndarray, weights=None, *, f=None, m=None, n_neighbours
     if m > n:
         raise ValueError(f"m must be at most n = {n}, got {m}")
     D, _ = pairwise_sq_distances(models, n_threads)
-    chosen = rank_with_ties(krum_scores(D, k), canonical_order(models))[:m]
+    chosen = rank_with_ties(krum_scores(D, k), models)[:m]
     sel = np.zeros(n)
     sel[chosen] = 1.0
     w = sel if weights is None else sel * unit_weights(weights)

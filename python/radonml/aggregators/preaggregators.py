@@ -24,7 +24,7 @@ import numpy as np
 
 from .. import _core
 from .._validation import check_int, check_rng
-from ._common import canonical_order, pairwise_sq_distances, rank_with_ties, require_f, threads
+from ._common import canonical_order, canonical_positions, pairwise_sq_distances, rank_with_ties, require_f, threads
 
 __all__ = ["nearest_neighbour_mixing", "bucketing", "static_clipping", "adaptive_robust_clipping"]
 
@@ -73,10 +73,12 @@ def nearest_neighbour_mixing(models: np.ndarray, weights=None, *, f=None, n_thre
         raise ValueError(why)
     k = n - int(f)
     D, _ = pairwise_sq_distances(models, n_threads)
-    order = canonical_order(models)
-    pos = np.empty(n, dtype=np.int64)
-    pos[order] = np.arange(n)
-    near = np.lexsort((np.broadcast_to(pos, (n, n)), D), axis=1)[:, :k]
+    Ds = np.sort(D, axis=1)
+    if (Ds[:, 1:] == Ds[:, :-1]).any():  # equally distant neighbours: canonical order decides
+        pos = canonical_positions(models)
+        near = np.lexsort((np.broadcast_to(pos, (n, n)), D), axis=1)[:, :k]
+    else:
+        near = np.argsort(D, axis=1)[:, :k]
     M = np.zeros((n, n))
     np.put_along_axis(M, near, 1.0 / k, axis=1)
     # rows of M are convex weights: M @ X cannot overflow beyond max|x| (up to rounding)
@@ -237,7 +239,7 @@ def adaptive_robust_clipping(models: np.ndarray, weights=None, *, f=None, n_thre
     if k == 0:
         return models.copy(), weights
     norms, scale = _core.row_distances(models, np.zeros(models.shape[1]), threads(n_threads))
-    ranked = rank_with_ties(-norms, canonical_order(models))  # largest first
+    ranked = rank_with_ties(-norms, models)  # largest first
     threshold = norms[ranked[k]]
     factor = np.ones(n)
     clipped = ranked[:k]
