@@ -445,3 +445,28 @@ def test_distances_come_from_one_gram_matrix_and_match_direct_ones():
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         radonml.aggregate(X, "krum", f=5)
+
+
+@pytest.mark.parametrize("method, options, match", [
+    ("bulyan", {"f": 1, "inner": "nope"}, "unknown aggregator method 'nope'"),
+    ("krum", {"f": 1, "n_neighbours": 99}, "n_neighbours must be at most"),
+    ("multi_krum", {"f": 1, "m": 0}, "m must be >= 1"),
+    ("mda", {"f": 1, "max_subsets": 0}, "max_subsets must be >= 1"),
+    ("trimmed_mean", {"beta": 0.7}, r"beta must lie in \[0.0, 0.5\)"),
+    ("geometric_median", {"max_iter": 0}, "max_iter must be >= 1"),
+    ("centered_clipping", {"init": "far"}, "init must be 'median'"),
+])
+def test_options_are_checked_before_any_step_of_a_pipeline_runs(method, options, match):
+    calls = []
+
+    def recorder(models, weights=None):
+        calls.append(1)
+        return models, weights
+
+    radonml.aggregators.register_preaggregator("test_recorder", recorder, overwrite=True)
+    try:
+        with pytest.raises((ValueError, TypeError), match=match):
+            radonml.aggregate(sample(0, 20, 3), f"test_recorder>{method}", **options)
+        assert calls == []  # nothing ran
+    finally:
+        REGISTRY.pop("test_recorder", None)

@@ -16,6 +16,7 @@ released.
 
 from __future__ import annotations
 
+from .._validation import check_fraction
 from ..radon import iterated_radon_point
 from ._common import pairwise_sq_distances
 from ._registry import (
@@ -44,7 +45,7 @@ from .distance import (
     minimum_diameter_averaging,
     multi_krum,
 )
-from .geometric import centered_clipping, geometric_median
+from .geometric import centered_clipping, centered_clipping_options, geometric_median, geometric_median_options
 from .preaggregators import (
     adaptive_robust_clipping,
     arc_condition,
@@ -106,8 +107,8 @@ def _register_builtins():
     reg("median", coordinate_median, weighted=True)
     reg("trimmed_mean", trimmed_mean, weighted=True, condition=_trimmed_mean_condition)
     reg("meamed", meamed, weighted=False, condition=meamed_condition)
-    reg("geometric_median", geometric_median, weighted=True)
-    reg("centered_clipping", centered_clipping, weighted=True)
+    reg("geometric_median", geometric_median, weighted=True, condition=geometric_median_options)
+    reg("centered_clipping", centered_clipping, weighted=True, condition=centered_clipping_options)
     reg("krum", krum, weighted=False, condition=krum_condition)
     reg("multi_krum", multi_krum, weighted=True, condition=krum_condition)
     reg("bulyan", bulyan, weighted=False, condition=bulyan_condition)
@@ -118,8 +119,12 @@ def _register_builtins():
     pre("arc", adaptive_robust_clipping, condition=arc_condition)
 
 
-def _trimmed_mean_condition(n, d, f=None, **_):
-    """trimmed_mean with f= needs n > 2f models (with beta it always runs)."""
+def _trimmed_mean_condition(n, d, f=None, beta=None, **_):
+    """trimmed_mean with f= needs n > 2f models (with beta it always runs); beta validated."""
+    if f is not None and beta is not None:
+        raise TypeError("trimmed_mean takes beta= (a fraction) or f= (a count per end), not both")
+    if beta is not None:
+        check_fraction(beta, "beta", low=0.0, high=0.5)
     if f is None:
         return None
     from ._common import check_f

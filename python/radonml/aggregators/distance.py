@@ -42,10 +42,16 @@ __all__ = [
 # ------------------------------------------------------------------ Krum
 
 
-def krum_condition(n, d, f=None, **_):
-    """Why Krum / Multi-Krum cannot run on n models (None if they can): n >= 2f + 3."""
+def krum_condition(n, d, f=None, n_neighbours=None, m=None, **_):
+    """Why Krum / Multi-Krum cannot run on n models (None if they can): n >= 2f + 3.
+    Validates ``n_neighbours`` and ``m`` too, before any work."""
     f = require_f(f, "krum")
-    return None if n >= 2 * f + 3 else f"krum needs n >= 2f + 3 = {2 * f + 3} models for f = {f}, got {n}"
+    if n < 2 * f + 3:
+        return f"krum needs n >= 2f + 3 = {2 * f + 3} models for f = {f}, got {n}"
+    _n_neighbours(n_neighbours, n, f)
+    if m is not None and check_int(m, "m", minimum=1) > n:
+        raise ValueError(f"m must be at most n = {n}, got {m}")
+    return None
 
 
 def _n_neighbours(n_neighbours, n, f):
@@ -183,9 +189,15 @@ def multi_krum(models: np.ndarray, weights=None, *, f=None, m=None, n_neighbours
 # ---------------------------------------------------------------- Bulyan
 
 
-def bulyan_condition(n, d, f=None, **_):
-    """Why Bulyan cannot run on n models (None if it can): n >= 4f + 3."""
+def bulyan_condition(n, d, f=None, inner="krum", **_):
+    """Why Bulyan cannot run on n models (None if it can): n >= 4f + 3. Validates ``inner``
+    too, before any work."""
+    from ._registry import check_method  # noqa: PLC0415 (the registry imports this module's rules)
+
     f = require_f(f, "bulyan")
+    if not isinstance(inner, str):
+        raise TypeError(f"inner must be a registered aggregator name, got {type(inner).__name__}")
+    check_method(inner, "inner")
     return None if n >= 4 * f + 3 else f"bulyan needs n >= 4f + 3 = {4 * f + 3} models for f = {f}, got {n}"
 
 
@@ -261,8 +273,10 @@ def bulyan(models: np.ndarray, weights=None, *, f=None, inner="krum", n_threads=
 # ---------------------------------------------- minimum-diameter averaging
 
 
-def mda_condition(n, d, f=None, **_):
-    """Why MDA cannot run on n models (None if it can): n >= 2f + 1."""
+def mda_condition(n, d, f=None, max_subsets=10**8, **_):
+    """Why MDA cannot run on n models (None if it can): n >= 2f + 1. Validates
+    ``max_subsets`` too."""
+    check_int(max_subsets, "max_subsets", minimum=1)
     f = require_f(f, "minimum_diameter_averaging")
     return None if n >= 2 * f + 1 else (
         f"minimum_diameter_averaging needs n >= 2f + 1 = {2 * f + 1} models for f = {f}, got {n}")

@@ -30,7 +30,7 @@ from ..exceptions import ConvergenceWarning
 from ._common import threads, unit_weights
 from .coordinate import coordinate_median
 
-__all__ = ["geometric_median", "centered_clipping"]
+__all__ = ["geometric_median", "centered_clipping", "geometric_median_options", "centered_clipping_options"]
 
 
 def _positive(value, name):
@@ -40,17 +40,42 @@ def _positive(value, name):
 
 
 def _start(init, models, weights, name, n_threads):
-    if init is None or (isinstance(init, str) and init == "median"):
-        return coordinate_median(models, weights, n_threads=n_threads)
+    z = _check_init(init, models.shape[1], name)
+    if z is not None:
+        return z
+    if init == "mean":
+        return _core.column_mean(models, unit_weights(weights), threads(n_threads))
+    if init == "zero":
+        return np.zeros(models.shape[1])
+    return coordinate_median(models, weights, n_threads=n_threads)
+
+
+def geometric_median_options(n, d, tol=1e-10, max_iter=1000, init=None, **_):
+    """Validate the geometric median's options before any work (a registry condition: it
+    runs on any n, so it returns None)."""
+    _positive(tol, "tol")
+    check_int(max_iter, "max_iter", minimum=1)
+    _check_init(init, d, "init")
+    return None
+
+
+def centered_clipping_options(n, d, radius=None, iterations=1, init=None, **_):
+    """Validate centered clipping's options before any work (returns None: any n)."""
+    if radius is not None:
+        _positive(radius, "radius")
+    check_int(iterations, "iterations", minimum=0)
+    _check_init(init, d, "init")
+    return None
+
+
+def _check_init(init, d, name):
+    if init is None or (isinstance(init, str) and init in ("median", "mean", "zero")):
+        return None
     if isinstance(init, str):
-        if init == "mean":
-            return _core.column_mean(models, unit_weights(weights), threads(n_threads))
-        if init == "zero":
-            return np.zeros(models.shape[1])
         raise ValueError(f"{name} must be 'median', 'mean', 'zero' or a (d,) array, got {init!r}")
     z = as_float_array(init, name, ndim=1)
-    if z.shape != (models.shape[1],):
-        raise ValueError(f"{name} must have d = {models.shape[1]} entries, got shape {z.shape}")
+    if z.shape != (d,):
+        raise ValueError(f"{name} must have d = {d} entries, got shape {z.shape}")
     return z
 
 
