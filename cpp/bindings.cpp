@@ -16,6 +16,7 @@
 #include "radonml/radon.hpp"
 #include "radonml/dln.hpp"
 #include "radonml/linear_path.hpp"
+#include "radonml/robust.hpp"
 
 namespace py = pybind11;
 
@@ -176,6 +177,201 @@ py::tuple dln_path_chebyshev_py(DArray X, DArray Y, std::vector<DArray> w_start,
 
 }  // namespace lmc_bindings
 
+// ----------------------------------------------------- robust aggregation ---
+// The kernels of python/radonml/aggregators/; validation with user-facing
+// messages happens there, the checks here only guard the core.
+namespace robust_bindings {
+
+using radonml::robust::Index;
+
+const double* optional_weights(const py::object& w, DArray& holder, Index n) {
+  if (w.is_none()) return nullptr;
+  holder = w.cast<DArray>();
+  if (holder.ndim() != 1 || holder.shape(0) != n) throw std::invalid_argument("weights must have one entry per row");
+  return holder.data();
+}
+
+void check_matrix(const DArray& X) {
+  if (X.ndim() != 2 || X.shape(0) < 1) throw std::invalid_argument("models must be a non-empty (n, d) array");
+}
+
+DArray column_mean_py(DArray X, py::object w, int n_threads) {
+  check_matrix(X);
+  const Index n = X.shape(0), d = X.shape(1);
+  DArray holder;
+  const double* wp = optional_weights(w, holder, n);
+  DArray out(d);
+  const double* xp = X.data();
+  double* o = out.mutable_data();
+  {
+    py::gil_scoped_release release;
+    radonml::robust::column_mean(xp, n, d, wp, o, n_threads);
+  }
+  return out;
+}
+
+// kind: 0 median, 1 trimmed mean (param = k per end), 2 meamed (param = keep)
+DArray column_select_py(DArray X, int kind, Index param, int n_threads) {
+  check_matrix(X);
+  const Index n = X.shape(0), d = X.shape(1);
+  if (kind == 1 && (param < 0 || 2 * param >= n)) throw std::invalid_argument("need 0 <= 2k < n");
+  if (kind == 2 && (param < 1 || param > n)) throw std::invalid_argument("need 1 <= keep <= n");
+  if (kind < 0 || kind > 2) throw std::invalid_argument("kind must be 0, 1 or 2");
+  DArray out(d);
+  const double* xp = X.data();
+  double* o = out.mutable_data();
+  {
+    py::gil_scoped_release release;
+    if (kind == 0)
+      radonml::robust::column_median(xp, n, d, o, n_threads);
+    else if (kind == 1)
+      radonml::robust::column_trimmed_mean(xp, n, d, param, o, n_threads);
+    else
+      radonml::robust::column_meamed(xp, n, d, param, o, n_threads);
+  }
+  return out;
+}
+
+// kind: 0 weighted median, 1 weighted trimmed mean (beta)
+DArray column_weighted_select_py(DArray X, DArray w, int kind, double beta, int n_threads) {
+  check_matrix(X);
+  const Index n = X.shape(0), d = X.shape(1);
+  if (w.ndim() != 1 || w.shape(0) != n) throw std::invalid_argument("weights must have one entry per row");
+  if (kind < 0 || kind > 1) throw std::invalid_argument("kind must be 0 or 1");
+  DArray out(d);
+  const double* xp = X.data();
+  const double* wp = w.data();
+  double* o = out.mutable_data();
+  {
+    py::gil_scoped_release release;
+    if (kind == 0)
+      radonml::robust::column_weighted_median(xp, n, d, wp, o, n_threads);
+    else
+      radonml::robust::column_weighted_trimmed_mean(xp, n, d, wp, beta, o, n_threads);
+  }
+  return out;
+}
+
+py::tuple row_distances_py(DArray X, DArray z, int n_threads) {
+  check_matrix(X);
+  const Index n = X.shape(0), d = X.shape(1);
+  if (z.ndim() != 1 || z.shape(0) != d) throw std::invalid_argument("z must have d entries");
+  DArray dist(n);
+  const double* xp = X.data();
+  const double* zp = z.data();
+  double* dp = dist.mutable_data();
+  double scale;
+  {
+    py::gil_scoped_release release;
+    scale = radonml::robust::row_distances(xp, n, d, zp, dp, n_threads);
+  }
+  return py::make_tuple(dist, scale);
+}
+
+py::tuple centered_gram_py(DArray X, int n_threads) {
+  check_matrix(X);
+  const Index n = X.shape(0), d = X.shape(1);
+  DArray center(d), G({n, n}), D({n, n});
+  const double* xp = X.data();
+  double* cp = center.mutable_data();
+  double* gp = G.mutable_data();
+  double* dp = D.mutable_data();
+  double scale;
+  {
+    py::gil_scoped_release release;
+    scale = radonml::robust::centered_gram(xp, n, d, cp, gp, dp, n_threads);
+  }
+  return py::make_tuple(D, G, center, scale);
+}
+
+py::tuple geometric_median_py(DArray X, DArray w, DArray z0, double tol, int max_iter, int n_threads) {
+  check_matrix(X);
+  const Index n = X.shape(0), d = X.shape(1);
+  if (w.ndim() != 1 || w.shape(0) != n) throw std::invalid_argument("weights must have one entry per row");
+  if (z0.ndim() != 1 || z0.shape(0) != d) throw std::invalid_argument("start must have d entries");
+  if (!(tol > 0) || max_iter < 1) throw std::invalid_argument("need tol > 0 and max_iter >= 1");
+  DArray z(d);
+  std::copy(z0.data(), z0.data() + d, z.mutable_data());
+  const double* xp = X.data();
+  const double* wp = w.data();
+  double* zp = z.mutable_data();
+  radonml::robust::WeiszfeldResult res;
+  {
+    py::gil_scoped_release release;
+    res = radonml::robust::geometric_median(xp, n, d, wp, zp, tol, max_iter, n_threads);
+  }
+  return py::make_tuple(z, res.iterations, res.converged);
+}
+
+DArray centered_clipping_py(DArray X, py::object w, DArray v0, double radius, int iterations, int n_threads) {
+  check_matrix(X);
+  const Index n = X.shape(0), d = X.shape(1);
+  DArray holder;
+  const double* wp = optional_weights(w, holder, n);
+  if (v0.ndim() != 1 || v0.shape(0) != d) throw std::invalid_argument("start must have d entries");
+  if (!(radius > 0) || iterations < 0) throw std::invalid_argument("need radius > 0 and iterations >= 0");
+  DArray v(d);
+  std::copy(v0.data(), v0.data() + d, v.mutable_data());
+  const double* xp = X.data();
+  double* vp = v.mutable_data();
+  {
+    py::gil_scoped_release release;
+    radonml::robust::centered_clipping(xp, n, d, wp, vp, radius, iterations, n_threads);
+  }
+  return v;
+}
+
+py::tuple mda_exact_py(DArray D, Index m, IArray order, double bound) {
+  if (D.ndim() != 2 || D.shape(0) != D.shape(1)) throw std::invalid_argument("D must be (n, n)");
+  const Index n = D.shape(0);
+  if (order.ndim() != 1 || order.shape(0) != n) throw std::invalid_argument("order must have n entries");
+  const std::int64_t* op = order.data();
+  std::vector<char> seen(static_cast<std::size_t>(n), 0);
+  for (Index i = 0; i < n; ++i) {
+    if (op[i] < 0 || op[i] >= n || seen[static_cast<std::size_t>(op[i])]) throw std::invalid_argument("order must be a permutation");
+    seen[static_cast<std::size_t>(op[i])] = 1;
+  }
+  if (m < 1 || m > n) throw std::invalid_argument("need 1 <= m <= n");
+  py::array_t<std::uint8_t> mask(n);
+  const double* dp = D.data();
+  std::uint8_t* mp = mask.mutable_data();
+  double diam;
+  {
+    py::gil_scoped_release release;
+    diam = radonml::robust::mda_exact(dp, n, m, op, bound, mp);
+  }
+  return py::make_tuple(mask, diam);
+}
+
+Index first_nonfinite_py(DArray X, int n_threads) {
+  const double* xp = X.data();
+  const Index count = X.size();
+  Index k;
+  {
+    py::gil_scoped_release release;
+    k = radonml::robust::first_nonfinite(xp, count, n_threads);
+  }
+  return k;
+}
+
+void register_robust(py::module_& m) {
+  m.def("first_nonfinite", &first_nonfinite_py, py::arg("X"), py::arg("n_threads") = 0);
+  m.def("column_mean", &column_mean_py, py::arg("X"), py::arg("weights") = py::none(), py::arg("n_threads") = 0);
+  m.def("column_select", &column_select_py, py::arg("X"), py::arg("kind"), py::arg("param") = 0,
+        py::arg("n_threads") = 0);
+  m.def("column_weighted_select", &column_weighted_select_py, py::arg("X"), py::arg("weights"), py::arg("kind"),
+        py::arg("beta") = 0.0, py::arg("n_threads") = 0);
+  m.def("row_distances", &row_distances_py, py::arg("X"), py::arg("z"), py::arg("n_threads") = 0);
+  m.def("centered_gram", &centered_gram_py, py::arg("X"), py::arg("n_threads") = 0);
+  m.def("geometric_median", &geometric_median_py, py::arg("X"), py::arg("weights"), py::arg("start"),
+        py::arg("tol"), py::arg("max_iter"), py::arg("n_threads") = 0);
+  m.def("centered_clipping", &centered_clipping_py, py::arg("X"), py::arg("weights"), py::arg("start"),
+        py::arg("radius"), py::arg("iterations"), py::arg("n_threads") = 0);
+  m.def("mda_exact", &mda_exact_py, py::arg("D"), py::arg("m"), py::arg("order"), py::arg("bound"));
+}
+
+}  // namespace robust_bindings
+
 PYBIND11_MODULE(_core, m) {
   m.doc() = "radonml compiled core (private; use the radonml package)";
   py::register_exception<std::invalid_argument>(m, "CoreValueError", PyExc_ValueError);
@@ -204,4 +400,7 @@ PYBIND11_MODULE(_core, m) {
         py::arg("w_a"), py::arg("w_b"), py::arg("k"), py::arg("b_a"), py::arg("b_b"), py::arg("n_threads") = 0);
   m.def("dln_path_chebyshev", &lmc_bindings::dln_path_chebyshev_py, py::arg("X"), py::arg("Y"),
         py::arg("w_start"), py::arg("w_end"), py::arg("interpolated"), py::arg("n_threads") = 0);
+
+  // ------------------------------------------------ robust aggregation
+  robust_bindings::register_robust(m);
 }

@@ -159,9 +159,9 @@ def test_register_aggregator_and_use_it_everywhere():
         with pytest.raises(ValueError, match=rf"an aggregator named '{name}' is already registered; pass overwrite=True"):
             radonml.register_aggregator(name, lambda models, weights=None: models[1])
     finally:
-        from radonml.aggregators import _REGISTRY
+        from radonml.aggregators import REGISTRY
 
-        _REGISTRY.pop(name, None)
+        REGISTRY.pop(name, None)
     assert name not in radonml.available_aggregators()
 
 
@@ -179,9 +179,9 @@ def test_register_weighted_aggregator_receives_validated_weights():
         np.testing.assert_array_equal(out, 2.0 * X[1])
         assert seen["weights"].dtype == np.float64 and seen["weights"].tolist() == [1.0, 5.0, 2.0]
     finally:
-        from radonml.aggregators import _REGISTRY
+        from radonml.aggregators import REGISTRY
 
-        _REGISTRY.pop("test_heaviest", None)
+        REGISTRY.pop("test_heaviest", None)
 
 
 def test_callable_method():
@@ -210,12 +210,12 @@ def test_callable_method():
         (lambda: radonml.aggregate(np.zeros((0, 2)), "mean"), ValueError, r"models must not be empty"),
         (lambda: radonml.aggregate([[1.0, np.inf]], "median"), ValueError, r"models must be finite"),
         (lambda: radonml.aggregate([["x", "y"]], "median"), TypeError, r"models must contain real numbers"),
-        (lambda: radonml.aggregate(np.zeros((3, 2)), "radon"), ValueError, r"points must hold at least r = d \+ 2 = 4 models.*got 3"),
+        (lambda: radonml.aggregate(np.zeros((3, 2)), "radon"), radonml.NoRadonPointError, r"aggregator 'radon' cannot run on 3 models in dimension d = 2: 3 models are fewer than the Radon number r = d \+ 2 = 4 \(a Radon point needs at least r = d \+ 2 models\)"),
         (lambda: radonml.aggregate(np.zeros((20, 2)), "radon", height=3), ValueError, r"height=3 is too large for 20 models"),
         (lambda: radonml.aggregate(np.zeros((4, 2)), "trimmed_mean", beta=0.5), ValueError, r"beta must lie in \[0.0, 0.5\), got 0.5"),
         (lambda: radonml.aggregate(np.zeros((4, 2)), "trimmed_mean", beta=-0.1), ValueError, r"beta must lie in \[0.0, 0.5\), got -0.1"),
         (lambda: radonml.aggregate(np.zeros((4, 2)), "trimmed_mean", beta="x"), TypeError, r"beta must be a real number, got 'x'"),
-        (lambda: radonml.aggregate(np.eye(3), "geometric_median", tol=0), ValueError, r"tol must be positive, got 0"),
+        (lambda: radonml.aggregate(np.eye(3), "geometric_median", tol=0), ValueError, r"tol must be a positive finite number, got 0"),
         (lambda: radonml.aggregate(np.eye(3), "geometric_median", max_iter=0), ValueError, r"max_iter must be >= 1, got 0"),
         (lambda: radonml.aggregate(np.eye(3), "mean", bogus=1), TypeError, r"bogus"),
         (lambda: radonml.aggregate(np.eye(3), lambda m: m[0, :2]), ValueError, r"returned shape \(2,\), expected \(3,\)"),

@@ -1,6 +1,13 @@
 """Warning and exception classes of radonml (filter the warnings with ``warnings.simplefilter``)."""
 
-__all__ = ["RadonmlWarning", "ConvergenceWarning", "EndpointMismatchWarning", "FallbackWarning", "NoRadonPointError"]
+__all__ = [
+    "RadonmlWarning",
+    "ConvergenceWarning",
+    "EndpointMismatchWarning",
+    "FallbackWarning",
+    "TooFewModelsError",
+    "NoRadonPointError",
+]
 
 
 class RadonmlWarning(UserWarning):
@@ -21,6 +28,13 @@ class FallbackWarning(RadonmlWarning):
     documented fallback was used instead."""
 
 
-class NoRadonPointError(ValueError):
+class TooFewModelsError(ValueError):
+    r"""An aggregator's condition on the number of models fails (e.g. Krum needs
+    :math:`n \ge 2f + 3`; the Radon point :math:`n \ge d + 2`) and no fallback was allowed
+    (raised by :func:`radonml.aggregate` and by
+    :func:`radonml.aggregators.aggregate_with_fallback` with ``fallback=None``)."""
+
+
+class NoRadonPointError(TooFewModelsError):
     """No Radon point exists: fewer models than the Radon number :math:`r = d + 2` and no
     fallback (raised by :func:`radonml.aggregators.aggregate_with_fallback` with ``fallback=None``)."""
