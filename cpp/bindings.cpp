@@ -210,21 +210,24 @@ DArray column_mean_py(DArray X, py::object w, int n_threads) {
   return out;
 }
 
-// kind: 0 median, 1 trimmed mean (param = k per end), 2 meamed (param = keep)
-DArray column_select_py(DArray X, int kind, Index param, int n_threads) {
+// trimmed_mean: param = k values dropped per end; meamed: param = values kept
+DArray column_select_py(DArray X, radonml::robust::ColumnStatistic kind, Index param, int n_threads) {
+  using radonml::robust::ColumnStatistic;
   check_matrix(X);
   const Index n = X.shape(0), d = X.shape(1);
-  if (kind == 1 && (param < 0 || 2 * param >= n)) throw std::invalid_argument("need 0 <= 2k < n");
-  if (kind == 2 && (param < 1 || param > n)) throw std::invalid_argument("need 1 <= keep <= n");
-  if (kind < 0 || kind > 2) throw std::invalid_argument("kind must be 0, 1 or 2");
+  if (kind != ColumnStatistic::median && kind != ColumnStatistic::trimmed_mean && kind != ColumnStatistic::meamed)
+    throw std::invalid_argument("kind must be a ColumnStatistic enumerator");
+  if (kind == ColumnStatistic::trimmed_mean && (param < 0 || 2 * param >= n))
+    throw std::invalid_argument("need 0 <= 2k < n");
+  if (kind == ColumnStatistic::meamed && (param < 1 || param > n)) throw std::invalid_argument("need 1 <= keep <= n");
   DArray out(d);
   const double* xp = X.data();
   double* o = out.mutable_data();
   {
     py::gil_scoped_release release;
-    if (kind == 0)
+    if (kind == ColumnStatistic::median)
       radonml::robust::column_median(xp, n, d, o, n_threads);
-    else if (kind == 1)
+    else if (kind == ColumnStatistic::trimmed_mean)
       radonml::robust::column_trimmed_mean(xp, n, d, param, o, n_threads);
     else
       radonml::robust::column_meamed(xp, n, d, param, o, n_threads);
@@ -232,19 +235,22 @@ DArray column_select_py(DArray X, int kind, Index param, int n_threads) {
   return out;
 }
 
-// kind: 0 weighted median, 1 weighted trimmed mean (beta)
-DArray column_weighted_select_py(DArray X, DArray w, int kind, double beta, int n_threads) {
+// median or trimmed_mean (beta: fraction of the total weight dropped per end)
+DArray column_weighted_select_py(DArray X, DArray w, radonml::robust::ColumnStatistic kind, double beta,
+                                 int n_threads) {
+  using radonml::robust::ColumnStatistic;
   check_matrix(X);
   const Index n = X.shape(0), d = X.shape(1);
   if (w.ndim() != 1 || w.shape(0) != n) throw std::invalid_argument("weights must have one entry per row");
-  if (kind < 0 || kind > 1) throw std::invalid_argument("kind must be 0 or 1");
+  if (kind != ColumnStatistic::median && kind != ColumnStatistic::trimmed_mean)
+    throw std::invalid_argument("kind must be ColumnStatistic.median or ColumnStatistic.trimmed_mean");
   DArray out(d);
   const double* xp = X.data();
   const double* wp = w.data();
   double* o = out.mutable_data();
   {
     py::gil_scoped_release release;
-    if (kind == 0)
+    if (kind == ColumnStatistic::median)
       radonml::robust::column_weighted_median(xp, n, d, wp, o, n_threads);
     else
       radonml::robust::column_weighted_trimmed_mean(xp, n, d, wp, beta, o, n_threads);
@@ -355,6 +361,11 @@ Index first_nonfinite_py(DArray X, int n_threads) {
 }
 
 void register_robust(py::module_& m) {
+  py::enum_<radonml::robust::ColumnStatistic>(m, "ColumnStatistic",
+                                              "Coordinate-wise statistic of column_select (cpp/radonml/robust.hpp).")
+      .value("median", radonml::robust::ColumnStatistic::median)
+      .value("trimmed_mean", radonml::robust::ColumnStatistic::trimmed_mean)
+      .value("meamed", radonml::robust::ColumnStatistic::meamed);
   m.def("first_nonfinite", &first_nonfinite_py, py::arg("X"), py::arg("n_threads") = 0);
   m.def("column_mean", &column_mean_py, py::arg("X"), py::arg("weights") = py::none(), py::arg("n_threads") = 0);
   m.def("column_select", &column_select_py, py::arg("X"), py::arg("kind"), py::arg("param") = 0,

@@ -36,6 +36,10 @@ namespace robust {
 
 using Index = std::ptrdiff_t;
 
+/// The coordinate-wise statistic of a column selection (median, trimmed mean, MeaMed); the
+/// weighted selection supports median and trimmed_mean.
+enum class ColumnStatistic : int { median = 0, trimmed_mean = 1, meamed = 2 };
+
 /// Entries per thread below which a memory-bound pass (a sum, a scan, a distance) runs on
 /// fewer threads: such passes gain little from a second thread and, on a loaded machine,
 /// lose much to one that is descheduled.

@@ -10,8 +10,22 @@ Modules that need optional dependencies (torch, flwr) are imported on first use.
 
 from importlib import import_module as _import_module
 
-from .aggregators import aggregate, available_aggregators, register_aggregator, supports_weights
-from .exceptions import ConvergenceWarning, EndpointMismatchWarning, FallbackWarning, NoRadonPointError, RadonmlWarning
+from .aggregators import (
+    aggregate,
+    available_aggregators,
+    available_preaggregators,
+    register_aggregator,
+    register_preaggregator,
+    supports_weights,
+)
+from .exceptions import (
+    ConvergenceWarning,
+    EndpointMismatchWarning,
+    FallbackWarning,
+    NoRadonPointError,
+    RadonmlWarning,
+    TooFewModelsError,
+)
 from .radon import (
     RadonPartition,
     iterated_radon_point,
@@ -36,11 +50,14 @@ __all__ = [
     "register_aggregator",
     "available_aggregators",
     "supports_weights",
+    "register_preaggregator",
+    "available_preaggregators",
     "RadonmlWarning",
     "ConvergenceWarning",
     "EndpointMismatchWarning",
     "FallbackWarning",
     "NoRadonPointError",
+    "TooFewModelsError",
 ]
 
 _LAZY = {"sklearn", "torch", "lmc", "linear", "dln", "federated", "flower", "datasets", "plot", "cli", "attacks"}

@@ -52,6 +52,24 @@ class RadonSolver:
     @property
     def value(self) -> int: ...
 
+class ColumnStatistic:
+    """Coordinate-wise statistic of :func:`column_select` / :func:`column_weighted_select`
+    (``radonml::robust::ColumnStatistic``, cpp/radonml/robust.hpp)."""
+
+    __members__: ClassVar[Dict[str, ColumnStatistic]]
+    median: ClassVar[ColumnStatistic]  # = 0
+    trimmed_mean: ClassVar[ColumnStatistic]  # = 1
+    meamed: ClassVar[ColumnStatistic]  # = 2
+    def __init__(self, value: SupportsIndex) -> None: ...
+    def __eq__(self, other: object) -> bool: ...
+    def __hash__(self) -> int: ...
+    def __int__(self) -> int: ...
+    def __index__(self) -> int: ...
+    @property
+    def name(self) -> str: ...
+    @property
+    def value(self) -> int: ...
+
 def hardware_threads() -> int:
     """Threads the core uses for ``n_threads <= 0`` (all cores)."""
 
@@ -111,3 +129,55 @@ def dln_path_chebyshev(
 ) -> Tuple[_Float64, _Float64]:
     """Chebyshev coefficients (in t = 2 alpha - 1) of a deep linear network's squared loss
     (2k + 1,) and of its end-to-end matrix (k + 1, d_0, d_L), k the interpolated layers."""
+
+# ------------------------------------------------------------ robust aggregation kernels --
+# (cpp/radonml/robust.hpp; called by radonml.aggregators, which validates and normalises)
+
+def first_nonfinite(X: _ArrayLike, n_threads: SupportsIndex = 0) -> int:
+    """Flat index of the first NaN/inf entry of X, or -1 when all entries are finite."""
+
+def column_mean(X: _ArrayLike, weights: Optional[_ArrayLike] = None, n_threads: SupportsIndex = 0) -> _Float64:
+    """Column means (d,) of X (n, d), weighted by ``weights`` (n,) when given."""
+
+def column_select(
+    X: _ArrayLike, kind: ColumnStatistic, param: SupportsIndex = 0, n_threads: SupportsIndex = 0
+) -> _Float64:
+    """Coordinate-wise median, trimmed mean (``param`` values dropped per end) or MeaMed
+    (``param`` values closest to the median kept) of X (n, d): (d,)."""
+
+def column_weighted_select(
+    X: _ArrayLike, weights: _ArrayLike, kind: ColumnStatistic, beta: float = 0.0, n_threads: SupportsIndex = 0
+) -> _Float64:
+    """Coordinate-wise weighted median or weighted trimmed mean (a fraction ``beta`` of the
+    total weight dropped per end) of X (n, d) with weights (n,): (d,)."""
+
+def row_distances(X: _ArrayLike, z: _ArrayLike, n_threads: SupportsIndex = 0) -> Tuple[_Float64, float]:
+    """Euclidean distances (n,) of the rows of X (n, d) to z (d,), and the scale they were computed at."""
+
+def centered_gram(X: _ArrayLike, n_threads: SupportsIndex = 0) -> Tuple[_Float64, _Float64, _Float64, float]:
+    """Squared distances D (n, n), Gram matrix G (n, n) of the rows centred at ``center`` (d,),
+    and the power-of-two scale they were computed at."""
+
+def geometric_median(
+    X: _ArrayLike,
+    weights: _ArrayLike,
+    start: _ArrayLike,
+    tol: float,
+    max_iter: SupportsIndex,
+    n_threads: SupportsIndex = 0,
+) -> Tuple[_Float64, int, bool]:
+    """Weiszfeld iterations (Vardi-Zhang step at a model) from ``start``: (z (d,), iterations, converged)."""
+
+def centered_clipping(
+    X: _ArrayLike,
+    weights: Optional[_ArrayLike],
+    start: _ArrayLike,
+    radius: float,
+    iterations: SupportsIndex,
+    n_threads: SupportsIndex = 0,
+) -> _Float64:
+    """Centered clipping (Karimireddy et al. 2021): ``iterations`` steps of radius ``radius`` from ``start``: (d,)."""
+
+def mda_exact(D: _ArrayLike, m: SupportsIndex, order: _ArrayLike, bound: float) -> Tuple[npt.NDArray[np.uint8], float]:
+    """Minimum-diameter subset of m of the n points with squared distances D (n, n), by branch
+    and bound over ``order`` (int64 permutation) below ``bound``: (mask (n,) uint8, diameter)."""

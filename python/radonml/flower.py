@@ -71,8 +71,8 @@ except ModuleNotFoundError as exc:  # pragma: no cover - optional dependency
 
 from ._state import StateLayout
 from ._validation import check_rng
-from .aggregators import aggregate_with_fallback, resolve_aggregator
-from .exceptions import FallbackWarning, NoRadonPointError
+from .aggregators import accepts_option, aggregate_with_fallback, resolve_aggregator
+from .exceptions import FallbackWarning, TooFewModelsError
 
 __all__ = ["FedAggregate", "FedRadon", "arrayrecord_to_vector", "vector_to_arrays"]
 
@@ -439,13 +439,14 @@ class FedAggregate(FedAvg):
         k, d = X.shape
         options = dict(self.aggregator_options)
         method = self.method
-        if method == "radon":
-            options.setdefault("rng", self.rng)
+        if isinstance(method, str) and accepts_option(method, "rng"):
+            options.setdefault("rng", self.rng)  # the Radon tree (and any seeded rule) draws from the strategy's rng
         try:
-            # too few replies for a Radon point: aggregate_with_fallback switches to the fallback
-            # (and warns; _run logs it), or raises NoRadonPointError when fallback is None
+            # too few replies for the rule (a Radon point needs d + 2, Krum 2f + 3, ...):
+            # aggregate_with_fallback switches to the fallback (and warns; _run logs it), or
+            # raises TooFewModelsError when fallback is None
             vec, used = self._run(server_round, self.aggregator, X, weights, options)
-        except NoRadonPointError as exc:
+        except TooFewModelsError as exc:
             self.fallback_rounds.append(server_round)
             msg = f"round {server_round}: {exc}; keeping the previous global model"
             log(WARNING, "%s", msg)

@@ -16,6 +16,8 @@ released.
 
 from __future__ import annotations
 
+import inspect
+
 from .._validation import check_fraction
 from ..radon import iterated_radon_point
 from ._common import pairwise_sq_distances
@@ -98,6 +100,15 @@ def radon_condition(n, d, **_):
 
 def _radon(models, weights=None, **options):
     return iterated_radon_point(models, **options)
+
+
+# the registry routes options by the names a rule declares (accepts_option("radon", "rng")):
+# declare iterated_radon_point's keywords as _radon's own, so the two cannot drift apart
+_radon.__signature__ = inspect.Signature(
+    [inspect.Parameter("models", inspect.Parameter.POSITIONAL_OR_KEYWORD),
+     inspect.Parameter("weights", inspect.Parameter.POSITIONAL_OR_KEYWORD, default=None)]
+    + [p for p in inspect.signature(iterated_radon_point).parameters.values() if p.kind is p.KEYWORD_ONLY]
+)
 
 
 def _register_builtins():

@@ -87,8 +87,8 @@ def coordinate_median(models: np.ndarray, weights: Optional[np.ndarray] = None, 
     array([1.])
     """
     if weights is None:
-        return _core.column_select(models, 0, 0, threads(n_threads))
-    return _core.column_weighted_select(models, unit_weights(weights), 0, 0.0, threads(n_threads))
+        return _core.column_select(models, _core.ColumnStatistic.median, 0, threads(n_threads))
+    return _core.column_weighted_select(models, unit_weights(weights), _core.ColumnStatistic.median, 0.0, threads(n_threads))
 
 
 def _trim_fraction(beta, f, n):
@@ -144,8 +144,8 @@ def trimmed_mean(
     n = models.shape[0]
     beta, k = _trim_fraction(beta, f, n)
     if weights is None:
-        return _core.column_select(models, 1, k, threads(n_threads))
-    return _core.column_weighted_select(models, unit_weights(weights), 1, beta, threads(n_threads))
+        return _core.column_select(models, _core.ColumnStatistic.trimmed_mean, k, threads(n_threads))
+    return _core.column_weighted_select(models, unit_weights(weights), _core.ColumnStatistic.trimmed_mean, beta, threads(n_threads))
 
 
 def meamed_condition(n, d, f=None, **_):
@@ -189,4 +189,4 @@ def meamed(models: np.ndarray, weights=None, *, f=None, n_threads=None) -> np.nd
     why = meamed_condition(n, models.shape[1], f=f)
     if why:
         raise ValueError(why)
-    return _core.column_select(models, 2, n - int(f), threads(n_threads))
+    return _core.column_select(models, _core.ColumnStatistic.meamed, n - int(f), threads(n_threads))

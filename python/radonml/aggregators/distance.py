@@ -267,7 +267,7 @@ def bulyan(models: np.ndarray, weights=None, *, f=None, inner="krum", n_threads=
         selected.append(int(rem[pick]))
         remaining.pop(pick)
     S = np.ascontiguousarray(models[np.array(sorted(selected, key=lambda i: pos[i]))])
-    return _core.column_select(S, 2, beta, nt)
+    return _core.column_select(S, _core.ColumnStatistic.meamed, beta, nt)
 
 
 # ---------------------------------------------- minimum-diameter averaging
