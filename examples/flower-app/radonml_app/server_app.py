@@ -100,9 +100,12 @@ def main(grid: Grid, context: Context) -> None:
         results = {agg: _run(grid, s, n, attack, agg, X_test, y_test) for agg in s.aggregators}
         attacks[attack] = {"runs_on": runs_on, "results": results}
     log(INFO, "radonml app: test accuracy after %d rounds, %d of %d clients malicious", s.num_rounds, len(malicious), n)
-    log(INFO, "    %-24s%s", "aggregator", "".join(f"{a:>14}" for a in s.attacks))
+    width = {a: max(10, len(a) + 2) for a in s.attacks}
+    first = max(12, *(len(g) + 2 for g in s.aggregators))
+    log(INFO, "    %s%s", "aggregator".ljust(first), "".join(a.rjust(width[a]) for a in s.attacks))
     for agg in s.aggregators:
-        log(INFO, "    %-24s%s", agg, "".join(f"{attacks[a]['results'][agg]['final_accuracy']:>14.4f}" for a in s.attacks))
+        accs = (f"{attacks[a]['results'][agg]['final_accuracy']:.4f}".rjust(width[a]) for a in s.attacks)
+        log(INFO, "    %s%s", agg.ljust(first), "".join(accs))
     if s.result_file:
         out = {"settings": dataclasses.asdict(s), "clients": n, "malicious_partitions": malicious, "attacks": attacks}
         path = os.path.abspath(os.path.expanduser(s.result_file))
