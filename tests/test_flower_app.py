@@ -83,14 +83,17 @@ def _registered_methods():
     accepts = getattr(aggregators_module, "accepts_option", None)
     out = []
     for name in names:
-        options = {"f": 1} if accepts is not None and accepts(name, "f") else {}
-        if name == "trimmed_mean":
-            options["beta"] = 0.2
-        out.append((name, options))
+        if accepts is not None and accepts(name, "f"):
+            options = {"f": 1}
+        else:
+            options = {"beta": 0.2} if name == "trimmed_mean" else {}
+        if name == "radon" or (accepts is not None and accepts(name, "rng")):
+            options["rng"] = 3  # an int seed: the strategy and the reference draw the same
+        out.append(pytest.param(name, options, id=name))
     return out
 
 
-@pytest.mark.parametrize("method,options", _registered_methods(), ids=lambda v: v if isinstance(v, str) else "")
+@pytest.mark.parametrize("method,options", _registered_methods())
 def test_fedaggregate_takes_every_registered_rule_by_name(method, options):
     """10 replies of a d = 5 model: the strategy's global model is radonml.aggregate of the
     replies in node order (arrival order shuffled), with the rule's options; weighted exactly
@@ -101,18 +104,15 @@ def test_fedaggregate_takes_every_registered_rule_by_name(method, options):
     n_ex = np.arange(10) + 5
     replies = [_reply(node + 1, {"w": W[node], "b": b[node]}, n=int(n_ex[node])) for node in range(10)]
     order = rng.permutation(10)
-    strategy = FedAggregate(method, aggregator_options=options, rng=3)
+    strategy = FedAggregate(method, aggregator_options=options)
     strategy.set_global_arrays(1, _record({"w": np.zeros(4), "b": np.zeros(1)}))
     arrays, _ = _quiet(strategy, 1, [replies[i] for i in order])
     assert arrays is not None, f"{method} kept the previous model"
     X = np.hstack([W, b])
     weights = n_ex.astype(float) if radonml.supports_weights(method) else None
-    extra = {"rng": np.random.default_rng(3)} if method == "radon" else {}
-    if method == "radon" and X.shape[0] < X.shape[1] + 2:
-        pytest.fail("the test needs at least d + 2 replies for a Radon point")
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", FallbackWarning)
-        want = aggregate(X, method, weights=weights, **options, **extra)
+        want = aggregate(X, method, weights=weights, **options)
     np.testing.assert_allclose(np.concatenate([arrays["w"].numpy(), arrays["b"].numpy()]), want, rtol=1e-12, atol=1e-12)
     assert strategy.methods_used == {1: method}
 
@@ -297,6 +297,12 @@ def test_the_shipped_run_config_names_registered_rules(app_task):
     with pytest.raises(TypeError, match="attack 'ipm' has no parameter"):
         app_task.Settings.from_run_config({**cfg, "attacks": "ipm", "attack-options.ipm.scale": 2.0})
     assert len(s.malicious_partitions(10)) == 3 and len(set(s.malicious_partitions(10))) == 3
+    # a rule with a table gets exactly its table; f goes only to rules that take it (none on a
+    # registry without radonml.aggregators.accepts_option)
+    assert s.options_for("trimmed_mean", 10) == {"beta": 0.3}
+    for name in radonml.available_aggregators():
+        if name != "trimmed_mean":
+            assert s.options_for(name, 10) == ({"f": 3} if app_task.takes_f(name) else {}), name
 
 
 def test_a_malicious_client_attacks_its_own_update(app_task):

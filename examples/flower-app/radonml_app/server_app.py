@@ -46,7 +46,7 @@ def _json_number(x):
 
 def _run(grid, s: Settings, n: int, attack: str, aggregator: str, X_test, y_test) -> dict:
     """``num-server-rounds`` rounds of one aggregator under one attack; its results."""
-    options = s.options_for(aggregator)
+    options = s.options_for(aggregator, n)
     server_side = attack != NO_ATTACK and not s.attack_on_client(attack)
     adversary = {}
     if server_side:  # the colluding attack, played by the strategy on the replies marked "malicious"

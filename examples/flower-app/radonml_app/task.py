@@ -16,6 +16,7 @@ import numpy as np
 import torch
 from flwr.app import Array, ArrayRecord
 
+import radonml.aggregators
 from radonml.attacks import Attack, attack_info
 from radonml.datasets import load_digits, load_mnist1d, load_synthetic
 from radonml.federated.splits import split_indices
@@ -52,6 +53,7 @@ class Settings:
     fallback: str
     attacks: Tuple[str, ...]
     fraction_malicious: float
+    aggregator_f: str
     result_file: str
     attack_options: Dict[str, Dict[str, object]] = field(default_factory=dict)
     aggregator_options: Dict[str, Dict[str, object]] = field(default_factory=dict)
@@ -75,6 +77,7 @@ class Settings:
             fallback=str(cfg["fallback"]),
             attacks=tuple(_words(cfg["attacks"])),
             fraction_malicious=float(cfg["fraction-malicious"]),
+            aggregator_f=str(cfg["aggregator-f"]),
             result_file=str(cfg["result-file"]),
             attack_options=_tables(cfg, "attack-options."),
             aggregator_options=_tables(cfg, "aggregator-options."),
@@ -99,6 +102,8 @@ class Settings:
                             ("batch-size", self.batch_size)):
             if value < 1:
                 raise ValueError(f"run config {name!r} must be at least 1, got {value}")
+        if self.aggregator_f not in ("auto", "none") and not (self.aggregator_f.isdigit()):
+            raise ValueError(f"run config 'aggregator-f' must be 'auto', 'none' or an integer >= 0, got {self.aggregator_f!r}")
         if self.hidden < 0 or self.seed < 0:
             raise ValueError("run config 'hidden' and 'seed' must be non-negative")
         for attack in self.attacks:
@@ -134,8 +139,22 @@ class Settings:
         perm = np.random.default_rng([self.seed, 1]).permutation(n_clients)
         return sorted(int(p) for p in perm[: self.n_malicious(n_clients)])
 
-    def options_for(self, aggregator: str) -> Dict[str, object]:
-        return dict(self.aggregator_options.get(aggregator, {}))
+    def options_for(self, aggregator: str, n_clients: int) -> Dict[str, object]:
+        """The options of ``aggregator``: its table of ``aggregator-options`` if it has one
+        (the table then says everything); else, for a rule that takes ``f`` (the number of
+        Byzantine clients it must tolerate), ``f`` = the number of malicious clients
+        (``aggregator-f = "auto"``), a given number, or nothing (``"none"``)."""
+        options = dict(self.aggregator_options.get(aggregator, {}))
+        if not options and self.aggregator_f != "none" and takes_f(aggregator):
+            options["f"] = self.n_malicious(n_clients) if self.aggregator_f == "auto" else int(self.aggregator_f)
+        return options
+
+
+def takes_f(aggregator: str) -> bool:
+    """Whether the registered rule (or pipeline) has an option ``f``, as the registry says
+    (``radonml.aggregators.accepts_option``; a registry without it has no such rule)."""
+    accepts = getattr(radonml.aggregators, "accepts_option", None)
+    return bool(accepts is not None and accepts(aggregator, "f"))
 
 
 def _tables(cfg: dict, prefix: str) -> Dict[str, Dict[str, object]]:
