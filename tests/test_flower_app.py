@@ -240,6 +240,8 @@ def test_attack_arguments_are_checked_once():
         FedAggregate("mean", byzantine=[1])
     with pytest.raises(ValueError, match=r"attack_on must be one of \['update', 'model'\], got 'gradient'"):
         FedAggregate("mean", attack=Attack("ipm", f=1), attack_on="gradient")
+    with pytest.raises(ValueError, match="attack_on is used only with attack="):
+        FedAggregate("mean", attack_on="model")
     with pytest.raises(ValueError, match="unknown attack 'nope'"):
         FedAggregate("mean", attack="nope", byzantine=[1])
     with pytest.raises(TypeError, match="byzantine must be None, a metric name or a collection of node ids"):
@@ -403,6 +405,7 @@ def test_flwr_run_the_app_robust_aggregator_survives_the_attacks(tmp_path, app_t
         "FLWR_DISABLE_UPDATE_CHECK": "1",
         "RAY_USAGE_STATS_ENABLED": "0",
         "UV_OFFLINE": "1",  # the app declares no dependencies: nothing to download
+        "UV_CACHE_DIR": str(tmp_path / "uv-cache"),  # the SuperLink's (empty) runtime install
         "PATH": os.pathsep.join([str(Path(sys.executable).parent), env.get("PATH", "")]),
     })
     cmd = [flwr, "run", str(APP_DIR), "--stream",
@@ -411,12 +414,19 @@ def test_flwr_run_the_app_robust_aggregator_survives_the_attacks(tmp_path, app_t
                            f"attack-options.ipm.epsilon=4.0 result-file='{result}'"]
     log_file = tmp_path / "flwr-run.log"
     try:
-        with open(log_file, "w") as log:
-            proc = subprocess.run(cmd, cwd=tmp_path, env=env, stdout=log, stderr=subprocess.STDOUT, timeout=600)
+        for _ in range(2):
+            with open(log_file, "w") as log:
+                try:
+                    rc = subprocess.run(cmd, cwd=tmp_path, env=env, stdout=log, stderr=subprocess.STDOUT, timeout=600).returncode
+                except subprocess.TimeoutExpired:
+                    rc = "timeout (600 s)"
+            # flwr gives its local SuperLink 15 s to start; on a loaded machine it may need longer
+            if "Failed to start local SuperLink within" not in log_file.read_text(errors="replace"):
+                break
     finally:
         _stop_local_superlink(home)
     text = log_file.read_text(errors="replace")
-    assert proc.returncode == 0 and result.exists(), f"flwr run failed (exit {proc.returncode}):\n{text[-6000:]}"
+    assert rc == 0 and result.exists(), f"flwr run failed (exit {rc}):\n{text[-6000:]}"
     out = json.loads(result.read_text())
     assert out["clients"] == 10 and len(out["malicious_partitions"]) == 3
     runs = out["attacks"]

@@ -148,9 +148,11 @@ def vector_to_arrays(vector: np.ndarray, keys: List[str], like: List[np.ndarray]
 
 def _check_attack(attack, byzantine, attack_on, attack_rng):
     """Validate FedAggregate's attack arguments once: (Attack or None, byzantine, attack_on, seed)."""
+    if attack_on not in ATTACK_SPACES:
+        raise ValueError(f"attack_on must be one of {list(ATTACK_SPACES)}, got {attack_on!r}")
     if attack is None:
-        for name, value in (("byzantine", byzantine), ("attack_rng", attack_rng)):
-            if value is not None:
+        for name, value in (("byzantine", byzantine), ("attack_rng", attack_rng), ("attack_on", attack_on)):
+            if value is not None and value != "update":
                 raise ValueError(f"{name} is used only with attack=; pass an attack or drop {name}")
         return None, None, attack_on, 0
     if not isinstance(attack, Attack):
@@ -160,8 +162,6 @@ def _check_attack(attack, byzantine, attack_on, attack_rng):
     if attack.kind != "model":
         raise ValueError(f"attack {attack.name!r} changes a client's data; it runs in the malicious ClientApp "
                          "(see examples/flower-app), not in the strategy")
-    if attack_on not in ATTACK_SPACES:
-        raise ValueError(f"attack_on must be one of {list(ATTACK_SPACES)}, got {attack_on!r}")
     if byzantine is None:
         if attack.f is None:
             raise ValueError("the attack has no f: give Attack(..., f=...) (f Byzantine replies drawn per round) or "
