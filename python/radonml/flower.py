@@ -48,6 +48,22 @@ Robustness of the server:
   torch ``state_dict``'s ``num_batches_tracked``) become the element-wise (weighted) lower
   median of the replies' values.
 
+Simulated Byzantine clients (for experiments; ``attack=``):
+
+- Attacks that need no other client's vector (sign flip, Gaussian noise, Inf/NaN, label flip
+  on the client's data) belong in the malicious ``ClientApp`` itself (``examples/flower-app``).
+- **Colluding attacks** (ALIE, IPM, Mimic, min-max, min-sum: :mod:`radonml.attacks`) need the
+  honest clients' vectors, which only the server sees. With ``attack=`` the strategy plays
+  the adversary: at the start of :meth:`FedAggregate.aggregate_train` it replaces the replies
+  of the round's Byzantine clients by the attack's vectors, computed from the other usable
+  replies (:meth:`FedAggregate.corrupt_replies`), and then aggregates exactly as without an
+  attack (the same checks, drops and fallbacks). The Byzantine clients are ``f`` of the round's
+  usable replies drawn with a generator seeded per round, the nodes whose replies carry a
+  flag metric (the clients the simulation made malicious say so), or given node ids. By
+  default the attack acts on the clients' *updates* :math:`x_i - g` relative to the global
+  model :math:`g` sent in that round (the vectors the attacks' papers corrupt: gradients or
+  model differences) and sends :math:`g + b`; ``attack_on="model"`` attacks the models.
+
 Radon points exist only for :math:`m \ge d + 2` clients, so :class:`FedRadon` suits small
 models (linear and logistic models, small heads); for networks pick ``method="median"``,
 ``"geometric_median"`` or ``"trimmed_mean"``.
@@ -55,6 +71,7 @@ models (linear and logistic models, small heads); for networks pick ``method="me
 
 from __future__ import annotations
 
+import copy
 import hashlib
 import warnings
 from logging import INFO, WARNING
@@ -63,18 +80,22 @@ from typing import Dict, Iterable, List, Optional, Tuple
 import numpy as np
 
 try:
-    from flwr.app import Array, ArrayRecord, Message, MetricRecord
+    from flwr.app import Array, ArrayRecord, Message, MetricRecord, RecordDict
     from flwr.serverapp.strategy import FedAvg
     from flwr.supercore import log
 except ModuleNotFoundError as exc:  # pragma: no cover - optional dependency
     raise ModuleNotFoundError("radonml.flower needs Flower; install it with `pip install 'flwr[simulation]>=1.20'`") from exc
 
 from ._state import StateLayout
-from ._validation import check_rng
+from ._validation import check_int, check_rng
 from .aggregators import accepts_option, aggregate_with_fallback, resolve_aggregator
+from .attacks import Attack
 from .exceptions import FallbackWarning, TooFewModelsError
 
-__all__ = ["FedAggregate", "FedRadon", "arrayrecord_to_vector", "vector_to_arrays"]
+__all__ = ["FedAggregate", "FedRadon", "arrayrecord_to_vector", "vector_to_arrays", "ATTACK_SPACES"]
+
+#: Where a simulated server-side attack acts (``FedAggregate(attack_on=...)``).
+ATTACK_SPACES = ("update", "model")
 
 
 def arrayrecord_to_vector(record: ArrayRecord) -> Tuple[np.ndarray, List[str], List[np.ndarray]]:
@@ -125,6 +146,53 @@ def vector_to_arrays(vector: np.ndarray, keys: List[str], like: List[np.ndarray]
     return out
 
 
+def _check_attack(attack, byzantine, attack_on, attack_rng):
+    """Validate FedAggregate's attack arguments once: (Attack or None, byzantine, attack_on, seed)."""
+    if attack_on not in ATTACK_SPACES:
+        raise ValueError(f"attack_on must be one of {list(ATTACK_SPACES)}, got {attack_on!r}")
+    if attack is None:
+        for name, value in (("byzantine", byzantine), ("attack_rng", attack_rng), ("attack_on", attack_on)):
+            if value is not None and value != "update":
+                raise ValueError(f"{name} is used only with attack=; pass an attack or drop {name}")
+        return None, None, attack_on, 0
+    if not isinstance(attack, Attack):
+        if not isinstance(attack, str):
+            raise TypeError(f"attack must be an attack name or a radonml.attacks.Attack, got {type(attack).__name__}")
+        attack = Attack(attack)
+    if attack.kind != "model":
+        raise ValueError(f"attack {attack.name!r} changes a client's data; it runs in the malicious ClientApp "
+                         "(see examples/flower-app), not in the strategy")
+    if byzantine is None:
+        if attack.f is None:
+            raise ValueError("the attack has no f: give Attack(..., f=...) (f Byzantine replies drawn per round) or "
+                             "byzantine= (a flag metric or node ids)")
+    elif not isinstance(byzantine, str):
+        try:
+            ids = [check_int(b, "byzantine node id") for b in byzantine]
+        except TypeError:
+            raise TypeError(f"byzantine must be None, a metric name or a collection of node ids, got {byzantine!r}") from None
+        byzantine = frozenset(ids)
+    elif not byzantine:
+        raise ValueError("byzantine as a metric name must be a non-empty string")
+    if attack_rng is None:
+        seed = int(np.random.SeedSequence().entropy)
+    else:
+        seed = check_int(attack_rng, "attack_rng", minimum=0)
+    return attack, byzantine, attack_on, seed
+
+
+def _flagged(msg: Message, key: str) -> bool:
+    """Whether one of the reply's metric or config records holds ``key`` with a non-zero value."""
+    for records in (msg.content.metric_records, msg.content.config_records):
+        for rec in records.values():
+            if key in rec:
+                try:
+                    return bool(float(rec[key]) != 0.0)
+                except (TypeError, ValueError):
+                    return bool(rec[key])
+    return False
+
+
 class FedAggregate(FedAvg):
     """Flower strategy that aggregates the clients' arrays with any radonml aggregator.
 
@@ -145,7 +213,26 @@ class FedAggregate(FedAvg):
         Randomness of the Radon tree (which replies form a group); an int makes rounds
         reproducible.
     aggregator_options : dict, optional
-        Passed to the aggregator (e.g. ``{"beta": 0.2}`` for ``"trimmed_mean"``).
+        Passed to the aggregator (e.g. ``{"beta": 0.2}`` for ``"trimmed_mean"``, ``{"f": 2}``
+        for a rule that takes the number of Byzantine clients).
+    attack : str or radonml.attacks.Attack, optional
+        Simulate Byzantine clients server-side (see :meth:`corrupt_replies`): a model-level
+        attack of :func:`radonml.attacks.available_attacks` by name or an
+        :class:`~radonml.attacks.Attack` with its parameters (and ``f``). None (default): no
+        attack, the strategy is the plain defence.
+    byzantine : None, str or collection of int, optional
+        Which replies the attack replaces in each round: None, ``attack.f`` of the round's
+        usable replies drawn with the round's generator; a str, the replies whose metrics
+        hold that key with a non-zero value (e.g. ``"malicious"``, sent by the clients the
+        simulation made malicious); else the node ids of the Byzantine clients. With a str
+        or ids, ``attack.f`` is not used.
+    attack_on : {"update", "model"}, default "update"
+        Attack the clients' updates :math:`x_i - g` relative to the round's global model
+        :math:`g` (Byzantine clients send :math:`g + b`), or the models themselves.
+    attack_rng : None or int, optional
+        Seed of the attack: round ``t`` uses ``numpy.random.default_rng([attack_rng, t])`` (to
+        draw the Byzantine replies and for randomised attacks), so every round is
+        reproducible on its own. None: a seed drawn once from fresh entropy.
     **kwargs
         Passed to :class:`flwr.serverapp.strategy.FedAvg` (``fraction_train``,
         ``min_train_nodes``, ``weighted_by_key``, ...).
@@ -156,6 +243,8 @@ class FedAggregate(FedAvg):
         Rounds aggregated with the fallback (or skipped when ``fallback=None``).
     methods_used : dict
         ``{round: method name}`` of every aggregated round.
+    attacked_nodes : dict
+        ``{round: [node ids]}`` whose replies the simulated attack replaced (``attack=``).
 
     Notes
     -----
@@ -179,9 +268,22 @@ class FedAggregate(FedAvg):
     >>> arrays, _ = strategy.aggregate_train(1, replies)  # node 4's reply has another shape: dropped, logged
     >>> arrays["w"].numpy()
     array([2., 1.])
+
+    A colluding attack played by the server (IPM with :math:`\varepsilon = 2` by node 4, on
+    the models): node 4 sends :math:`-2` times the mean of the others' models, and the mean
+    follows it.
+
+    >>> from radonml.attacks import Attack
+    >>> strategy = FedAggregate("mean", attack=Attack("ipm", epsilon=2.0), byzantine=[4], attack_on="model")
+    >>> strategy.set_global_arrays(1, ArrayRecord({"w": Array(np.zeros(2))}))
+    >>> replies = [reply(1, [1.0, 1.0]), reply(2, [2.0, 2.0]), reply(3, [3.0, 3.0]), reply(4, [9.0, 9.0])]
+    >>> arrays, _ = strategy.aggregate_train(1, replies)  # node 4's reply becomes (-4, -4)
+    >>> arrays["w"].numpy(), strategy.attacked_nodes
+    (array([0.5, 0.5]), {1: [4]})
     """
 
-    def __init__(self, method="radon", *, fallback="geometric_median", weighted=None, rng=None, aggregator_options=None, **kwargs):
+    def __init__(self, method="radon", *, fallback="geometric_median", weighted=None, rng=None, aggregator_options=None,
+                 attack=None, byzantine=None, attack_on="update", attack_rng=None, **kwargs):
         super().__init__(**kwargs)
         # unknown names and impossible weightings fail here, not in round 1
         self.aggregator = resolve_aggregator(method, weighted=weighted, fallback=fallback)
@@ -193,11 +295,20 @@ class FedAggregate(FedAvg):
         self.fallback_rounds: List[int] = []
         self.methods_used: dict = {}
         self._global_signatures: Dict[int, Tuple[Tuple[str, tuple, np.dtype], ...]] = {}
+        self.attack, self.byzantine, self.attack_on, self._attack_seed = _check_attack(attack, byzantine, attack_on, attack_rng)
+        self.attacked_nodes: Dict[int, List[int]] = {}
+        self._global_values: Dict[int, Dict[str, np.ndarray]] = {}
 
     def summary(self) -> None:
         super().summary()
         name = self.method if isinstance(self.method, str) else getattr(self.method, "__name__", "callable")
         log(INFO, "\t└──> radonml aggregation: %s (fallback: %s, weighted: %s)", name, self.fallback, self.weighted)
+        if self.attack is not None:
+            who = (f"{self.attack.f} drawn per round" if self.byzantine is None
+                   else f"replies flagged by the metric {self.byzantine!r}" if isinstance(self.byzantine, str)
+                   else f"nodes {sorted(self.byzantine)}")
+            log(INFO, "\t└──> simulated server-side attack: %r on the %ss of the Byzantine clients (%s)",
+                self.attack, self.attack_on, who)
 
     def set_global_arrays(self, server_round: int, arrays: ArrayRecord) -> None:
         """Record the arrays the server sends in round ``server_round``: that round's replies
@@ -224,6 +335,10 @@ class FedAggregate(FedAvg):
         self._global_signatures[int(server_round)] = tuple(sig)
         for old in sorted(self._global_signatures)[:-2]:
             del self._global_signatures[old]
+        if self.attack is not None:  # an attack on the updates needs the values, too
+            self._global_values[int(server_round)] = {k: np.array(arrays[k].numpy()) for k in arrays.keys()}
+            for old in sorted(self._global_values)[:-2]:
+                del self._global_values[old]
 
     def configure_train(self, server_round: int, arrays: ArrayRecord, config, grid):
         """FedAvg's ``configure_train``, recording the arrays sent (:meth:`set_global_arrays`)."""
@@ -336,10 +451,14 @@ class FedAggregate(FedAvg):
         return tuple(by_key[k] for k in sorted(by_key)), f"those {len(votes[best])} of {len(candidates)} replies share"
 
     def aggregate_train(self, server_round: int, replies: Iterable[Message]) -> Tuple[Optional[ArrayRecord], Optional[MetricRecord]]:
-        """Aggregate the replies' arrays with ``method`` (see the class docstring)."""
+        """Aggregate the replies' arrays with ``method`` (see the class docstring); with
+        ``attack=``, after :meth:`corrupt_replies`."""
+        replies = list(replies)
+        if self.attack is not None:
+            replies = self.corrupt_replies(server_round, replies)
         # FedAvg's consistency check raises on the first malformed reply; here malformed replies
         # are dropped one by one in _usable instead, so one bad client cannot stop the server
-        valid, _ = self._check_and_log_replies(list(replies), is_train=True, validate=False)
+        valid, _ = self._check_and_log_replies(replies, is_train=True, validate=False)
         if not valid:
             return None, None
         candidates = self._usable(server_round, self._in_node_order(valid))
@@ -384,6 +503,126 @@ class FedAggregate(FedAvg):
             log(WARNING, "round %d: %s; keeping the previous global model", server_round, exc)
             return None, metrics
         return out, metrics
+
+    def corrupt_replies(self, server_round: int, replies: Iterable[Message]) -> List[Message]:
+        r"""Play the simulated adversary of ``attack=`` on one round's replies.
+
+        The *eligible* replies are those without an error, with exactly one ``ArrayRecord``
+        that matches the arrays sent in ``server_round`` (keys, shapes, dtypes) and holds only
+        finite numbers; the others are returned unchanged (and dropped by
+        :meth:`aggregate_train` as usual). In node order (as :meth:`aggregate_train` orders
+        them), their floating-point arrays form the stack :math:`X` (k, d), or the updates
+        :math:`X - g` with ``attack_on="update"``. The Byzantine rows are chosen as
+        ``byzantine`` says (None: ``attack.f`` rows, at most k, drawn by
+        ``rng.choice(k, f, replace=False)`` with the round's generator
+        ``numpy.random.default_rng([attack_rng, server_round])``), the attack replaces them
+        using the other rows as the honest vectors (:class:`radonml.attacks.Attack`, the same
+        generator), and each Byzantine reply gets the new vector (plus :math:`g`), cast to its
+        arrays' dtypes; its integer arrays, metrics and metadata stay as they were. The node
+        ids are recorded in :attr:`attacked_nodes`.
+
+        If the attack cannot run on this round's replies (e.g. ALIE with fewer than two honest
+        replies), a WARNING is logged and the replies are returned unchanged.
+
+        Parameters
+        ----------
+        server_round : int
+            The round; its global arrays must have been recorded (:meth:`configure_train` or
+            :meth:`set_global_arrays`).
+        replies : iterable of flwr.app.Message
+
+        Returns
+        -------
+        list of flwr.app.Message
+            The replies in their given order, the Byzantine ones replaced by new messages.
+
+        Raises
+        ------
+        RuntimeError
+            No attack configured, or no global arrays recorded for ``server_round`` (the
+            attack would otherwise not know what the clients were sent).
+        """
+        replies = list(replies)
+        if self.attack is None:
+            raise RuntimeError("corrupt_replies needs an attack; pass attack= to FedAggregate")
+        server_round = int(server_round)
+        signature = self._global_signatures.get(server_round)
+        if signature is None or (self.attack_on == "update" and server_round not in self._global_values):
+            raise RuntimeError(
+                f"round {server_round}: the simulated attack needs the global arrays sent in this round; "
+                "call configure_train (FedAvg's start does) or set_global_arrays before aggregate_train"
+            )
+        layout = StateLayout.from_entries([(k, sh, dt, False) for k, sh, dt in signature])
+        eligible = [(i, msg, arrays) for i, msg in enumerate(replies)
+                    if (arrays := self._attackable(msg, signature)) is not None]
+        rank = {id(m): r for r, m in enumerate(self._in_node_order([m for _, m, _ in eligible]))}
+        eligible.sort(key=lambda e: rank[id(e[1])])
+        gen = np.random.default_rng([self._attack_seed, server_round])
+        mask = self._byzantine_mask(server_round, [m for _, m, _ in eligible], gen)
+        self.attacked_nodes[server_round] = []
+        if not mask.any() or layout.n_aggregated == 0:
+            return replies
+        X = layout.stack([arrays for _, _, arrays in eligible])
+        g = layout.stack([self._global_values[server_round]])[0] if self.attack_on == "update" else 0.0
+        try:
+            out = self.attack(X - g, byzantine=mask, rng=gen).models + g
+        except (ValueError, FloatingPointError, np.linalg.LinAlgError) as exc:
+            log(WARNING, "round %d: the simulated attack %r cannot run on these %d replies (%s); the Byzantine "
+                "clients' replies are aggregated as they were sent", server_round, self.attack.name, len(eligible), exc)
+            return replies
+        nodes = []
+        for j in np.flatnonzero(mask):
+            i, msg, arrays = eligible[j]
+            replies[i] = self._replace_arrays(msg, layout, signature, out[j], arrays)
+            nodes.append(int(msg.metadata.src_node_id))
+        self.attacked_nodes[server_round] = nodes
+        log(INFO, "round %d: simulated attack %r replaced the replies of node(s) %s", server_round, self.attack.name, nodes)
+        return replies
+
+    def _attackable(self, msg: Message, signature) -> Optional[Dict[str, np.ndarray]]:
+        """The arrays of a reply the attack may see or replace, or None (see corrupt_replies)."""
+        if msg.has_error() or len(msg.content.array_records) != 1:
+            return None
+        record = next(iter(msg.content.array_records.values()))
+        arrays = {k: record[k].numpy() for k in record.keys()}
+        if any(a.dtype.kind not in "fiub" for a in arrays.values()) or self._differences(signature, arrays):
+            return None
+        if any(a.dtype.kind == "f" and not np.isfinite(a).all() for a in arrays.values()):
+            return None
+        return arrays
+
+    def _byzantine_mask(self, server_round: int, msgs: List[Message], gen: np.random.Generator) -> np.ndarray:
+        k = len(msgs)
+        mask = np.zeros(k, dtype=bool)
+        if self.byzantine is None:
+            f = self.attack.f
+            if f > k:
+                log(WARNING, "round %d: the attack's f = %d exceeds the %d usable replies; all of them are Byzantine",
+                    server_round, f, k)
+                f = k
+            if f:
+                mask[gen.choice(k, size=f, replace=False)] = True
+        elif isinstance(self.byzantine, str):
+            mask[:] = [_flagged(m, self.byzantine) for m in msgs]
+        else:
+            mask[:] = [int(m.metadata.src_node_id) in self.byzantine for m in msgs]
+        return mask
+
+    @staticmethod
+    def _replace_arrays(msg: Message, layout: StateLayout, signature, vector: np.ndarray, arrays) -> Message:
+        """A copy of ``msg`` whose ArrayRecord holds ``vector`` (cut into the signature's
+        floating-point arrays; the others copied)."""
+        record = ArrayRecord()
+        for key, shape, dtype in signature:
+            if key in layout.slices:
+                with np.errstate(over="ignore", invalid="ignore"):  # inf/NaN attacks stay what they are
+                    a = vector[layout.slices[key]].reshape(shape).astype(dtype)
+            else:
+                a = arrays[key]
+            record[key] = Array(np.ascontiguousarray(a))
+        (rec_key,) = msg.content.array_records.keys()
+        content = RecordDict({k: (record if k == rec_key else v) for k, v in msg.content.items()})
+        return Message(content=content, metadata=copy.copy(msg.metadata))
 
     @staticmethod
     def _warn_nonfinite_metrics(server_round, metrics, kept) -> None:

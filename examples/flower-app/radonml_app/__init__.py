@@ -1,0 +1,1 @@
+"""radonml-flower-app: Byzantine clients and robust aggregation in a Flower simulation."""
