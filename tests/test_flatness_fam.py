@@ -80,6 +80,27 @@ def test_hutchinson_penalty_algebra_is_exact_over_all_unit_probes():
     _close_grads(_grads(model, got), _grads(model, ref))
 
 
+def test_fixed_hessian_variant_is_the_public_codes_gradient():
+    # through_hessian=False (the paper's public code detaches the Hessian): same value, gradient
+    # d/dw_s sum <w_s, w_s'> T_{ss'} = 2 (T W)_s on the layer only, T_{ss'} = Tr(H_{s,s'}) held fixed.
+    model = _mlp([4, 5, 3], seed=9)
+    x, y = _batch(16, 4, 3, seed=9)
+    W = model[2].weight
+    _, H4 = _kappa_autograd(model, x, y, "2.weight")
+    T = torch.einsum("sjtj->st", H4.detach())
+    expected = [None, None, 2 * T @ W.detach(), None]
+    units = torch.eye(25, dtype=torch.float64).reshape(25, 5, 5)
+    for pen in (fam_penalty(model, x, y, loss_fn=CE, method="exact", through_hessian=False),
+                fam_penalty(model, x, y, loss_fn=CE, probes=units, through_hessian=False) * 25):
+        assert float(pen.detach()) == pytest.approx(float(((W.detach() @ W.detach().T) * T).sum()), rel=1e-10)
+        grads = _grads(model, pen)
+        for g, e in zip(grads, expected):
+            if e is None:
+                assert g is None or float(g.abs().max()) == 0.0
+            else:
+                torch.testing.assert_close(g, e, rtol=1e-9, atol=1e-12)
+
+
 def test_random_probe_matches_the_quadratic_form_it_stands_for():
     model = _mlp([4, 6, 3], seed=3)
     x, y = _batch(12, 4, 3, seed=3)

@@ -12,7 +12,12 @@ flows into every parameter of the model (the weights through :math:`\langle w_s,
 w_{s'}\rangle`, all layers through the Hessian: third derivatives of the loss). The paper's
 public code detaches the Hessian (only the inner products receive gradient); here the
 gradient is the true gradient of :math:`\kappa` (or, for the stochastic estimate, an
-unbiased estimate of it).
+unbiased estimate of it) by default, and the public code's variant with
+``through_hessian=False``: the Hessian held fixed at its current value, so the gradient is
+:math:`\partial\kappa/\partial w_s = 2\sum_{s'} \mathrm{Tr}(H_{s,s'})\, w_{s'}` on the layer alone
+(a data-dependent weight decay), cheaper (no third derivatives). In
+``benchmarks/flatness.md`` only the true gradient lowers :math:`\kappa`; the fixed-Hessian
+variant raises it and costs accuracy.
 """
 
 from __future__ import annotations
@@ -65,7 +70,8 @@ def last_linear_weight(model: nn.Module) -> str:
 
 def fam_penalty(model: nn.Module, x: torch.Tensor, y: torch.Tensor, *, loss_fn: Callable, layer: Optional[str] = None,
                 n_probes: int = 1, generator: Optional[torch.Generator] = None, method: str = "hutchinson",
-                params: Optional[Dict[str, torch.Tensor]] = None, probes: Optional[torch.Tensor] = None) -> torch.Tensor:
+                params: Optional[Dict[str, torch.Tensor]] = None, probes: Optional[torch.Tensor] = None,
+                through_hessian: bool = True) -> torch.Tensor:
     r"""The FAM regularizer: relative flatness of one layer on a batch, differentiable.
 
     .. math:: \kappa_B(W) = \sum_{s,s'} \langle w_s, w_{s'}\rangle\,\mathrm{Tr}(H^B_{s,s'})
@@ -79,10 +85,10 @@ def fam_penalty(model: nn.Module, x: torch.Tensor, y: torch.Tensor, *, loss_fn: 
 
     Cost per call (``"hutchinson"``): one forward and backward pass of the model, plus
     ``n_probes`` forward-mode tangents of that backward pass (vectorized with
-    :func:`torch.func.vmap`), plus the ``.backward()`` through all of it (third
-    derivatives). On the benchmark's MLP (``benchmarks/flatness.md``) a training step with
-    one probe costs a few plain steps. ``"exact"`` builds the layer's full Hessian
-    (:math:`dm` products): only for small layers.
+    :func:`torch.func.vmap`), plus, with ``through_hessian=True``, the ``.backward()``
+    through all of it (third derivatives). ``benchmarks/flatness.md`` gives the measured
+    cost of a training step relative to a plain one. ``"exact"`` builds the layer's full
+    Hessian (:math:`dm` products): only for small layers.
 
     Parameters
     ----------
@@ -109,6 +115,11 @@ def fam_penalty(model: nn.Module, x: torch.Tensor, y: torch.Tensor, *, loss_fn: 
     probes : (n_probes, m, m) torch.Tensor, optional
         The probe matrices :math:`Z` (entries :math:`\pm1`), drawn by the caller (needed under
         ``vmap``, where random draws are not allowed); overrides ``n_probes`` and ``generator``.
+    through_hessian : bool, default True
+        True: the gradient of :math:`\kappa` through everything, the Hessian included (third
+        derivatives of the loss, into every layer). False: the Hessian is held fixed, as in
+        the paper's public code; the gradient reaches only the layer's weights, as
+        :math:`2\sum_{s'}\mathrm{Tr}(H_{s,s'})\,w_{s'}` for row s. The value is the same.
 
     Returns
     -------
@@ -159,7 +170,10 @@ def fam_penalty(model: nn.Module, x: torch.Tensor, y: torch.Tensor, *, loss_fn: 
         raise ValueError(f"params must contain the layer {name!r}")
     W = src[name]
     d, m = W.shape[-2:]
-    rest = {k: v for k, v in src.items() if k != name}
+    if through_hessian:  # the Hessian is differentiated too: take it at the live parameters
+        Wh, rest = W, {k: v for k, v in src.items() if k != name}
+    else:  # the Hessian at the current point, held fixed: only <w_s, w_s'> is differentiated
+        Wh, rest = W.detach(), {k: v.detach() for k, v in src.items() if k != name}
 
     def f(w):
         p = dict(rest)
@@ -167,7 +181,7 @@ def fam_penalty(model: nn.Module, x: torch.Tensor, y: torch.Tensor, *, loss_fn: 
         return loss_fn(functional_call(model, p, (x,)), y)
 
     if method == "exact":
-        Hf = hessian(f)(W)  # (d, m, d, m)
+        Hf = hessian(f)(Wh)  # (d, m, d, m)
         T = torch.einsum("sjtj->st", Hf)
         return ((W @ W.T) * T).sum()
 
@@ -185,10 +199,16 @@ def fam_penalty(model: nn.Module, x: torch.Tensor, y: torch.Tensor, *, loss_fn: 
     g = grad(f)
 
     def hvp(v):
-        return jvp(g, (W,), (v,))[1]
+        return jvp(g, (Wh,), (v,))[1]
 
+    Vh = V if through_hessian else V.detach()
     try:
-        HV = vmap(hvp, randomness="same")(V)
+        HV = vmap(hvp, randomness="same")(Vh)
     except Exception:  # a model vmap cannot batch: one probe at a time
-        HV = torch.stack([hvp(v) for v in V])
-    return (V * HV).sum(dim=(-2, -1)).mean()
+        HV = torch.stack([hvp(v) for v in Vh])
+    q = (V * HV).sum(dim=(-2, -1))
+    if not through_hessian:
+        # <V, H V> with H fixed: value <V, HV>, gradient 2 H V Z^T; HV is a constant here, so
+        # 2<V, HV> - <V_detached, HV> has that value and that gradient
+        q = 2 * q - (Vh * HV).sum(dim=(-2, -1))
+    return q.mean()
