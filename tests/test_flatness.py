@@ -329,6 +329,11 @@ def test_fallback_modes_give_the_same_values(fn, mode):
     r1 = hessian_trace(ref_model, (X, y), loss_fn=CE, n_probes=8, seed=3)
     r2 = hessian_trace(model, (X, y), loss_fn=CE, n_probes=8, seed=3)
     np.testing.assert_allclose(r2.samples, r1.samples, rtol=1e-10)
+    # the eigensolver's graph-reusing products (or their fallback) agree too, on tensors and on a DataLoader
+    e1 = top_hessian_eigenvalue(ref_model, (X, y), loss_fn=CE, tol=1e-9, seed=0)
+    e2 = top_hessian_eigenvalue(model, (X, y), loss_fn=CE, tol=1e-9, seed=0)
+    e3 = top_hessian_eigenvalue(model, DataLoader(TensorDataset(X, y), batch_size=7), loss_fn=CE, tol=1e-9, seed=0)
+    assert e2.value == pytest.approx(e1.value, rel=1e-8) and e3.value == pytest.approx(e1.value, rel=1e-8)
 
 
 # ------------------------------------------------------------------------- the table --

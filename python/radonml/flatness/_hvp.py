@@ -18,7 +18,7 @@ from typing import Callable, Dict, Iterator, List, Optional, Sequence, Tuple
 
 import torch
 from torch import nn
-from torch.func import functional_call, grad, jvp, vmap
+from torch.func import functional_call, grad, jvp, vjp, vmap
 
 __all__ = ["Objective", "batches", "check_data", "check_loss_fn", "resolve_parameter", "device_dtype", "HVP_MODES"]
 
@@ -211,6 +211,23 @@ class Objective:
                 continue
             self.mode = mode
             return out
+
+    def operator(self, x, y) -> Callable[[Dict[str, torch.Tensor]], Dict[str, torch.Tensor]]:
+        """``v -> H_b v`` for one vector ``v`` (unbatched shapes), with the batch's gradient graph
+        built once here and reused by every call (reverse-over-reverse through
+        :func:`torch.func.vjp`): for iterative eigensolvers on data held in memory. Falls back
+        to :meth:`hvp` per call when torch.func cannot transform the model."""
+        def f(sub):
+            return self.loss(sub, x, y)
+
+        try:
+            _, fn = vjp(grad(f), self.primal)
+        except Exception as exc:
+            self.note = (self.note + "; " if self.note else "") + \
+                f"graph reuse failed ({type(exc).__name__}: {_first_line(exc)}): products recomputed per call"
+            return lambda v: {k: t[0] for k, t in self.hvp(x, y, {k: t[None] for k, t in v.items()}).items()}
+        self.mode = self.mode or "vjp(grad), graph reused"
+        return lambda v: fn(v)[0]
 
     def _autograd_hvp(self, x, y, V, P):
         with torch.enable_grad():

@@ -474,7 +474,7 @@ def _auto(method, size, exact_limit):
 # ----------------------------------------------------------------------- public API --
 
 def relative_flatness(model: nn.Module, data, *, layer: str, loss_fn: Callable, method: str = "auto",
-                      n_probes: int = 100, confidence: float = 0.95, seed=None, batch_size: int = 1024,
+                      n_probes: int = 100, confidence: float = 0.95, seed=None, batch_size: int = 256,
                       chunk_size: int = 32, exact_limit: int = 4096) -> FlatnessResult:
     r"""Relative flatness :math:`\kappa(W)` of one layer (Petzka et al., 2021).
 
@@ -505,8 +505,9 @@ def relative_flatness(model: nn.Module, data, *, layer: str, loss_fn: Callable, 
         Level of the Student-t interval of the Hutchinson estimate.
     seed : None, int or numpy.random.Generator
         Seeds the probes; the seed used is stored in the result.
-    batch_size : int, default 1024
-        Rows per batch for (X, y) data.
+    batch_size : int, default 256
+        Rows per batch for (X, y) data (blocks of a few hundred rows keep the vectorized
+        products in cache; ``benchmarks/flatness.md``).
     chunk_size : int, default 32
         Probe (or basis) vectors per vectorized Hessian-vector product; memory grows with
         ``chunk_size x batch rows x activations``.
@@ -570,7 +571,7 @@ def relative_flatness(model: nn.Module, data, *, layer: str, loss_fn: Callable, 
 
 
 def hessian_trace(model: nn.Module, data, *, loss_fn: Callable, layer=None, method: str = "hutchinson",
-                  n_probes: int = 100, confidence: float = 0.95, seed=None, batch_size: int = 1024,
+                  n_probes: int = 100, confidence: float = 0.95, seed=None, batch_size: int = 256,
                   chunk_size: int = 32, exact_limit: int = 4096) -> FlatnessResult:
     r"""Trace of the Hessian of the empirical loss, over the whole model or some parameters.
 
@@ -663,7 +664,7 @@ def hessian_trace(model: nn.Module, data, *, loss_fn: Callable, layer=None, meth
     return _stochastic_result("hessian_trace", names, (q / n).numpy(), n, confidence, s, obj)
 
 
-def hessian(model: nn.Module, data, *, loss_fn: Callable, layer=None, batch_size: int = 1024, chunk_size: int = 32,
+def hessian(model: nn.Module, data, *, loss_fn: Callable, layer=None, batch_size: int = 256, chunk_size: int = 32,
             max_size: int = 10_000) -> torch.Tensor:
     r"""The Hessian :math:`H = \nabla^2 L(\theta)` of the empirical loss, as a dense matrix.
 
@@ -725,21 +726,34 @@ def hessian(model: nn.Module, data, *, loss_fn: Callable, layer=None, batch_size
 
 
 def _full_hvp(obj: Objective, data, batch_size: int, shapes, names):
-    """v (p,) float64 numpy -> (Hv (p,), n)."""
+    """v (p,) float64 numpy -> (Hv (p,), n). For (X, y) data held in memory, each batch's
+    gradient graph is built on the first call and reused by the later ones (as PyHessian does
+    for one batch); a DataLoader is passed over anew each call, never held."""
     device, dtype = device_dtype(obj.model)
     sizes = [int(np.prod(shapes[k])) for k in names]
     offs = np.concatenate([[0], np.cumsum(sizes)])
+    ops: List[Tuple[Callable, int]] = []
 
     def apply(v: np.ndarray):
         vt = torch.as_tensor(v, dtype=dtype, device=device)
-        V = {k: vt[offs[i]:offs[i + 1]].reshape(1, *shapes[k]) for i, k in enumerate(names)}
+        V = {k: vt[offs[i]:offs[i + 1]].reshape(shapes[k]) for i, k in enumerate(names)}
         acc = torch.zeros(int(offs[-1]), dtype=torch.float64, device=device)
+        if isinstance(data, tuple):
+            if not ops:
+                def build(x, y, nb):
+                    ops.append((obj.operator(x, y), nb))
 
-        def step(x, y, nb):
-            nonlocal acc
-            acc += nb * _flat_rows(obj.hvp(x, y, V), names)[0].double()
+                _over_batches(obj, data, batch_size, build)
+            for op, nb in ops:
+                hv = op(V)
+                acc += nb * torch.cat([hv[k].reshape(-1) for k in names]).double()
+            n = sum(nb for _, nb in ops)
+        else:
+            def step(x, y, nb):
+                nonlocal acc
+                acc += nb * _flat_rows(obj.hvp(x, y, {k: t[None] for k, t in V.items()}), names)[0].double()
 
-        n = _over_batches(obj, data, batch_size, step)
+            n = _over_batches(obj, data, batch_size, step)
         out = (acc / n).cpu().numpy()
         _finite(out, "a Hessian-vector product")
         return out, n
@@ -748,7 +762,7 @@ def _full_hvp(obj: Objective, data, batch_size: int, shapes, names):
 
 
 def top_hessian_eigenvalue(model: nn.Module, data, *, loss_fn: Callable, layer=None, method: str = "lanczos",
-                           max_iter: int = 100, tol: float = 1e-3, seed=None, batch_size: int = 1024) -> EigenvalueResult:
+                           max_iter: int = 100, tol: float = 1e-3, seed=None, batch_size: int = 256) -> EigenvalueResult:
     r"""The Hessian eigenvalue of largest magnitude, by Lanczos or power iteration.
 
     Finds :math:`\lambda` with :math:`Hv = \lambda v` and :math:`|\lambda|` largest, from
@@ -763,7 +777,10 @@ def top_hessian_eigenvalue(model: nn.Module, data, *, loss_fn: Callable, layer=N
     Parameters
     ----------
     model, data, loss_fn, batch_size
-        As in :func:`relative_flatness`; ``data`` must be re-iterable (not a generator).
+        As in :func:`relative_flatness`; ``data`` must be re-iterable (not a generator). For
+        (X, y) tensors the gradient graph of each batch is built once and reused by every
+        iteration (reverse-over-reverse, as PyHessian does; memory about that of one backward
+        pass over X); a DataLoader is passed over anew for every product.
     layer : None, str or list of str, default None
         None: all parameters; a parameter name (its block of the Hessian); or several.
     method : {"lanczos", "power"}, default "lanczos"
@@ -864,7 +881,7 @@ def top_hessian_eigenvalue(model: nn.Module, data, *, loss_fn: Callable, layer=N
 
 def layerwise_flatness(model: nn.Module, data, *, loss_fn: Callable, layers=None, method: str = "auto",
                        eigenvalues: bool = True, model_measures: bool = True, n_probes: int = 100,
-                       confidence: float = 0.95, seed=None, batch_size: int = 1024, chunk_size: int = 32,
+                       confidence: float = 0.95, seed=None, batch_size: int = 256, chunk_size: int = 32,
                        exact_limit: int = 4096, eigen_method: str = "lanczos", max_iter: int = 100,
                        tol: float = 1e-3) -> LayerwiseFlatness:
     r"""Relative flatness, Hessian trace and top eigenvalue of every layer, and of the model.
