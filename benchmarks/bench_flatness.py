@@ -206,8 +206,9 @@ def bench_speed(args):
 
 # -------------------------------------------------------------------------------- FAM --
 
-def _train(seed, lam, through_hessian, args):
-    """One SGD run on digits; returns the state dict, the time and the time per step."""
+def _train(seed, lam, through_hessian, args, init_seed=None):
+    """One SGD run on digits (initialization from ``init_seed``, default ``seed``; data order and
+    probes from ``seed``); returns the state dict, the time and the time per step."""
     import torch
     from torch import nn
 
@@ -217,7 +218,7 @@ def _train(seed, lam, through_hessian, args):
     torch.set_num_threads(1)
     ds = load_digits()
     X, y = torch.as_tensor(ds.X_train), torch.as_tensor(ds.y_train)
-    model = _mlp([64] + [args.width] * args.depth + [10], seed)
+    model = _mlp([64] + [args.width] * args.depth + [10], seed if init_seed is None else init_seed)
     opt = torch.optim.SGD(model.parameters(), lr=args.lr)
     order = torch.Generator().manual_seed(10_000 + seed)
     probes = torch.Generator().manual_seed(20_000 + seed)
@@ -241,7 +242,8 @@ def _train(seed, lam, through_hessian, args):
 
 
 def _measure_pair(job):
-    """Train runs A (seed s) and B (seed s + 100) of one setting and measure them."""
+    """Train runs A (seed s) and B (seed s + 100) of one setting and measure them. ``independent``:
+    each run has its own initialization; ``shared-init``: both start from A's, data orders differ."""
     import torch
     from torch import nn
 
@@ -257,7 +259,7 @@ def _measure_pair(job):
     ce = nn.functional.cross_entropy
     models, out = [], {"setting": name, "seed": seed}
     for k, s in (("a", seed), ("b", seed + 100)):
-        state, el, per_step = _train(s, lam, th, args)
+        state, el, per_step = _train(s, lam, th, args, init_seed=seed if args.pairing == "shared-init" else s)
         m = _mlp([64] + [args.width] * args.depth + [10], 0)
         m.load_state_dict(state)
         m.eval()
@@ -276,6 +278,7 @@ def _measure_pair(job):
     rob = lmc.perturbation_robustness(a, b, ev, n_draws=args.draws, rng=seed, alphas=[0.0, 0.5, 1.0])
     base = rob.interpolation["loss"][:, 0]  # loss of A
     out["layers"] = rob.layers
+    out["distance"] = float(np.sqrt((rob.norms ** 2).sum()))  # ||theta_B - theta_A|| over the layers' parameters
     out["random_increase"] = (rob.random_mean["loss"][:, -1] - base).tolist()  # random direction, norm ||Delta^l||
     out["interp_increase"] = (rob.interpolation["loss"][:, 1] - base).tolist()  # averaging step (alpha = 1/2)
     lb = lmc.layerwise_barriers(a, b, ev, alphas=11)
@@ -289,6 +292,8 @@ def _measure_pair(job):
 def _spearman(a, b):
     from scipy import stats
 
+    if np.ptp(a) == 0 or np.ptp(b) == 0:
+        return float("nan")  # a constant column (e.g. every full barrier 0): no rank correlation
     return float(stats.spearmanr(a, b).statistic)
 
 
@@ -297,9 +302,11 @@ def bench_fam(args):
     settings += [(f"FAM lam={lam:g}", lam, True) for lam in args.lams]
     settings += [(f"FAM lam={lam:g}, Hessian fixed", lam, False) for lam in args.fixed_lams]
     jobs = [(name, lam, th, s, args) for name, lam, th in settings for s in args.seeds]
+    pairing = ("runs A (seed s) and B (seed s+100) independently initialized" if args.pairing == "independent" else
+               "runs A and B from one initialization (seed s), data orders s and s+100")
     print(f"# fam: MLP 64-{'-'.join([str(args.width)] * args.depth)}-10 (ReLU), digits (1347 train / 450 test), SGD lr {args.lr}, "
           f"batch {args.batch}, {args.epochs} epochs; FAM: {args.fam_probes} probe(s) per step, last layer; "
-          f"runs A (seed s) and B (seed s+100) independently initialized; seeds {args.seeds}; {args.procs} processes")
+          f"{pairing}; seeds {args.seeds}; {args.procs} processes")
     t = time.perf_counter()
     if args.procs > 1:
         with ProcessPoolExecutor(args.procs) as ex:
@@ -318,8 +325,8 @@ def bench_fam(args):
         return f"{np.mean(v):.3g} ± {np.std(v):.2g}"
 
     print("\n| setting | time / plain step | kappa, last layer | kappa, layers 1-3 (mean) | Hessian trace | train loss | "
-          "test acc | random perturbation: loss increase | averaging step: loss increase | single-layer barrier (mean, max) | full barrier |")
-    print("|---|---|---|---|---|---|---|---|---|---|---|")
+          "test acc | ||theta_B - theta_A|| | random perturbation: loss increase | averaging step: loss increase | single-layer barrier (mean, max) | full barrier |")
+    print("|---|---|---|---|---|---|---|---|---|---|---|---|")
     plain_step = np.mean([(r["time_per_step_a"] + r["time_per_step_b"]) / 2 for r in results if r["setting"] == "plain SGD"])
     for name, _, _ in settings:
         rs = [r for r in results if r["setting"] == name]
@@ -328,7 +335,7 @@ def bench_fam(args):
               f"{agg(rs, lambda r: (np.mean(r['kappa_a'][:-1]) + np.mean(r['kappa_b'][:-1])) / 2)} | "
               f"{agg(rs, lambda r: (r['trace_a'] + r['trace_b']) / 2)} | "
               f"{agg(rs, lambda r: (r['train_loss_a'] + r['train_loss_b']) / 2)} | "
-              f"{agg(rs, lambda r: (r['test_acc_a'] + r['test_acc_b']) / 2)} | "
+              f"{agg(rs, lambda r: (r['test_acc_a'] + r['test_acc_b']) / 2)} | {agg(rs, lambda r: r['distance'])} | "
               f"{agg(rs, lambda r: np.mean(r['random_increase']))} | {agg(rs, lambda r: np.mean(r['interp_increase']))} | "
               f"{agg(rs, lambda r: np.mean(r['layer_barriers']))}, {agg(rs, lambda r: np.max(r['layer_barriers']))} | "
               f"{agg(rs, lambda r: r['full_barrier'])} |")
@@ -346,6 +353,10 @@ def bench_fam(args):
     print(f"| Hessian trace (whole model) | {_spearman(tra, rnd):+.2f} | {_spearman(tra, itp):+.2f} | "
           f"{_spearman(tra, lay):+.2f} | {_spearman(tra, ful):+.2f} |")
     print(f"| random perturbation increase | | | {_spearman(rnd, lay):+.2f} | {_spearman(rnd, ful):+.2f} |")
+    dis = [r["distance"] for r in results]
+    print(f"| distance between the runs | {_spearman(dis, rnd):+.2f} | {_spearman(dis, itp):+.2f} | "
+          f"{_spearman(dis, lay):+.2f} | {_spearman(dis, ful):+.2f} |")
+    print("(nan: a constant column, e.g. every full barrier 0)")
     layers = results[0]["layers"]
     print("\nPer layer (mean over seeds and both runs): relative flatness / random-perturbation increase / single-layer barrier")
     print("| setting | " + " | ".join(layers) + " |")
@@ -380,6 +391,8 @@ def main(argv=None):
     ap.add_argument("--fam-probes", type=int, default=1)
     ap.add_argument("--draws", type=int, default=5)
     ap.add_argument("--procs", type=int, default=1)
+    ap.add_argument("--pairing", choices=["independent", "shared-init"], default="independent",
+                    help="the two runs of a pair: own initializations, or one initialization and two data orders")
     args = ap.parse_args(argv)
     if args.only in (None, "speed"):
         bench_speed(args)

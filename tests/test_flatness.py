@@ -377,6 +377,9 @@ def test_result_objects_read_well_and_serialize():
     assert d["seed"] == 3 and len(d["samples"]) == 5 and d["measure"] == "relative_flatness"
     again = relative_flatness(model, (X, y), layer="2.weight", loss_fn=CE, method="hutchinson", n_probes=5, seed=r.seed)
     assert again.value == r.value
+    one = relative_flatness(model, (X, y), layer="2.weight", loss_fn=CE, method="hutchinson", n_probes=1, seed=3)
+    assert one.interval is None and one.std_error is None and one.value == r.samples[0]
+    assert "one probe: no interval" in repr(one)
     e = top_hessian_eigenvalue(model, (X, y), loss_fn=CE, seed=0)
     assert "EigenvalueResult(top_eigenvalue=" in repr(e) and "converged" in repr(e)
     json.dumps(e.to_dict())

@@ -137,6 +137,11 @@ def test_penalty_under_vmap_over_parameter_sets():
     go = torch.autograd.grad(one.sum(), [stacked[n] for n in names])
     for a, b in zip(gb, go):
         torch.testing.assert_close(a, b, rtol=1e-9, atol=1e-12)
+    # and under torch.func.grad (a simulator's full-batch path differentiates its loss that way)
+    fg = torch.func.grad(lambda p: fam_penalty(model, x, y, loss_fn=CE, params=p, probes=Z[0]))(
+        {n: stacked[n][0].detach() for n in names})
+    for n, b in zip(names, go):
+        torch.testing.assert_close(fg[n], b[0], rtol=1e-9, atol=1e-12)
 
 
 def test_a_gradient_step_on_the_penalty_lowers_it():

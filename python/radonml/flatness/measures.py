@@ -107,9 +107,10 @@ class FlatnessResult(_JSON):
     n_examples : int
         Examples the empirical loss averages over.
     interval : (float, float) or None
-        Student-t confidence interval of the mean at level ``confidence`` (Hutchinson only).
+        Student-t confidence interval of the mean at level ``confidence`` (Hutchinson with at
+        least 2 probes; None otherwise).
     std_error : float or None
-        Standard error of the mean over probes (Hutchinson only).
+        Standard error of the mean over probes (Hutchinson with at least 2 probes).
     confidence : float or None
     n_probes : int or None
         Number of probe vectors (Hutchinson only).
@@ -143,7 +144,7 @@ class FlatnessResult(_JSON):
 
     def _value_text(self) -> str:
         if self.interval is None:
-            return f"{self.value:.6g}"
+            return f"{self.value:.6g}" + (" (one probe: no interval)" if self.n_probes == 1 else "")
         lo, hi = self.interval
         return f"{self.value:.6g} ({100 * self.confidence:g}% interval [{lo:.6g}, {hi:.6g}])"
 
@@ -366,8 +367,12 @@ def _interval(samples: np.ndarray, confidence: float) -> Tuple[float, float, flo
 def _stochastic_result(measure, names, samples, n, confidence, seed, obj) -> FlatnessResult:
     _finite(samples, measure.replace("_", " "))
     mean, se, half = _interval(samples, confidence)
+    if samples.shape[0] < 2:  # one probe: an estimate, but no spread to build an interval from
+        interval, se = None, None
+    else:
+        interval = (mean - half, mean + half)
     return FlatnessResult(measure=measure, value=mean, parameters=list(names), method="hutchinson", n_examples=n,
-                          interval=(mean - half, mean + half), std_error=se, confidence=confidence,
+                          interval=interval, std_error=se, confidence=confidence,
                           n_probes=int(samples.shape[0]), seed=seed, samples=samples, hvp_mode=obj.mode or "",
                           note=obj.note)
 
