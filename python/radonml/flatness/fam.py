@@ -88,7 +88,7 @@ def fam_penalty(model: nn.Module, x: torch.Tensor, y: torch.Tensor, *, loss_fn: 
     :func:`torch.func.vmap`), plus, with ``through_hessian=True``, the ``.backward()``
     through all of it (third derivatives). Measured (``benchmarks/flatness.md``, CPU, a
     64-128-128-128-10 MLP, batches of 32, one probe): a step costs 10x to 15x a plain SGD
-    step, 5x to 10x with ``through_hessian=False``. ``"exact"`` builds the layer's full
+    step, 5x to 12x with ``through_hessian=False``. ``"exact"`` builds the layer's full
     Hessian (:math:`dm` products): only for small layers.
 
     Parameters
