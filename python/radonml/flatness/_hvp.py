@@ -14,7 +14,7 @@ never held in memory at once, and batches of unequal size are weighted correctly
 
 from __future__ import annotations
 
-from typing import Callable, Dict, Iterator, List, Optional, Sequence, Tuple
+from typing import Callable, Dict, Iterator, Optional, Sequence, Tuple
 
 import torch
 from torch import nn
@@ -188,7 +188,7 @@ class Objective:
         keeps to it (an error in a mode that worked before is raised, not skipped).
         """
         P = next(iter(V.values())).shape[0]
-        i = HVP_MODES.index(self.mode) if self.mode is not None else 0
+        i = HVP_MODES.index(self.mode) if self.mode in HVP_MODES else 0
         while True:
             mode = HVP_MODES[i]
             try:
@@ -201,7 +201,7 @@ class Objective:
                 else:
                     out = self._autograd_hvp(x, y, V, P)
             except Exception as exc:
-                if self.mode == mode or i == len(HVP_MODES) - 1:
+                if self.mode == mode or i == len(HVP_MODES) - 1:  # worked before, or nothing left to try
                     raise
                 why = "vmap" if i == 0 else "torch.func"
                 nxt = "probes looped" if i == 0 else "torch.autograd double backward"

@@ -29,7 +29,7 @@ import torch
 from torch import nn
 from torch.func import functional_call, grad, hessian, jvp, vmap
 
-from ._hvp import Objective, check_loss_fn, resolve_parameter
+from ._hvp import check_loss_fn, resolve_parameter
 
 __all__ = ["fam_penalty", "last_linear_weight"]
 
