@@ -112,3 +112,18 @@ def test_bad_inputs(data):
 
 def test_docstring_examples():
     assert doctest.testmod(evaluators).failed == 0
+
+
+def test_evaluate_stacked_marks_points_with_non_finite_outputs(data):
+    # a point whose outputs overflow gets NaN loss and accuracy (path functions then raise,
+    # naming it), the others their values; never a finite accuracy from NaN logits
+    X, y = data
+    a = ref.mlp(0)
+    ev = lmc.classification_evaluator(data)
+    sa = a.state_dict()
+    stacked = {"4.weight": torch.stack([sa["4.weight"], sa["4.weight"] * float("inf")])}
+    shared = {k: v for k, v in sa.items() if k not in stacked}
+    metrics, _ = ev.evaluate_stacked(copy.deepcopy(a).eval(), stacked, shared, 2)
+    assert metrics["loss"][0] == pytest.approx(ev(a)["loss"], rel=1e-5)
+    assert np.isnan(metrics["loss"][1]) and np.isnan(metrics["accuracy"][1])
+    assert ev.data[0] is not None and torch.equal(ev.data[0], X)
