@@ -172,12 +172,24 @@ def test_a_wrong_spec_is_caught():
 
 @pytest.mark.parametrize("model, where", [
     (nn.Sequential(nn.Linear(3, 4), nn.GroupNorm(2, 4), nn.Linear(4, 2)), "module '1' (GroupNorm"),
-    (nn.Sequential(nn.Conv2d(4, 4, 3, groups=2), nn.ReLU(), nn.Conv2d(4, 2, 1)), "module '0' (Conv2d) is a grouped"),
+    (nn.Sequential(nn.Conv2d(2, 4, 1), nn.Conv2d(4, 4, 3, groups=2), nn.ReLU(), nn.Conv2d(4, 2, 1)),
+     "module '1' (Conv2d) is a grouped"),
     (nn.Sequential(nn.Linear(3, 4), nn.Embedding(4, 2)), "module '1' (Embedding)"),
 ])
 def test_underivable_structure_names_the_module(model, where):
     with pytest.raises(ValueError, match="cannot derive the permutation structure.*" + re.escape(where)):
         lmc.permutation_spec(model)
+
+
+def test_modules_of_unknown_structure_on_the_input_are_left_unpermuted():
+    # reshaping or embedding the raw input permutes nothing: the spec starts after it
+    torch.manual_seed(0)
+    m = nn.Sequential(nn.Unflatten(1, (1, 4, 4)), nn.Conv2d(1, 3, 3), nn.ReLU(), nn.Flatten(), nn.Linear(12, 2))
+    spec = lmc.permutation_spec(m, example_input=torch.randn(6, 16))
+    assert spec.perms == ["P_1"] and spec.axes["4.weight"] == (None, "P_1")
+    e = nn.Sequential(nn.Embedding(10, 4), nn.Flatten(), nn.Linear(8, 5), nn.ReLU(), nn.Linear(5, 2))
+    spec = lmc.permutation_spec(e, example_input=torch.randint(0, 10, (6, 2)))
+    assert spec.axes["0.weight"] == (None, None) and spec.perms == ["P_2"]
 
 
 class _Untraceable(nn.Module):
@@ -485,3 +497,10 @@ def test_weight_matching_removes_most_of_the_barrier_of_independent_mlps():
     assert before > 0.3  # measured 0.72
     assert after < 0.1 * before and act < 0.1 * before  # measured 0.0 and 0.0
     assert lmc.evaluate_path(a, b, ev).barrier("accuracy") > 0.1  # measured 0.33 (error barrier)
+
+
+def test_docstring_examples():
+    import doctest
+
+    for mod in (alignment, permutations, renormalization):
+        assert doctest.testmod(mod).failed == 0, mod.__name__

@@ -77,14 +77,22 @@ def test_reestimate_bn_is_update_bn():
     assert same is m and torch.equal(m[5].running_var, got[5].running_var)
 
 
+def bn_mlp(seed):
+    torch.manual_seed(seed)
+    return nn.Sequential(nn.Flatten(), nn.Linear(128, 16), nn.BatchNorm1d(16), nn.ReLU(), nn.Linear(16, 8),
+                         nn.BatchNorm1d(8), nn.ReLU(), nn.Linear(8, 3))
+
+
+@pytest.mark.parametrize("make, method", [(cnn, "loop"), (bn_mlp, "vmap")])
 @pytest.mark.parametrize("chunk_size", [None, 2])
-def test_path_statistics_per_alpha_are_update_bn_per_model(chunk_size):
+def test_path_statistics_per_alpha_are_update_bn_per_model(make, method, chunk_size):
+    # convolutions on the CPU go one point at a time (faster there), the MLP through vmap
     X, y = data()
-    a, b = trained_stats(cnn(0), X), trained_stats(cnn(1), X)
+    a, b = trained_stats(make(0), X), trained_stats(make(1), X)
     loader = loader_of(X, y)
     ev = lmc.classification_evaluator(loader)
     p = lmc.evaluate_path(a, b, ev, alphas=5, chunk_size=chunk_size)  # bn_data: the evaluator's loader
-    assert p.method == "vmap"
+    assert p.method == method
     expected = reference_path(a, b, p.alphas, X, y, loader)
     np.testing.assert_allclose(p.loss, expected, rtol=1e-5)
     q = lmc.evaluate_path(a, b, lmc.classification_evaluator((X, y)), alphas=5, bn_data=loader)
@@ -97,6 +105,25 @@ def test_path_statistics_per_alpha_are_update_bn_per_model(chunk_size):
     with torch.no_grad():
         got = float(nn.functional.cross_entropy(m.eval()(X), y))
     assert got == pytest.approx(float(reference_path(a, b, [0.25], X, y, loader)[0]), rel=1e-5)
+
+
+def test_stacked_statistics_vmapped_and_one_by_one_agree():
+    X, y = data()
+    a, b = trained_stats(bn_mlp(0), X), trained_stats(bn_mlp(1), X)
+    sa, sb = a.state_dict(), b.state_dict()
+    stacked = {k: torch.stack([sa[k], 0.5 * (sa[k] + sb[k]), sb[k]]) for k in sa if sa[k].is_floating_point()}
+    shared = {k: v for k, v in sa.items() if k not in stacked}
+    batches = lambda: (x for x, _ in loader_of(X, y))  # noqa: E731
+    with torch.no_grad():
+        new, new_shared, method = batchnorm.stacked_batchnorm_statistics(copy.deepcopy(a).eval(), stacked, shared, 3,
+                                                                         batches)
+        for j in range(3):
+            m = copy.deepcopy(a)
+            m.load_state_dict({k: (stacked[k][j] if k in stacked else v) for k, v in sa.items()})
+            update_bn(loader_of(X, y), m)
+            for k, v in new.items():
+                np.testing.assert_allclose(v[j], m.state_dict()[k], rtol=1e-5, atol=1e-6, err_msg=k)
+    assert method == "vmap" and int(new_shared["2.num_batches_tracked"]) == 3
 
 
 def test_layerwise_and_cumulative_paths_get_their_own_statistics():

@@ -38,7 +38,7 @@ from torch import nn
 from torch.func import functional_call, vmap
 
 from .._validation import check_int
-from ._data import DEFAULT_BATCH_SIZE, device_dtype, input_batches
+from ._data import DEFAULT_BATCH_SIZE, device_dtype, input_batches, loop_beats_vmap
 
 __all__ = ["BATCHNORM_TYPES", "batchnorm_layers", "reestimate_bn", "stacked_batchnorm_statistics", "batch_normalize"]
 
@@ -58,53 +58,64 @@ def batch_normalize(x: torch.Tensor, weight, bias, eps: float, where: str = "") 
 
     Returns ``(y, mean, unbiased_var)`` with
     :math:`y = (x - \mu)/\sqrt{\sigma^2 + \epsilon}\,\gamma + \beta`, :math:`\sigma^2` the
-    biased variance (as BatchNorm normalizes) and ``unbiased_var`` =
-    :math:`\tfrac{n}{n-1}\sigma^2` (as it tracks), n the entries per channel.
+    biased variance (as BatchNorm normalizes; two-pass) and ``unbiased_var`` =
+    :math:`\tfrac{n}{n-1}\sigma^2` (as it tracks), n the entries per channel. ``weight`` and
+    ``bias`` (C,) may be None. Raises ValueError (naming ``where``) for n < 2.
     """
     if x.dim() < 2:
         raise ValueError(f"BatchNorm layer {where!r}: expected an input of shape (N, C, ...), got {tuple(x.shape)}")
-    n = x.numel() // x.shape[1]
+    C = x.shape[1]
+    xc = x.transpose(0, 1).reshape(C, -1)  # channels first, contiguous: fast reductions on CPU
+    n = xc.shape[1]
     if n < 2:
         raise ValueError(f"BatchNorm layer {where!r} sees a batch with {n} value per channel: its statistics cannot be "
                          "estimated from it (use batches of at least 2 examples)")
-    dims = [0] + list(range(2, x.dim()))
-    shape = [1, -1] + [1] * (x.dim() - 2)
-    mean = x.mean(dims)
-    var = torch.var(x, dim=dims, correction=0)
-    y = (x - mean.view(shape)) * torch.rsqrt(var.view(shape) + eps)
+    mean = xc.mean(1)
+    d = xc - mean.unsqueeze(1)
+    var = (d * d).sum(1) / n
+    scale = torch.rsqrt(var + eps)
     if weight is not None:
-        y = y * weight.view(shape)
+        scale = scale * weight
+    shift = -mean * scale
     if bias is not None:
-        y = y + bias.view(shape)
-    return y, mean, var * (n / (n - 1))
+        shift = shift + bias
+    shape = [1, C] + [1] * (x.dim() - 2)
+    return x * scale.view(shape) + shift.view(shape), mean, var * (n / (n - 1))
+
+
+class _BatchStatisticsNorm(nn.Module):
+    """Stands in for a BatchNorm module in a private copy of the model: normalizes with the
+    batch's statistics (training-mode arithmetic, nothing updated, so it runs under vmap) and
+    records (name, mean, unbiased variance) of each call. Same parameter names as the module
+    it replaces."""
+
+    def __init__(self, bn, name, calls):
+        super().__init__()
+        self.weight = bn.weight
+        self.bias = bn.bias
+        self.eps, self.name, self.calls = bn.eps, name, calls
+
+    def forward(self, x):
+        y, mean, var = batch_normalize(x, self.weight, self.bias, self.eps, self.name)
+        self.calls.append((self.name, mean, var))
+        return y
 
 
 class _Recorder:
-    """Forward hooks on a template's BatchNorm modules: each call normalizes its input with the
-    batch's statistics (training mode) and records (name, mean, unbiased variance)."""
+    """A private copy of a template whose BatchNorm modules are replaced by
+    :class:`_BatchStatisticsNorm` (recording into ``calls``); ``keys`` its state-dict keys."""
 
     def __init__(self, template: nn.Module, names: List[str]):
-        self.modules = dict(template.named_modules())
-        self.names = names
+        self.model = copy.deepcopy(template).eval()
         self.calls: List[Tuple[str, torch.Tensor, torch.Tensor]] = []
-        self.handles = []
-
-    def __enter__(self):
-        for n in self.names:
-            self.handles.append(self.modules[n].register_forward_hook(self._hook(n)))
-        return self
-
-    def __exit__(self, *exc):
-        for h in self.handles:
-            h.remove()
-        self.handles.clear()
-
-    def _hook(self, name):
-        def f(mod, args, _out):
-            y, mean, var = batch_normalize(args[0], mod.weight, mod.bias, mod.eps, name)
-            self.calls.append((name, mean, var))
-            return y
-        return f
+        for n in names:
+            new = _BatchStatisticsNorm(self.model.get_submodule(n), n, self.calls)
+            if n == "":
+                self.model = new
+            else:
+                parent, _, child = n.rpartition(".")
+                setattr(self.model.get_submodule(parent), child, new)
+        self.keys = set(self.model.state_dict())
 
 
 def stacked_batchnorm_statistics(template: nn.Module, stacked: Dict[str, torch.Tensor], shared: Dict[str, torch.Tensor],
@@ -135,8 +146,9 @@ def stacked_batchnorm_statistics(template: nn.Module, stacked: Dict[str, torch.T
     (dict, dict, str)
         The new stacked entries (``running_mean``/``running_var`` of each layer, shape
         (n_points, C)), the new shared ones (``num_batches_tracked`` = the number of calls
-        of the layer) and the method, ``"vmap"`` or ``"loop"`` (one point at a time, for
-        models vmap cannot batch).
+        of the layer) and the method, ``"vmap"`` or ``"loop"`` (one point at a time: for
+        models vmap cannot batch, and for convolutional models on the CPU, where it is
+        faster).
 
     Raises
     ------
@@ -158,38 +170,41 @@ class _VmapFailed(Exception):
 def _statistics(template, stacked, shared, n_points, batches, names, describe, *, allow_vmap):
     order: List[str] = []
     device, dtype = device_dtype(template)
-    method = "vmap" if (stacked and allow_vmap) else "loop"
     sums: Dict[str, List[torch.Tensor]] = {}
     counts: Dict[str, int] = {}
     n_batches = 0
-    with _Recorder(template, names) as rec:
-        def run(bp, x):
-            rec.calls.clear()
-            params = dict(shared)
-            params.update(bp)
-            functional_call(template, params, (x,))
-            order[:] = [c[0] for c in rec.calls]
-            return tuple(c[1] for c in rec.calls), tuple(c[2] for c in rec.calls)
+    rec = _Recorder(template, names)
+    stacked_in = {k: v for k, v in stacked.items() if k in rec.keys}
+    shared_in = {k: v for k, v in shared.items() if k in rec.keys}
+    method = "vmap" if (stacked_in and allow_vmap and not loop_beats_vmap(template)) else "loop"
 
-        for x in batches():
-            n_batches += 1
-            if method == "vmap":
-                try:
-                    means, vars_ = vmap(run, in_dims=(0, None))(stacked, x)
-                except ValueError:
-                    raise
-                except Exception as exc:
-                    raise _VmapFailed() from exc
-            else:
-                outs = [run({k: v[j] for k, v in stacked.items()}, x) for j in range(n_points)]
-                means = tuple(torch.stack([o[0][i] for o in outs]) for i in range(len(order)))
-                vars_ = tuple(torch.stack([o[1][i] for o in outs]) for i in range(len(order)))
-            for name, m, v in zip(order, means, vars_):
-                s = sums.setdefault(name, [torch.zeros(m.shape, dtype=torch.float64, device=m.device),
-                                           torch.zeros(v.shape, dtype=torch.float64, device=v.device)])
-                s[0] += m.double()
-                s[1] += v.double()
-                counts[name] = counts.get(name, 0) + 1
+    def run(bp, x):
+        rec.calls.clear()
+        params = dict(shared_in)
+        params.update(bp)
+        functional_call(rec.model, params, (x,))
+        order[:] = [c[0] for c in rec.calls]
+        return tuple(c[1] for c in rec.calls), tuple(c[2] for c in rec.calls)
+
+    for x in batches():
+        n_batches += 1
+        if method == "vmap":
+            try:
+                means, vars_ = vmap(run, in_dims=(0, None))(stacked_in, x)
+            except ValueError:
+                raise
+            except Exception as exc:
+                raise _VmapFailed() from exc
+        else:
+            outs = [run({k: v[j] for k, v in stacked_in.items()}, x) for j in range(n_points)]
+            means = tuple(torch.stack([o[0][i] for o in outs]) for i in range(len(order)))
+            vars_ = tuple(torch.stack([o[1][i] for o in outs]) for i in range(len(order)))
+        for name, m, v in zip(order, means, vars_):
+            s = sums.setdefault(name, [torch.zeros(m.shape, dtype=torch.float64, device=m.device),
+                                       torch.zeros(v.shape, dtype=torch.float64, device=v.device)])
+            s[0] += m.double()
+            s[1] += v.double()
+            counts[name] = counts.get(name, 0) + 1
     if n_batches == 0:
         raise ValueError("the data for the BatchNorm statistics yielded no examples")
     new_stacked, new_shared = {}, {}

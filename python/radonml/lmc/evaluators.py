@@ -18,7 +18,7 @@ from torch import nn
 from torch.func import functional_call, vmap
 
 from .._validation import check_int
-from ._data import cast_input, device_dtype
+from ._data import cast_input, device_dtype, loop_beats_vmap
 
 __all__ = ["ClassificationEvaluator", "classification_evaluator"]
 
@@ -123,12 +123,16 @@ class ClassificationEvaluator:
             all finite: path functions report it as an error naming the point) and the method, ``"batched"`` (an
             ``nn.Sequential`` of ``nn.Linear`` and element-wise activations: one batched matrix
             product per layer) or ``"vmap"``. None, with :attr:`vmap_error` set, when vmap
-            fails on this architecture (remembered: later calls return None at once).
+            fails on this architecture (remembered: later calls return None at once); None
+            also for convolutional models on the CPU, where one point at a time is faster
+            than vmap (measured 1.9x to 2.7x, benchmarks/lmc.md section 5).
         """
         sig = (type(template), tuple(sorted(stacked)), tuple(sorted(shared)))
         if sig in self._vmap_failed:
             return None
         fast = _sequential_forward(template, stacked, shared, n_points)
+        if fast is None and loop_beats_vmap(template):
+            return None  # convolutions on the CPU: one point at a time is faster than vmap
         if fast is not None:
             forward, method = fast, "batched"
         else:

@@ -396,6 +396,9 @@ class _Builder:
             raise _cannot(f"node {node.name!r} indexes a tensor (slicing or selecting channels)")
         if node.op == "call_method" and node.target in ("size", "dim", "numel"):
             return _NOT_TENSOR
+        vs = self.tensor_vars(node, env)
+        if vs and all(self.uf.find(v) == self.FIXED for v in vs):
+            return self.FIXED  # any function of unpermuted tensors is unpermuted (e.g. reshaping the input)
         target = node.target
         name = target if isinstance(target, str) else getattr(target, "__name__", str(target))
         if (node.op == "call_function" and target in _BINARY_FUNCTIONS) or (
@@ -447,6 +450,20 @@ class _Builder:
             old_in, old_out = self.module_io[name]
             self.uf.union(v_in, old_in)
             return old_out
+        try:
+            return self.visit_known_module(name, mod, v_in)
+        except ValueError:
+            if self.uf.find(v_in) != self.FIXED:
+                raise
+        # a module of unknown channel structure on unpermuted inputs: nothing of it is permuted
+        p = f"{name}."
+        for n, t in list(mod.named_parameters(recurse=False)) + list(mod.named_buffers(recurse=False)):
+            if t is not None and t.is_floating_point():
+                self.axes[p + n] = (None,) * t.dim()
+        self.module_io[name] = (v_in, self.FIXED)
+        return self.FIXED
+
+    def visit_known_module(self, name, mod, v_in):
         p = f"{name}."
         if isinstance(mod, nn.Linear):
             out = self.new(f"P_{name}", mod.out_features)
@@ -528,7 +545,9 @@ def permutation_spec(model: nn.Module, *, example_input=None) -> PermutationSpec
     depthwise Conv), ConvTranspose, BatchNorm, InstanceNorm, LayerNorm over the channels,
     GroupNorm with 1 group or one channel per group, element-wise activations, dropout,
     pooling, ``flatten(x, 1)``, reductions over positions, sums and products of tensors.
-    Activations are ``(N, C, ...)`` with the channel axis 1, or ``(N, F)``.
+    Anything applied to unpermuted tensors only (e.g. reshaping or embedding the raw input)
+    is left unpermuted, whatever it is. Activations are ``(N, C, ...)`` with the channel axis
+    1, or ``(N, F)``.
 
     Parameters
     ----------

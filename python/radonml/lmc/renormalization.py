@@ -37,7 +37,7 @@ from torch import nn
 from torch.func import functional_call, vmap
 
 from .._validation import check_int
-from ._data import DEFAULT_BATCH_SIZE, device_dtype, input_batches
+from ._data import DEFAULT_BATCH_SIZE, device_dtype, input_batches, loop_beats_vmap
 from .batchnorm import batch_normalize, batchnorm_layers
 from .permutations import PermutationSpec, permutation_spec
 
@@ -196,7 +196,7 @@ class _VmapFailed(Exception):
 def _repair(template, stacked, shared, n_points, batches, layers, target_mean, target_std, eps, describe, allow_vmap):
     order: List[str] = []
     sums: Dict[str, List] = {}
-    method = "vmap" if allow_vmap else "loop"
+    method = "vmap" if allow_vmap and not loop_beats_vmap(template) else "loop"
     with _Resetter(template, layers, eps) as rec:
         def run(bp, tm, ts, x):
             rec.calls.clear()
