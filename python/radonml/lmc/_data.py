@@ -41,8 +41,8 @@ _CONVOLUTIONS = (nn.Conv1d, nn.Conv2d, nn.Conv3d, nn.ConvTranspose1d, nn.ConvTra
 def loop_beats_vmap(model) -> bool:
     """Whether evaluating many parameter sets one at a time is faster than one
     :func:`torch.func.vmap` pass: for convolutions on the CPU, which vmap runs as one grouped
-    convolution (measured 1.9x to 2.7x slower than a loop over 11 points on two small CNNs,
-    benchmarks/lmc.md section 5)."""
+    convolution (measured 2.2x slower than a loop over 11 points on two small CNNs; 0.7x, i.e.
+    faster, for an MLP: benchmarks/lmc.md section 5)."""
     dev, _ = device_dtype(model)
     return dev.type == "cpu" and any(isinstance(m, _CONVOLUTIONS) for m in model.modules())
 

@@ -6,6 +6,8 @@ the point's parameters). :func:`classification_evaluator` returns one that also 
 parameter sets in one forward pass per data batch: through :func:`torch.func.vmap`, or, for an
 ``nn.Sequential`` of ``nn.Linear`` and element-wise activations, through one batched matrix
 product per layer (the *stacked forward*, same arithmetic without vmap's overhead).
+Convolutional models on the CPU go one point at a time: vmap runs their convolutions as one
+grouped convolution, measured 2.2x slower than a loop (benchmarks/lmc.md section 5).
 """
 
 from __future__ import annotations
@@ -125,7 +127,7 @@ class ClassificationEvaluator:
             product per layer) or ``"vmap"``. None, with :attr:`vmap_error` set, when vmap
             fails on this architecture (remembered: later calls return None at once); None
             also for convolutional models on the CPU, where one point at a time is faster
-            than vmap (measured 1.9x to 2.7x, benchmarks/lmc.md section 5).
+            than vmap (vmap measured 2.2x slower, benchmarks/lmc.md section 5).
         """
         sig = (type(template), tuple(sorted(stacked)), tuple(sorted(shared)))
         if sig in self._vmap_failed:

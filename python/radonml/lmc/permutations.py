@@ -621,8 +621,8 @@ def check_permutation_spec(model: nn.Module, spec: PermutationSpec, example_inpu
     Raises
     ------
     ValueError
-        The permuted model computes another function (the spec is wrong for this model), or
-        the spec does not fit the model's tensors.
+        The permuted model computes another function (the spec is wrong for this model), the
+        spec does not fit the model's tensors, or the outputs are not finite.
 
     Examples
     --------
@@ -648,6 +648,9 @@ def check_permutation_spec(model: nn.Module, spec: PermutationSpec, example_inpu
             y0, y1 = model(*x), other(*x)
     finally:
         model.train(was)
+    if not bool(torch.isfinite(y0).all()):
+        raise ValueError("the model's outputs on example_input are not finite (NaN or inf), so whether the permutation "
+                         "spec keeps its function cannot be checked")
     diff = float((y1 - y0).abs().max()) if y0.numel() else 0.0
     scale = max(1.0, float(y0.abs().max())) if y0.numel() else 1.0
     if not diff <= rtol * scale:
