@@ -39,7 +39,8 @@ def test_evaluate_path_batchnorm_and_dataloader(data):
         for q in b.parameters():
             q.add_(0.3 * torch.randn_like(q))
     loader = torch.utils.data.DataLoader(torch.utils.data.TensorDataset(X, y), batch_size=64)
-    p = lmc.evaluate_path(a, b, lmc.classification_evaluator(loader), alphas=5)
+    # bn_data=False: the running statistics interpolated with their layer (the reference's way)
+    p = lmc.evaluate_path(a, b, lmc.classification_evaluator(loader), alphas=5, bn_data=False)
     assert p.method == "vmap"  # BatchNorm: not the Linear-stack fast path
     expected = ref.reference_path(a, b, p.alphas, X, y)
     np.testing.assert_allclose(p.loss, expected[:, 0], rtol=1e-5)
@@ -111,3 +112,18 @@ def test_bad_inputs(data):
 
 def test_docstring_examples():
     assert doctest.testmod(evaluators).failed == 0
+
+
+def test_evaluate_stacked_marks_points_with_non_finite_outputs(data):
+    # a point whose outputs overflow gets NaN loss and accuracy (path functions then raise,
+    # naming it), the others their values; never a finite accuracy from NaN logits
+    X, y = data
+    a = ref.mlp(0)
+    ev = lmc.classification_evaluator(data)
+    sa = a.state_dict()
+    stacked = {"4.weight": torch.stack([sa["4.weight"], sa["4.weight"] * float("inf")])}
+    shared = {k: v for k, v in sa.items() if k not in stacked}
+    metrics, _ = ev.evaluate_stacked(copy.deepcopy(a).eval(), stacked, shared, 2)
+    assert metrics["loss"][0] == pytest.approx(ev(a)["loss"], rel=1e-5)
+    assert np.isnan(metrics["loss"][1]) and np.isnan(metrics["accuracy"][1])
+    assert ev.data[0] is not None and torch.equal(ev.data[0], X)

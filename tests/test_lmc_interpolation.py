@@ -129,3 +129,50 @@ def test_generic_evaluate_cannot_change_inputs_or_points(models, data):
 
 def test_docstring_examples():
     assert doctest.testmod(interpolation).failed == 0
+
+
+def _rescaled_pair():
+    """A and B compute the same function (ReLU networks are invariant to scaling a hidden unit's
+    inputs by c and its outputs by 1/c): c = 1e20 and 1e-20. Every endpoint output is finite,
+    the midpoint's weights are both ~5e19, and its outputs overflow float32 (~2.5e39)."""
+    a = nn.Sequential(nn.Linear(2, 1, bias=False), nn.ReLU(), nn.Linear(1, 2, bias=False))
+    b = copy.deepcopy(a)
+    with torch.no_grad():
+        a[0].weight.fill_(1e20), a[2].weight.copy_(torch.tensor([[1e-20], [-1e-20]]))
+        b[0].weight.fill_(1e-20), b[2].weight.copy_(torch.tensor([[1e20], [-1e20]]))
+    return a, b
+
+
+def test_non_finite_values_are_errors_that_name_what_and_where():
+    # issue 9 kind 7: a diverged checkpoint or an inf in a path's metrics is never a silent NaN
+    a, b = _rescaled_pair()
+    X, y = torch.ones(4, 2), torch.tensor([0, 1, 0, 1])
+    ev = lmc.classification_evaluator((X, y))
+    assert np.isfinite(ev(a)["loss"]) and np.isfinite(ev(b)["loss"])
+    with pytest.raises(ValueError, match="non-finite 'loss' \\(nan\\) at alpha = 0.5 of the path"):
+        lmc.evaluate_path(a, b, ev, alphas=3)
+    with pytest.raises(ValueError, match="outputs contain 8 non-finite value\\(s\\) \\(NaN or inf\\) of 8"):
+        ev(lmc.interpolate(a, b, 0.5))
+    with pytest.raises(ValueError, match="outputs contain") as info:  # the loop: the point is named in a note
+        lmc.evaluate_path(a, b, lambda m: ev(m), alphas=3)
+    assert "at alpha = 0.5 of the path" in "".join(getattr(info.value, "__notes__", []))
+    inf_at_end = lambda m: {"loss": float("inf") if float(m.state_dict()["0.weight"][0, 0]) < 1 else 1.0}  # noqa: E731
+    with pytest.raises(ValueError, match="non-finite 'loss' \\(inf\\) at alpha = 1"):
+        lmc.evaluate_path(a, b, inf_at_end, alphas=3)
+    with pytest.raises(ValueError, match="non-finite 'loss'.*at step 1 along direction 0 of layer '2'"):
+        lmc.perturbation_robustness(a, b, ev, alphas=[0.0, 1.0], layers=["2"], n_draws=1)
+    # a diverged checkpoint
+    c = copy.deepcopy(b)
+    with torch.no_grad():
+        c[2].weight[0, 0] = float("nan")
+    with pytest.raises(ValueError, match="model_b's '2.weight' has 1 non-finite value"):
+        lmc.evaluate_path(a, c, ev)
+    with pytest.raises(ValueError, match="model_a's '2.weight' has 1 non-finite"):
+        lmc.layerwise_barriers(c, a, ev)
+    # barriers of a path given by hand
+    p = lmc.PathResult(alphas=np.array([0.0, 0.5, 1.0]), metrics={"loss": np.array([1.0, np.inf, 1.0])})
+    with pytest.raises(ValueError, match="contains NaN or inf \\(inf at alpha = 0.5\\)"):
+        lmc.barrier(p)
+    q = lmc.PathResult(alphas=np.array([0.0, 1.0]), metrics={"loss": np.array([1.0, 1.0])})
+    with pytest.raises(ValueError, match="endpoints' loss must be finite"):
+        lmc.barrier(q, endpoints=(np.inf, 1.0))

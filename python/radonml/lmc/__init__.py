@@ -19,6 +19,14 @@ with the rest from a *base* model, and the barriers along it. One module per con
   random directions, per layer);
 - :mod:`~radonml.lmc.subspaces`: :func:`subspace_perturbations` (the training subspace and its
   complement);
+- :mod:`~radonml.lmc.permutations`: the permutation symmetries of hidden units
+  (:class:`PermutationSpec`, derived by :func:`permutation_spec`);
+- :mod:`~radonml.lmc.alignment`: :func:`weight_matching` and :func:`activation_matching`
+  (model B's hidden units permuted to match A's: :class:`AlignmentResult`);
+- :mod:`~radonml.lmc.batchnorm`: :func:`reestimate_bn` (BatchNorm statistics re-estimated, as
+  every path function does at each point through ``bn_data=``);
+- :mod:`~radonml.lmc.renormalization`: :func:`repair` (REPAIR of interpolated networks without
+  BatchNorm);
 - :mod:`~radonml.lmc.training`: :func:`train_pair` (two SGD runs from one initialization);
 - :mod:`~radonml.lmc.linear`: exact, compiled paths of linear models (``path_metrics``);
 - :mod:`~radonml.lmc.deep_linear`: exact paths of deep linear networks as polynomials in
@@ -28,8 +36,16 @@ The torch studies are imported on first use: ``import radonml.lmc`` (and
 :mod:`~radonml.lmc.barriers`, :mod:`~radonml.lmc.linear`, :mod:`~radonml.lmc.deep_linear`)
 need only numpy and the compiled core.
 
+Every study takes ``align=`` (``"weight"``, ``"activation"`` or an :class:`AlignmentResult`)
+to align B to A first, and ``bn_data=`` for the data BatchNorm statistics are re-estimated on
+at every point (by default the evaluator's inputs).
+
 References
 ----------
+S. K. Ainsworth, J. Hayase, S. Srinivasa, "Git Re-Basin: Merging models modulo permutation
+symmetries", ICLR 2023 (weight and activation matching).
+K. Jordan, H. Sedghi, O. Saukh, R. Entezari, B. Neyshabur, "REPAIR: REnormalizing Permuted
+Activations for Interpolation Repair", ICLR 2023.
 L. Adilova, M. Andriushchenko, M. Kamp, A. Fischer, M. Jaggi, "Layer-wise linear mode
 connectivity", ICLR 2024.
 R. Entezari, H. Sedghi, O. Saukh, B. Neyshabur, "The role of permutation invariance in linear
@@ -46,10 +62,14 @@ from typing import TYPE_CHECKING
 from .barriers import BARRIER_KINDS, ExactBarrier, PathResult, barrier
 
 if TYPE_CHECKING:  # the lazily imported names, for type checkers and IDEs
+    from .alignment import AlignmentResult, activation_matching, weight_matching
+    from .batchnorm import reestimate_bn
     from .evaluators import ClassificationEvaluator, classification_evaluator
     from .groups import ROOT, layer_groups
     from .interpolation import evaluate_path, interpolate
     from .layerwise import CumulativeResult, LayerwiseResult, cumulative_barriers, layerwise_barriers
+    from .permutations import PermutationSpec, check_permutation_spec, permutation_spec, permute_state
+    from .renormalization import repair
     from .robustness import RobustnessResult, perturbation_robustness
     from .subspaces import SubspaceResult, subspace_perturbations
     from .training import TrainedPair, train_pair
@@ -66,6 +86,13 @@ __all__ = [
     "perturbation_robustness",
     "subspace_perturbations",
     "train_pair",
+    "weight_matching",
+    "activation_matching",
+    "permutation_spec",
+    "check_permutation_spec",
+    "permute_state",
+    "reestimate_bn",
+    "repair",
     "PathResult",
     "ExactBarrier",
     "LayerwiseResult",
@@ -73,6 +100,8 @@ __all__ = [
     "RobustnessResult",
     "SubspaceResult",
     "TrainedPair",
+    "AlignmentResult",
+    "PermutationSpec",
     "BARRIER_KINDS",
     "ROOT",
 ]
@@ -95,9 +124,18 @@ _LAZY_NAMES = {
     "subspace_perturbations": "subspaces",
     "TrainedPair": "training",
     "train_pair": "training",
+    "AlignmentResult": "alignment",
+    "weight_matching": "alignment",
+    "activation_matching": "alignment",
+    "PermutationSpec": "permutations",
+    "permutation_spec": "permutations",
+    "check_permutation_spec": "permutations",
+    "permute_state": "permutations",
+    "reestimate_bn": "batchnorm",
+    "repair": "renormalization",
 }
 _SUBMODULES = ("barriers", "groups", "interpolation", "evaluators", "layerwise", "robustness", "subspaces",
-               "training", "linear", "deep_linear")
+               "training", "linear", "deep_linear", "permutations", "alignment", "batchnorm", "renormalization")
 
 
 def __getattr__(name):

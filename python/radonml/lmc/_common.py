@@ -192,8 +192,12 @@ def barrier_from_values(alphas, values, kind, *, endpoints=None, tol=0.1, return
     if not inside.any():
         raise ValueError("the path has no point with 0 <= alpha <= 1")
     a, v = alphas[inside], values[inside]
-    if np.isnan(v).any():
-        raise ValueError(f"the path's {what} contains NaN")
+    bad = np.flatnonzero(~np.isfinite(v))
+    if bad.size:
+        raise ValueError(f"the path's {what} contains NaN or inf ({v[bad[0]]} at alpha = {a[bad[0]]:g}): no barrier can "
+                         "be read from a diverged point")
+    if not (math.isfinite(la) and math.isfinite(lb)):
+        raise ValueError(f"the endpoints' {what} must be finite, got ({la}, {lb})")
     if kind == "linear":
         excess = v - ((1.0 - a) * la + a * lb)
     elif kind == "mean":

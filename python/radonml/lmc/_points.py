@@ -1,8 +1,10 @@
 """Shared internals of :mod:`radonml.lmc`'s torch studies (private).
 
-A validated pair of models (:class:`ModelPair`), sets of parameter points built from it
+A validated pair of models (:class:`ModelPair`: B aligned to A on request, the data that
+normalization statistics are re-estimated on), sets of parameter points built from it
 (interpolations, offsets along directions: :class:`PointSet`) and their evaluation
-(:func:`evaluate_points`): through an evaluator's batched ``evaluate_stacked`` where it offers
+(:func:`evaluate_points`): BatchNorm statistics re-estimated (or REPAIR applied) for all
+points of a chunk at once, then an evaluator's batched ``evaluate_stacked`` where it offers
 one, otherwise one :func:`torch.func.functional_call` per point on a :class:`FunctionalModel`.
 Names carry no underscore so that the package's modules import them; they are not public API.
 """
@@ -12,8 +14,8 @@ from __future__ import annotations
 import copy
 import numbers
 from collections import OrderedDict
-from dataclasses import dataclass
-from typing import Callable, Dict, List
+from dataclasses import dataclass, field
+from typing import Callable, Dict, List, Optional
 
 import numpy as np
 import torch
@@ -22,7 +24,11 @@ from torch.func import functional_call
 
 from .._validation import check_int, check_rng
 from ._common import check_base
+from ._data import DEFAULT_BATCH_SIZE, cast_input, device_dtype, first_batch, input_batches
+from .alignment import AlignmentResult, activation_matching, weight_matching
+from .batchnorm import batchnorm_layers, stacked_batchnorm_statistics
 from .groups import layer_groups
+from .renormalization import interpolated_targets, repair_layers, stacked_repair, unit_statistics
 
 __all__ = [
     "ModelPair",
@@ -31,6 +37,9 @@ __all__ = [
     "resolve_groups",
     "resolve_layers",
     "resolve_bases",
+    "statistics_source",
+    "resolve_alignment",
+    "renormalize_points",
     "interpolation_points",
     "offset_points",
     "evaluate_points",
@@ -95,13 +104,71 @@ def resolve_bases(base) -> List[str]:
 
 # ------------------------------------------------------------------------------- states --
 
-class ModelPair:
-    """Validated pair of models: template (eval mode, a private copy) and detached states."""
+def statistics_source(bn_data, evaluate):
+    """(data, batch_size) that normalization statistics and activations are measured on:
+    ``bn_data`` when it is data, else the inputs of an evaluator that holds its data (a
+    :class:`~radonml.lmc.ClassificationEvaluator`, in its batches), else None."""
+    if bn_data is not None and bn_data is not False:
+        return bn_data, DEFAULT_BATCH_SIZE
+    data = getattr(evaluate, "data", None)
+    if data is not None:
+        return data, getattr(evaluate, "batch_size", DEFAULT_BATCH_SIZE)
+    return None
 
-    def __init__(self, model_a, model_b, groups=None):
+
+def resolve_alignment(model_a, model_b, align, align_data, source):
+    """``model_b`` aligned to ``model_a`` as ``align`` asks: (the aligned model, the
+    :class:`~radonml.lmc.AlignmentResult`)."""
+    if isinstance(align, AlignmentResult):
+        return align.apply(model_b), align
+    if align not in ("weight", "activation"):
+        raise ValueError(f"align must be None, 'weight', 'activation' or an AlignmentResult, got {align!r}")
+    data, bs = (align_data, DEFAULT_BATCH_SIZE) if align_data is not None else (source or (None, None))
+    if align == "weight":
+        check = None
+        if data is not None:  # check on one batch that the spec leaves B's function unchanged
+            dev, dt = device_dtype(model_b)
+            check = first_batch(data, "align_data" if align_data is not None else "bn_data", dev, dt, batch_size=bs)
+        res = weight_matching(model_a, model_b, rng=0, check_data=check)
+    else:
+        if data is None:
+            raise ValueError("align='activation' needs inputs to record activations on: pass align_data= (or bn_data=, "
+                             "or an evaluate that holds its data such as classification_evaluator)")
+        res = activation_matching(model_a, model_b, data, batch_size=bs)
+    return res.model, res
+
+
+def _check_bn_data(bn_data):
+    if bn_data is True or isinstance(bn_data, (str, bytes)):
+        raise TypeError(f"bn_data must be None (re-estimate from evaluate's data), False (keep the interpolated "
+                        f"statistics) or data (a tensor X, (X,) / (X, y) tensors, or a DataLoader), got {bn_data!r}")
+
+
+def _check_finite(name, state):
+    for k, v in state.items():
+        if v.is_floating_point() and not bool(torch.isfinite(v).all()):
+            n = int((~torch.isfinite(v)).sum())
+            raise ValueError(f"{name}'s {k!r} has {n} non-finite value(s) (NaN or inf) of {v.numel()}: a diverged model "
+                             "has no path to measure")
+
+
+class ModelPair:
+    """Validated pair of models: template (eval mode, a private copy), detached states (B
+    aligned to A when asked) and how each point's normalization statistics are re-estimated.
+
+    ``renormalize`` is None (statistics as interpolated), ``"batchnorm"`` (BatchNorm
+    statistics re-estimated at every point, on ``stat_data``) or ``"repair"`` (REPAIR at
+    every point of an interpolation path).
+    """
+
+    def __init__(self, model_a, model_b, groups=None, *, evaluate=None, align=None, align_data=None, bn_data=None,
+                 repair=False):
         for name, m in (("model_a", model_a), ("model_b", model_b)):
             if not isinstance(m, nn.Module):
                 raise TypeError(f"{name} must be a torch.nn.Module, got {type(m).__name__}")
+        _check_bn_data(bn_data)
+        if not isinstance(repair, bool):
+            raise TypeError(f"repair must be True or False, got {repair!r}")
         sa = {k: v.detach() for k, v in model_a.state_dict().items()}
         sb = {k: v.detach() for k, v in model_b.state_dict().items()}
         if sa.keys() != sb.keys():
@@ -113,17 +180,51 @@ class ModelPair:
                     f"model_a and model_b must have the same architecture; {k!r} has shape "
                     f"{tuple(sa[k].shape)} in model_a and {tuple(sb[k].shape)} in model_b"
                 )
+        _check_finite("model_a", sa)
+        _check_finite("model_b", sb)
+        source = statistics_source(bn_data, evaluate)
+        self.alignment = None
+        if align is not None:
+            model_b, self.alignment = resolve_alignment(model_a, model_b, align, align_data, source)
+            sb = {k: v.detach() for k, v in model_b.state_dict().items()}
         self.sa, self.sb = sa, {k: v.to(sa[k].device) for k, v in sb.items()}
         self.groups = resolve_groups(model_a, groups)
         self.template = copy.deepcopy(model_a).eval()
         self.param_names = [n for n, _ in model_a.named_parameters()]
         self.keys = list(sa)
         self.floating = {k for k, v in sa.items() if v.is_floating_point()}
+        self.bn_layers = batchnorm_layers(self.template)
+        self.renormalize = None
+        self.stat_data = source
+        if repair:
+            self.repair_layers = repair_layers(self.template, self.alignment.spec if self.alignment else None)
+            if source is None or bn_data is False:
+                raise ValueError("repair=True needs inputs to measure the hidden units' statistics on: pass bn_data= "
+                                 "(or an evaluate that holds its data such as classification_evaluator)")
+            data, bs = source
+            self.repair_stats = (unit_statistics(model_a, self.repair_layers, data, batch_size=bs),
+                                 unit_statistics(model_b, self.repair_layers, data, batch_size=bs))
+            self.renormalize = "repair"
+        elif self.bn_layers and bn_data is not False:
+            if source is None:
+                raise ValueError(
+                    f"the models have BatchNorm layers ({', '.join(repr(n) for n in self.bn_layers[:3])}"
+                    f"{', ...' if len(self.bn_layers) > 3 else ''}), whose running statistics must be re-estimated at "
+                    "each point (interpolated ones are not the network's own and give artefact barriers): pass "
+                    "bn_data= (a tensor X, (X,) / (X, y) tensors, or a DataLoader), or bn_data=False to keep the "
+                    "interpolated statistics")
+            self.renormalize = "batchnorm"
 
     @property
     def device(self) -> torch.device:
         """Where the states live (the first tensor's device)."""
         return next(iter(self.sa.values())).device
+
+    def stat_batches(self):
+        """A fresh iterator over the input batches statistics are re-estimated on."""
+        data, bs = self.stat_data
+        dev, dt = device_dtype(self.template)
+        return input_batches(data, "bn_data", dev, dt, batch_size=bs)
 
     def state(self, which):
         return self.sa if which == "a" else self.sb
@@ -149,16 +250,21 @@ class ModelPair:
 @dataclass
 class PointSet:
     """P parameter sets: shared tensors plus, for the keys in ``keys``, a function that builds
-    the stacked (chunk, ...) tensors of points [i0, i1)."""
+    the stacked (chunk, ...) tensors of points [i0, i1). ``alphas``: each point's position on
+    the interpolation path (None for other point sets); ``describe(i)`` names point i in
+    error messages."""
 
     size: int
     keys: List[str]
     shared: Dict[str, torch.Tensor]
     make: Callable[[int, int], Dict[str, torch.Tensor]]
+    alphas: Optional[np.ndarray] = None
+    describe: Callable[[int], str] = field(default=lambda i: f"point {i}")
 
 
-def interpolation_points(pair: ModelPair, alphas: np.ndarray, keys: List[str], base: str) -> PointSet:
-    """Points :math:`(1-\\alpha)\\theta_A + \\alpha\\theta_B` on ``keys``, the rest from ``base``."""
+def interpolation_points(pair: ModelPair, alphas: np.ndarray, keys: List[str], base: str, what: str = "") -> PointSet:
+    """Points :math:`(1-\\alpha)\\theta_A + \\alpha\\theta_B` on ``keys``, the rest from ``base``;
+    ``what`` names the path in error messages."""
     sa, sb = pair.sa, pair.sb
     shared = {k: v for k, v in pair.state(base).items() if k not in set(keys)}
 
@@ -170,12 +276,15 @@ def interpolation_points(pair: ModelPair, alphas: np.ndarray, keys: List[str], b
             out[k] = (1 - w) * sa[k] + w * sb[k]
         return out
 
-    return PointSet(size=len(alphas), keys=keys, shared=shared, make=make)
+    suffix = f" of {what}" if what else ""
+    return PointSet(size=len(alphas), keys=keys, shared=shared, make=make, alphas=np.asarray(alphas),
+                    describe=lambda i: f"alpha = {float(alphas[i]):.4g}{suffix}")
 
 
 def offset_points(state: Dict[str, torch.Tensor], keys: List[str], coefs: np.ndarray,
-                  directions: List[Dict[str, torch.Tensor]], which: np.ndarray) -> PointSet:
-    """Points state + coefs[i] * directions[which[i]] on ``keys``."""
+                  directions: List[Dict[str, torch.Tensor]], which: np.ndarray, what: str = "") -> PointSet:
+    """Points state + coefs[i] * directions[which[i]] on ``keys``; ``what`` names them in
+    error messages."""
     shared = {k: v for k, v in state.items() if k not in set(keys)}
 
     def make(i0, i1):
@@ -186,7 +295,9 @@ def offset_points(state: Dict[str, torch.Tensor], keys: List[str], coefs: np.nda
             out[k] = state[k] + c.view(-1, *([1] * state[k].dim())) * dirs
         return out
 
-    return PointSet(size=len(coefs), keys=keys, shared=shared, make=make)
+    suffix = f" of {what}" if what else ""
+    return PointSet(size=len(coefs), keys=keys, shared=shared, make=make,
+                    describe=lambda i: f"step {float(coefs[i]):.4g} along direction {int(which[i])}{suffix}")
 
 
 def torch_generator(rng, device) -> torch.Generator:
@@ -196,27 +307,17 @@ def torch_generator(rng, device) -> torch.Generator:
     return g
 
 
-def device_dtype(model):
-    """(device, dtype) of ``model``'s first parameter (CPU and the default dtype without any)."""
-    for p in (model.parameters() if hasattr(model, "parameters") else []):
-        return p.device, p.dtype
-    return torch.device("cpu"), torch.get_default_dtype()
-
-
-def cast_input(x, device, dtype):
-    """``x`` on ``device``; floating inputs also cast to ``dtype``."""
-    x = x.to(device)
-    if x.is_floating_point() and x.dtype != dtype:
-        x = x.to(dtype)
-    return x
-
-
 # -------------------------------------------------------------------------- evaluation --
 
 class FunctionalModel:
     """What a generic ``evaluate`` receives: callable like the model (a
-    :func:`torch.func.functional_call` on one point's parameters), always in eval mode.
+    :func:`torch.func.functional_call` on one point's parameters), in eval mode unless
+    ``evaluate`` calls ``train()``.
 
+    ``train()`` and ``eval()`` are honoured as by a module: in training mode dropout is on,
+    and BatchNorm normalizes with batch statistics and updates this point's own running
+    statistics (private copies: neither the other points nor ``model_a``/``model_b``
+    change), which a later ``eval()`` forward then uses. ``training`` tells the mode.
     ``parameters()``, ``named_parameters()``, ``buffers()``, ``named_buffers()`` and
     ``state_dict()`` give detached copies: changing them changes neither the point being
     evaluated nor ``model_a``/``model_b``. ``to()`` (and ``cpu()``, ``float()``, ...) accept
@@ -224,21 +325,33 @@ class FunctionalModel:
     AttributeError that says what is available.
     """
 
-    training = False
-
     def __init__(self, template, params, param_names, keys):
+        pn = set(param_names)
+        # buffers are this point's own: a training-mode forward updates them in place
+        params = {k: (v if k in pn else v.clone()) for k, v in params.items()}
         self._template, self._params, self._param_names, self._keys = template, params, param_names, keys
+        self.training = False
 
     def __call__(self, *args, **kwargs):
-        return functional_call(self._template, self._params, args, kwargs)
+        if not self.training:
+            return functional_call(self._template, self._params, args, kwargs)
+        was = self._template.training
+        self._template.train(True)
+        try:
+            return functional_call(self._template, self._params, args, kwargs)
+        finally:
+            self._template.train(was)
 
     forward = __call__
 
-    def eval(self):
+    def train(self, mode=True):
+        if not isinstance(mode, bool):
+            raise ValueError(f"training mode is expected to be boolean, got {mode!r}")
+        self.training = mode
         return self
 
-    def train(self, mode=True):
-        return self
+    def eval(self):
+        return self.train(False)
 
     def requires_grad_(self, requires_grad=True):
         return self
@@ -299,7 +412,7 @@ class FunctionalModel:
             raise AttributeError(name)
         raise AttributeError(
             f"evaluate receives a functional view of the interpolated model, which has no {name!r}: call it like "
-            "the model (model(x)); it also offers eval(), train(), to() (same device and dtype), parameters(), "
+            "the model (model(x)); it also offers eval(), train(), training, to() (same device and dtype), parameters(), "
             "named_parameters(), buffers(), named_buffers() and state_dict() (copies)"
         )
 
@@ -326,23 +439,71 @@ def _check_metrics(out):
     return res
 
 
-def _evaluate_one_by_one(pair: ModelPair, evaluate, shared, batched, n) -> Dict[str, np.ndarray]:
+def _evaluate_one_by_one(pair: ModelPair, evaluate, shared, batched, n, describe) -> Dict[str, np.ndarray]:
     rows = []
     for j in range(n):
         params = dict(shared)
         params.update({k: v[j] for k, v in batched.items()})
         fm = FunctionalModel(pair.template, params, pair.param_names, pair.keys)
-        rows.append(_check_metrics(evaluate(fm)))
+        try:
+            rows.append(_check_metrics(evaluate(fm)))
+        except Exception as exc:
+            exc.add_note(f"(raised by evaluate at {describe(j)})")
+            raise
+    keys = set(rows[0])
+    for j, r in enumerate(rows):
+        if set(r) != keys:
+            raise ValueError(f"evaluate returned the metrics {sorted(r)} at {describe(j)} and {sorted(keys)} at "
+                             f"{describe(0)}; it must return the same metrics at every point")
     return {k: np.array([r[k] for r in rows]) for k in rows[0]}
+
+
+def renormalize_points(pair: ModelPair, batched, shared, n, alphas, describe):
+    """The points' normalization statistics re-estimated as ``pair.renormalize`` asks:
+    (stacked, shared) state entries with BatchNorm statistics (or REPAIR's corrected weights)
+    replaced, one set per point."""
+    if pair.renormalize is None:
+        return batched, shared
+    if pair.renormalize == "batchnorm":
+        new, new_shared, _ = stacked_batchnorm_statistics(pair.template, batched, shared, n, pair.stat_batches,
+                                                          layers=pair.bn_layers, describe=describe)
+    else:
+        if alphas is None:
+            raise ValueError("REPAIR applies to points of an interpolation path (it interpolates the endpoints' "
+                             "statistics), not to these points")
+        _, dt = device_dtype(pair.template)
+        tm, ts = interpolated_targets(*pair.repair_stats, alphas, pair.repair_layers, dt)
+        new, _ = stacked_repair(pair.template, batched, shared, n, pair.stat_batches, pair.repair_layers, tm, ts,
+                                describe=describe)
+        new_shared = {}
+    batched = dict(batched)
+    batched.update(new)
+    shared = {k: v for k, v in shared.items() if k not in new}
+    shared.update(new_shared)
+    return batched, shared
+
+
+def _check_finite_metrics(chunk, i0, describe):
+    for k, v in chunk.items():
+        bad = np.flatnonzero(~np.isfinite(np.asarray(v, dtype=np.float64)))
+        if bad.size:
+            j = int(bad[0])
+            where = describe(i0 + j) + (f" (and {bad.size - 1} more point(s))" if bad.size > 1 else "")
+            raise ValueError(f"evaluate gave a non-finite {k!r} ({float(v[j])}) at {where}: the model's outputs or loss "
+                             "are NaN or inf there (a diverged model, or a point so far from both endpoints that the "
+                             "network overflows); no barrier can be read from it")
 
 
 def evaluate_points(pair: ModelPair, evaluate, points: PointSet, chunk_size=None):
     """Metrics of every point: dict name -> (P,) float64 array, and the method used.
 
-    An ``evaluate`` with ``vectorize`` true and an ``evaluate_stacked`` method (a
+    Each chunk of points first gets its own normalization statistics (``pair.renormalize``:
+    BatchNorm re-estimation or REPAIR, vmapped over the chunk where the model allows). An
+    ``evaluate`` with ``vectorize`` true and an ``evaluate_stacked`` method (a
     :class:`~radonml.lmc.ClassificationEvaluator`) gets each chunk of points at once; when it
     returns None (a model it cannot batch), or for any other callable, every point is one call
-    on a :class:`FunctionalModel` (method ``"loop"``).
+    on a :class:`FunctionalModel` (method ``"loop"``). A metric that is NaN or infinite at a
+    point raises a ValueError naming the metric and the point.
     """
     if not callable(evaluate):
         raise TypeError(f"evaluate must be a callable evaluate(model) -> dict, got {type(evaluate).__name__}")
@@ -354,12 +515,19 @@ def evaluate_points(pair: ModelPair, evaluate, points: PointSet, chunk_size=None
     with torch.no_grad():
         for i0 in range(0, P, cs):
             i1 = min(P, i0 + cs)
+            describe = (lambda j, i0=i0: points.describe(i0 + j))
             batched = points.make(i0, i1)
-            out = None if stacked is None else stacked(pair.template, batched, points.shared, i1 - i0)
+            alphas = None if points.alphas is None else points.alphas[i0:i1]
+            batched, shared = renormalize_points(pair, batched, points.shared, i1 - i0, alphas, describe)
+            out = None if stacked is None else stacked(pair.template, batched, shared, i1 - i0)
             if out is not None:
                 chunk, method = out
             else:
-                chunk = _evaluate_one_by_one(pair, evaluate, points.shared, batched, i1 - i0)
+                chunk = _evaluate_one_by_one(pair, evaluate, shared, batched, i1 - i0, describe)
+            _check_finite_metrics(chunk, i0, points.describe)
+            if i0 > 0 and set(chunk) != set(results):
+                raise ValueError(f"evaluate returned the metrics {sorted(chunk)} at {points.describe(i0)} and "
+                                 f"{sorted(results)} before; it must return the same metrics at every point")
             for k, v in chunk.items():
                 results.setdefault(k, np.empty(P))[i0:i1] = v
     return results, method

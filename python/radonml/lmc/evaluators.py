@@ -6,6 +6,8 @@ the point's parameters). :func:`classification_evaluator` returns one that also 
 parameter sets in one forward pass per data batch: through :func:`torch.func.vmap`, or, for an
 ``nn.Sequential`` of ``nn.Linear`` and element-wise activations, through one batched matrix
 product per layer (the *stacked forward*, same arithmetic without vmap's overhead).
+Convolutional models on the CPU go one point at a time: vmap runs their convolutions as one
+grouped convolution, measured 2.2x slower than a loop (benchmarks/lmc.md section 5).
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ from torch import nn
 from torch.func import functional_call, vmap
 
 from .._validation import check_int
-from ._points import cast_input, device_dtype
+from ._data import cast_input, device_dtype, loop_beats_vmap
 
 __all__ = ["ClassificationEvaluator", "classification_evaluator"]
 
@@ -63,6 +65,12 @@ class ClassificationEvaluator:
         else:
             raise TypeError(f"data must be a pair (X, y) of tensors/arrays or an iterable of (x, y) batches, got {type(data).__name__}")
 
+    @property
+    def data(self):
+        """The data as given: the ``(X, y)`` tensors or the iterable of batches. Path
+        functions re-estimate BatchNorm statistics on its inputs when no ``bn_data`` is given."""
+        return self._tensors if self._tensors is not None else self._loader
+
     def _batches(self, device, dtype):
         if self._tensors is not None:
             X, y = self._tensors
@@ -84,6 +92,10 @@ class ClassificationEvaluator:
         with torch.no_grad():
             for x, y in self._batches(dev, dt):
                 out = model(x)
+                if not bool(torch.isfinite(out).all()):
+                    n_bad = int((~torch.isfinite(out)).sum())
+                    raise ValueError(f"the model's outputs contain {n_bad} non-finite value(s) (NaN or inf) of "
+                                     f"{out.numel()}: loss and accuracy are undefined (a diverged model?)")
                 loss += float(self._loss_sum(out, y))
                 correct += float((out.argmax(-1) == y).sum())
                 total += y.shape[0]
@@ -109,15 +121,20 @@ class ClassificationEvaluator:
         Returns
         -------
         (dict of str to (n_points,) ndarray, str) or None
-            ``{"loss": ..., "accuracy": ...}`` and the method, ``"batched"`` (an
+            ``{"loss": ..., "accuracy": ...}`` (both NaN for a point whose outputs are not
+            all finite: path functions report it as an error naming the point) and the method, ``"batched"`` (an
             ``nn.Sequential`` of ``nn.Linear`` and element-wise activations: one batched matrix
             product per layer) or ``"vmap"``. None, with :attr:`vmap_error` set, when vmap
-            fails on this architecture (remembered: later calls return None at once).
+            fails on this architecture (remembered: later calls return None at once); None
+            also for convolutional models on the CPU, where one point at a time is faster
+            than vmap (vmap measured 2.2x slower, benchmarks/lmc.md section 5).
         """
         sig = (type(template), tuple(sorted(stacked)), tuple(sorted(shared)))
         if sig in self._vmap_failed:
             return None
         fast = _sequential_forward(template, stacked, shared, n_points)
+        if fast is None and loop_beats_vmap(template):
+            return None  # convolutions on the CPU: one point at a time is faster than vmap
         if fast is not None:
             forward, method = fast, "batched"
         else:
@@ -137,12 +154,14 @@ class ClassificationEvaluator:
         """Summed loss and number of correct predictions of each of the P sets, and the count."""
         loss = torch.zeros(P, dtype=torch.float64)
         correct = torch.zeros(P, dtype=torch.float64)
+        finite = torch.ones(P, dtype=torch.bool)
         total = 0
         sub = max(16, _STACKED_ROWS // P)
         for xb_, yb_ in self._batches(*device_and_dtype):
             for s0 in range(0, yb_.shape[0], sub):
                 x, y = xb_[s0:s0 + sub], yb_[s0:s0 + sub]
                 out = forward(stacked, x)  # (P, B, C)
+                finite &= torch.isfinite(out).reshape(P, -1).all(1).cpu()
                 if self.loss_fn is None:
                     ls = torch.nn.functional.cross_entropy(out.reshape(-1, out.shape[-1]), y.repeat(P),
                                                            reduction="none")
@@ -152,6 +171,8 @@ class ClassificationEvaluator:
                 loss += ls.double().cpu()
                 correct += (out.argmax(-1) == y).sum(1).double().cpu()
                 total += y.shape[0]
+        loss[~finite] = float("nan")
+        correct[~finite] = float("nan")
         return loss, correct, total
 
 
@@ -259,6 +280,8 @@ def classification_evaluator(data, *, loss_fn=None, batch_size: int = 1024, vect
     ------
     ValueError
         (X, y) of different lengths, empty, or with non-integer labels; ``batch_size < 1``.
+        Calling the evaluator on a model whose outputs are not finite raises a ValueError
+        too (never a NaN loss).
     TypeError
         ``data`` neither a pair nor an iterable; ``loss_fn`` not callable.
 

@@ -41,7 +41,9 @@ class _PathCache:
         ks = frozenset(keys)
         key = (ks, None if self.pair.base_free(ks) else base)
         if key not in self._cache:
-            pts = interpolation_points(self.pair, self.alphas, list(keys), base)
+            shown = ", ".join(repr(k) for k in list(keys)[:3]) + (", ..." if len(keys) > 3 else "")
+            pts = interpolation_points(self.pair, self.alphas, list(keys), base,
+                                       f"the path interpolating {shown} (the rest from model {base})")
             self._cache[key] = evaluate_points(self.pair, self.evaluate, pts, self.chunk_size)
         return self._cache[key]
 
@@ -57,7 +59,7 @@ class _PathCache:
         if hit and i0.size and i1.size:
             m, j0, j1 = hit[0][0], int(i0[0]), int(i1[0])
         else:
-            pts = interpolation_points(self.pair, np.array([0.0, 1.0]), self.pair.keys_of(None), "a")
+            pts = interpolation_points(self.pair, np.array([0.0, 1.0]), self.pair.keys_of(None), "a", "the full models")
             (m, _), j0, j1 = evaluate_points(self.pair, self.evaluate, pts, self.chunk_size), 0, 1
         return {k: (float(v[j0]), float(v[j1])) for k, v in barrier_metrics(m).items()}
 
@@ -116,7 +118,8 @@ class LayerwiseResult(JSONMixin):
 
 
 def layerwise_barriers(model_a: nn.Module, model_b: nn.Module, evaluate, *, base: str = "both", alphas=None,
-                       layers=None, groups=None, chunk_size=None) -> LayerwiseResult:
+                       layers=None, groups=None, chunk_size=None, align=None, align_data=None,
+                       bn_data=None) -> LayerwiseResult:
     r"""Barrier of interpolating one layer at a time, against the full endpoint models.
 
     For layer l and base k, the path is :math:`\theta_k` with layer l replaced by
@@ -137,6 +140,11 @@ def layerwise_barriers(model_a: nn.Module, model_b: nn.Module, evaluate, *, base
         Subset of layers (default all).
     groups, chunk_size
         As in :func:`~radonml.lmc.evaluate_path`.
+    align, align_data, bn_data
+        As in :func:`~radonml.lmc.evaluate_path`: align B to A first (``"weight"``,
+        ``"activation"`` or an :class:`~radonml.lmc.AlignmentResult`); re-estimate BatchNorm
+        statistics at every point of every path (default: on the inputs of ``evaluate`` when
+        it holds its data; ``False`` keeps the interpolated ones).
 
     Returns
     -------
@@ -147,7 +155,7 @@ def layerwise_barriers(model_a: nn.Module, model_b: nn.Module, evaluate, *, base
     TypeError, ValueError
         As :func:`~radonml.lmc.evaluate_path`.
     """
-    pair = ModelPair(model_a, model_b, groups)
+    pair = ModelPair(model_a, model_b, groups, evaluate=evaluate, align=align, align_data=align_data, bn_data=bn_data)
     bases = resolve_bases(base)
     al = check_alphas(alphas)
     lay = resolve_layers(layers, pair.groups)
@@ -202,7 +210,8 @@ class CumulativeResult(JSONMixin):
 
 
 def cumulative_barriers(model_a: nn.Module, model_b: nn.Module, evaluate, *, direction: str = "input",
-                        base: str = "a", alphas=None, groups=None, chunk_size=None) -> CumulativeResult:
+                        base: str = "a", alphas=None, groups=None, chunk_size=None, align=None, align_data=None,
+                        bn_data=None) -> CumulativeResult:
     r"""Barrier of averaging the first c layers from the input (or the last c from the output).
 
     For c = 1..L the path interpolates layers :math:`1..c` (``direction="input"``) or
@@ -218,6 +227,11 @@ def cumulative_barriers(model_a: nn.Module, model_b: nn.Module, evaluate, *, dir
     base : {"a", "b", "both"}, default "a"
     model_a, model_b, evaluate, alphas, groups, chunk_size
         As in :func:`layerwise_barriers`.
+    align, align_data, bn_data
+        As in :func:`~radonml.lmc.evaluate_path`: align B to A first (``"weight"``,
+        ``"activation"`` or an :class:`~radonml.lmc.AlignmentResult`); re-estimate BatchNorm
+        statistics at every point of every path (default: on the inputs of ``evaluate`` when
+        it holds its data; ``False`` keeps the interpolated ones).
 
     Returns
     -------
@@ -230,7 +244,7 @@ def cumulative_barriers(model_a: nn.Module, model_b: nn.Module, evaluate, *, dir
     """
     if direction not in ("input", "output", "both"):
         raise ValueError(f"direction must be 'input', 'output' or 'both', got {direction!r}")
-    pair = ModelPair(model_a, model_b, groups)
+    pair = ModelPair(model_a, model_b, groups, evaluate=evaluate, align=align, align_data=align_data, bn_data=bn_data)
     bases = resolve_bases(base)
     dirs = ["input", "output"] if direction == "both" else [direction]
     al = check_alphas(alphas)

@@ -64,7 +64,8 @@ def _norm(d: Dict[str, torch.Tensor]) -> float:
 
 
 def perturbation_robustness(model_a: nn.Module, model_b: nn.Module, evaluate, *, n_draws: int = 5, rng=None,
-                            alphas=None, layers=None, groups=None, chunk_size=None) -> RobustnessResult:
+                            alphas=None, layers=None, groups=None, chunk_size=None, align=None, align_data=None,
+                            bn_data=None) -> RobustnessResult:
     r"""Robustness of each layer to random perturbations vs. the averaging direction (SPEC §5).
 
     For layer l with :math:`\Delta^l = \theta_B^l - \theta_A^l` (its parameters; buffers stay
@@ -80,6 +81,9 @@ def perturbation_robustness(model_a: nn.Module, model_b: nn.Module, evaluate, *,
     alphas : default 11 points of [0, 1]
     model_a, model_b, evaluate, layers, groups, chunk_size
         As in :func:`~radonml.lmc.layerwise_barriers`.
+    align, align_data, bn_data
+        As in :func:`~radonml.lmc.evaluate_path`: the averaging direction points to B
+        aligned to A; each perturbed model's BatchNorm statistics are re-estimated.
 
     Returns
     -------
@@ -92,7 +96,7 @@ def perturbation_robustness(model_a: nn.Module, model_b: nn.Module, evaluate, *,
         :func:`~radonml.lmc.evaluate_path`.
     """
     n_draws = check_int(n_draws, "n_draws", minimum=1)
-    pair = ModelPair(model_a, model_b, groups)
+    pair = ModelPair(model_a, model_b, groups, evaluate=evaluate, align=align, align_data=align_data, bn_data=bn_data)
     al = check_alphas(alphas)
     lay = resolve_layers(layers, pair.groups)
     gen = torch_generator(rng, pair.device)
@@ -108,7 +112,8 @@ def perturbation_robustness(model_a: nn.Module, model_b: nn.Module, evaluate, *,
         dirs = [delta] + [_random_direction(pair.sa, keys, norms[i], gen) for _ in range(n_draws)]
         coefs = np.tile(al, n_draws + 1)
         which = np.repeat(np.arange(n_draws + 1), m)
-        res, _ = evaluate_points(pair, evaluate, offset_points(pair.sa, keys, coefs, dirs, which), chunk_size)
+        pts = offset_points(pair.sa, keys, coefs, dirs, which, f"layer {l!r} (direction 0: toward model b)")
+        res, _ = evaluate_points(pair, evaluate, pts, chunk_size)
         for k, v in res.items():
             v = v.reshape(n_draws + 1, m)
             interp.setdefault(k, np.empty((len(lay), m)))[i] = v[0]

@@ -213,7 +213,8 @@ def _check_scales(scales) -> np.ndarray:
 
 def subspace_perturbations(model_a: nn.Module, model_b: nn.Module, checkpoints, evaluate, *,
                            scales=(0.0, 0.1, 0.25, 0.5, 0.75, 1.0), n_draws: int = 5, per_layer: bool = False,
-                           origin: str = "first", rng=None, groups=None, chunk_size=None) -> SubspaceResult:
+                           origin: str = "first", rng=None, groups=None, chunk_size=None, align=None, align_data=None,
+                           bn_data=None) -> SubspaceResult:
     r"""Loss under perturbations along the interpolation direction, in the training subspace and
     in its orthogonal complement (SPEC §5; Adilova et al., 2024, Fig. 6).
 
@@ -249,6 +250,10 @@ def subspace_perturbations(model_a: nn.Module, model_b: nn.Module, checkpoints, 
     rng : None, int or numpy.random.Generator
     groups, chunk_size
         As in :func:`~radonml.lmc.evaluate_path`.
+    align, align_data, bn_data
+        As in :func:`~radonml.lmc.evaluate_path`. With ``align``, B and the checkpoints of
+        its run (``checkpoints["b"]``, which must then be given as a dict) are permuted alike;
+        every perturbed model's BatchNorm statistics are re-estimated.
 
     Returns
     -------
@@ -266,7 +271,12 @@ def subspace_perturbations(model_a: nn.Module, model_b: nn.Module, checkpoints, 
     if origin not in ("first", "zero"):
         raise ValueError(f"origin must be 'first' or 'zero', got {origin!r}")
     sc = _check_scales(scales)
-    pair = ModelPair(model_a, model_b, groups)
+    pair = ModelPair(model_a, model_b, groups, evaluate=evaluate, align=align, align_data=align_data, bn_data=bn_data)
+    if pair.alignment is not None:  # B's run is permuted with B
+        if not (isinstance(checkpoints, dict) and "b" in checkpoints):
+            raise ValueError("with align=, pass checkpoints as {'a': [...], 'b': [...]} so that B's are permuted with B")
+        checkpoints = {**checkpoints, "b": [pair.alignment.apply(c.state_dict() if isinstance(c, nn.Module) else c)
+                                            for c in checkpoints["b"]]}
     keys = pair.keys_of(None, params_only=True)  # the whole model, whatever the groups
     ckpts = _checkpoint_states(checkpoints, keys, pair.sa)
     if origin == "first" and len(ckpts) < 2:
