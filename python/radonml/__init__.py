@@ -2,7 +2,7 @@
 (layer-wise) linear mode connectivity, on a compiled C++ core.
 
 Public names are re-exported here; submodules are named after what users do:
-:mod:`radonml.radon`, :mod:`radonml.aggregators`, :mod:`radonml.attacks`, :mod:`radonml.sklearn`,
+:mod:`radonml.radon`, :mod:`radonml.aggregators`, :mod:`radonml.attacks`, :mod:`radonml.flatness`, :mod:`radonml.sklearn`,
 :mod:`radonml.torch`, :mod:`radonml.lmc`, :mod:`radonml.linear`, :mod:`radonml.dln`,
 :mod:`radonml.federated`, :mod:`radonml.flower`, :mod:`radonml.datasets`, :mod:`radonml.plot`.
 Modules that need optional dependencies (torch, flwr) are imported on first use.
@@ -60,7 +60,7 @@ __all__ = [
     "TooFewModelsError",
 ]
 
-_LAZY = {"sklearn", "torch", "lmc", "linear", "dln", "federated", "flower", "datasets", "plot", "cli", "attacks"}
+_LAZY = {"sklearn", "torch", "lmc", "linear", "dln", "federated", "flower", "datasets", "plot", "cli", "attacks", "flatness"}
 
 
 def __getattr__(name):

@@ -22,7 +22,7 @@ from .._validation import check_fraction
 from ..radon import iterated_radon_point
 from ._common import pairwise_sq_distances
 from ._registry import (
-    REGISTRY,
+    REGISTRY,  # noqa: F401 - the registry itself (tests remove the rules they register)
     RegisteredRule,
     ResolvedAggregator,
     accepts_option,

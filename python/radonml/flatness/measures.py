@@ -62,7 +62,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from .._paths import to_jsonable
+from .._results import to_jsonable
 from .._validation import check_fraction, check_int, check_rng
 from ..exceptions import ConvergenceWarning
 from ._hvp import Objective, batches, check_data, check_loss_fn, device_dtype, resolve_parameter
