@@ -3,6 +3,8 @@
     python benchmarks/bench_federated_claims.py dynamic   --seeds 2   # claim 3, the paper's regimes
     python benchmarks/bench_federated_claims.py minibatch --seeds 2   # claim 1, the mini-batch limit
     python benchmarks/bench_federated_claims.py dynamic --regime digits-iid --seeds 1 --figure dyn.png
+    python benchmarks/bench_federated_claims.py dynamic --json d.json      # keep the results ...
+    python benchmarks/bench_federated_claims.py dynamic --from-json d.json # ... and print the tables again
 
 ``dynamic`` runs :func:`radonml.federated.dynamic_vs_periodic` (periodic averaging for a sweep
 of periods, dynamic averaging for a sweep of Δ with balancing and with full synchronisation,
@@ -58,63 +60,86 @@ def learners(regime, seed):
 
 
 def gmean(xs):
-    xs = [x for x in xs if x is not None]
-    return float(np.exp(np.mean(np.log(xs)))) if xs else None
+    """Geometric mean, or None if any value is None (a family that never reached the target)."""
+    if not xs or any(x is None for x in xs):
+        return None
+    return float(np.exp(np.mean(np.log(xs))))
 
 
-def fmt(x, spec=".2f"):
-    return "not reached" if x is None else format(x, spec)
+def fmt(x, spec=".2f", suffix=""):
+    return "not reached" if x is None else format(x, spec) + suffix
 
 
 def exp_dynamic(args):
     out = []
     for regime in args.regime or list(REGIMES):
-        name, split, alpha, m, steps, lr, periods, deltas = REGIMES[regime]
-        steps = args.steps or steps
-        t = time.perf_counter()
-        claims = []
-        for seed in range(args.seeds):
-            c = dynamic_vs_periodic(learners(regime, seed), steps=steps, periods=periods, deltas=deltas,
-                                    check_every=args.check_every, tol=args.tol, growth=args.growth)
-            claims.append(c)
-            print(f"[{regime} seed {seed}] {c.summary} ({c.wall_time_s:.0f} s)", file=sys.stderr, flush=True)
-            if args.figure and seed == 0:
-                _figure(c, args.figure.replace(".png", f"-{regime}.png"), regime, steps)
-        split_txt = f"Dirichlet α = {alpha}" if alpha else split
-        out.append(f"### {regime}: {name}, {split_txt}, {m} learners, {steps} steps, lr {lr}, batch 32, "
-                   f"checks every {args.check_every} step(s), {args.seeds} seed(s) ({time.perf_counter() - t:.0f} s)\n")
-        out.append("| configuration | final accuracy | cumulative accuracy | MB sent | full syncs | balancings |")
-        out.append("|---|---|---|---|---|---|")
-        labels = [r["label"] for r in claims[0].measured["runs"]]
-        for i, label in enumerate(labels):
-            rs = [c.measured["runs"][i] for c in claims]
-            acc = [r["accuracy"] for r in rs]
-            sd = f" ± {np.std(acc):.3f}" if len(rs) > 1 else ""
-            out.append(f"| {label} | {np.mean(acc):.3f}{sd} | {np.mean([r['cumulative_accuracy'] for r in rs]):.3f} | "
-                       f"{np.mean([r['bytes'] for r in rs]) / 1e6:.2f} | {np.mean([r['syncs'] for r in rs]):.0f} | "
-                       f"{np.mean([r['balancings'] for r in rs]):.0f} |")
-        out.append("")
-        out.append(f"| measure | seed | target (best periodic − {args.tol:g}) | periodic MB | dynamic, balancing: MB (saving) "
-                   f"| dynamic, full sync: MB (saving) | saving vs periodic b = {periods[0]}: balancing, full |")
-        out.append("|---|---|---|---|---|---|---|")
-        for key, meas in (("final accuracy", "saving"), ("cumulative accuracy", "saving_cumulative")):
-            for seed, c in enumerate(claims):
-                s = c.measured[meas]
-                out.append(f"| {key} | {seed} | {s['target']:.3f} | {s['periodic_bytes'] / 1e6:.2f} | "
-                           f"{fmt(s['dynamic_bytes'] and s['dynamic_bytes'] / 1e6)} ({fmt(s['dynamic_ratio'])}x) | "
-                           f"{fmt(s['dynamic-full_bytes'] and s['dynamic-full_bytes'] / 1e6)} ({fmt(s['dynamic-full_ratio'])}x) | "
-                           f"{fmt(s['dynamic_ratio_vs_most_frequent'], '.1f')}x, "
-                           f"{fmt(s['dynamic-full_ratio_vs_most_frequent'], '.1f')}x |")
-            g = {k: gmean([c.measured[meas][k] for c in claims]) for k in
-                 ("dynamic_ratio", "dynamic-full_ratio", "dynamic_ratio_vs_most_frequent",
-                  "dynamic-full_ratio_vs_most_frequent")}
-            out.append(f"| {key} | geometric mean | | | **{fmt(g['dynamic_ratio'])}x** | **{fmt(g['dynamic-full_ratio'])}x** | "
-                       f"{fmt(g['dynamic_ratio_vs_most_frequent'], '.1f')}x, "
-                       f"{fmt(g['dynamic-full_ratio_vs_most_frequent'], '.1f')}x |")
-        out.append("")
-        if args.json:
-            with open(args.json.replace(".json", f"-{regime}.json"), "w") as fh:
-                json.dump([c.to_dict() for c in claims], fh, default=float)
+        steps = args.steps or REGIMES[regime][4]
+        if args.from_json:
+            with open(args.from_json.replace(".json", f"-{regime}.json")) as fh:
+                claims = json.load(fh)
+            elapsed = None
+        else:
+            t = time.perf_counter()
+            claims = []
+            name, split, alpha, m, _, lr, periods, deltas = REGIMES[regime]
+            for seed in range(args.seeds):
+                c = dynamic_vs_periodic(learners(regime, seed), steps=steps, periods=periods, deltas=deltas,
+                                        check_every=args.check_every, tol=args.tol, growth=args.growth)
+                print(f"[{regime} seed {seed}] {c.summary} ({c.wall_time_s:.0f} s)", file=sys.stderr, flush=True)
+                if args.figure and seed == 0:
+                    _figure(c, args.figure.replace(".png", f"-{regime}.png"), regime, steps)
+                claims.append(c.to_dict())
+            elapsed = time.perf_counter() - t
+            if args.json:
+                with open(args.json.replace(".json", f"-{regime}.json"), "w") as fh:
+                    json.dump(claims, fh, default=float)
+        out.append(_render(regime, steps, claims, args, elapsed))
+    return "\n".join(out)
+
+
+def _render(regime, steps, claims, args, elapsed):
+    """The two tables of one regime from its claim results (``ClaimResult.to_dict()``, one per seed)."""
+    name, split, alpha, m, _, lr, periods, deltas = REGIMES[regime]
+    split_txt = f"Dirichlet α = {alpha}" if alpha else split
+    took = f" ({elapsed:.0f} s)" if elapsed is not None else ""
+    tol = claims[0]["measured"]["tol"]
+    check = claims[0]["measured"]["check_every"]
+    out = [f"### {regime}: {name}, {split_txt}, {m} learners, {steps} steps, lr {lr}, batch 32, "
+           f"checks every {check} step(s), {len(claims)} seed(s){took}\n",
+           "| configuration | final accuracy | cumulative accuracy | MB sent | full syncs | balancings |",
+           "|---|---|---|---|---|---|"]
+    labels = [r["label"] for r in claims[0]["measured"]["runs"]]
+    for i, label in enumerate(labels):
+        rs = [c["measured"]["runs"][i] for c in claims]
+        acc = [r["accuracy"] for r in rs]
+        sd = f" ± {np.std(acc):.3f}" if len(rs) > 1 else ""
+        out.append(f"| {label} | {np.mean(acc):.3f}{sd} | {np.mean([r['cumulative_accuracy'] for r in rs]):.3f} | "
+                   f"{np.mean([r['bytes'] for r in rs]) / 1e6:.2f} | {np.mean([r['syncs'] for r in rs]):.0f} | "
+                   f"{np.mean([r['balancings'] for r in rs]):.0f} |")
+    out += ["",
+            f"| measure | seed | target (best periodic − {tol:g}) | periodic MB | dynamic, balancing: MB (saving) "
+            f"| dynamic, full sync: MB (saving) | saving vs periodic b = {periods[0]}: balancing, full |",
+            "|---|---|---|---|---|---|---|"]
+    for key, meas in (("final accuracy", "saving"), ("cumulative accuracy", "saving_cumulative")):
+        for seed, c in enumerate(claims):
+            s = c["measured"][meas]
+
+            def mb(k):
+                return None if s[k] is None else s[k] / 1e6
+
+            out.append(f"| {key} | {seed} | {s['target']:.3f} | {s['periodic_bytes'] / 1e6:.2f} | "
+                       f"{fmt(mb('dynamic_bytes'))} ({fmt(s['dynamic_ratio'], suffix='x')}) | "
+                       f"{fmt(mb('dynamic-full_bytes'))} ({fmt(s['dynamic-full_ratio'], suffix='x')}) | "
+                       f"{fmt(s['dynamic_ratio_vs_most_frequent'], '.1f', 'x')}, "
+                       f"{fmt(s['dynamic-full_ratio_vs_most_frequent'], '.1f', 'x')} |")
+        def gm(k, spec=".2f"):
+            xs = [c["measured"][meas][k] for c in claims]
+            missing = sum(x is None for x in xs)
+            return f"not reached in {missing} of {len(xs)}" if missing else fmt(gmean(xs), spec, "x")
+
+        out.append(f"| {key} | geometric mean | | | **{gm('dynamic_ratio')}** | **{gm('dynamic-full_ratio')}** | "
+                   f"{gm('dynamic_ratio_vs_most_frequent', '.1f')}, {gm('dynamic-full_ratio_vs_most_frequent', '.1f')} |")
+    out.append("")
     return "\n".join(out)
 
 
@@ -178,6 +203,7 @@ def main(argv=None):
     p.add_argument("--tol", type=float, default=0.01)
     p.add_argument("--figure", help="dynamic: write the accuracy-vs-communication plot of seed 0 to this .png")
     p.add_argument("--json", help="dynamic: write the claim results to this .json (one file per regime)")
+    p.add_argument("--from-json", help="dynamic: print the tables from the .json files --json wrote, without running")
     p.add_argument("--data", choices=("mnist1d", "digits"), default="mnist1d", help="minibatch: data set")
     p.add_argument("--nodes", type=lambda s: [int(x) for x in s.split(",")], default=[1, 2, 4, 8, 16, 32, 64])
     p.add_argument("--epochs", type=float, default=10)
