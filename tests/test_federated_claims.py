@@ -196,15 +196,15 @@ def test_dynamic_saving_established_by_the_benchmark():
     shorter run of its digits-iid regime: against periodic averaging every step, dynamic
     averaging reaches the same accuracy with more than an order of magnitude fewer bytes (the
     paper's comparison), with either resolution; against the cheapest periodic schedule that
-    reaches it, it saves less than 2x (claim 3's criterion fails), and balancing needs more
-    bytes than full synchronisation on this iid data."""
+    reaches it, balancing saves nothing (below 1x, so claim 3's criterion fails) and needs more
+    bytes than full synchronisation at every threshold on this iid data."""
     ds = load_digits(seed=0)
     L = make_learners(make_mlp(64, 64, 10, seed=0), ds.X_train, ds.y_train, 10, lr=0.1, batch_size=32,
                       X_test=ds.X_test, y_test=ds.y_test, seed=0)
     c = dynamic_vs_periodic(L, steps=800, periods=(1, 32, 256), deltas=(1.0, 3.0))
     s = c.measured["saving"]
     assert s["dynamic_ratio_vs_most_frequent"] >= 10 and s["dynamic-full_ratio_vs_most_frequent"] >= 10
-    assert s["dynamic_ratio"] < 2 and s["dynamic-full_ratio"] < 2 and not c.holds
+    assert s["dynamic_ratio"] < 1 and not c.holds
     assert s["dynamic_ratio"] < s["dynamic-full_ratio"]
     runs = c.measured["runs"]
     for bal, full in zip(runs[3::2], runs[4::2]):  # the same delta, balancing then full synchronisation

@@ -653,7 +653,8 @@ def dynamic_vs_periodic(
                   f"1/{factor:g} of periodic averaging's bytes ({m} learners, {steps} steps)",
         holds=bool(holds),
         summary=summary,
-        headline=f"saving at equal accuracy: balancing {fmt(sav, 'dynamic')}, full sync {fmt(sav, 'dynamic-full')}",
+        headline=f"saving at equal accuracy: balancing {fmt(sav, 'dynamic')}, full sync {fmt(sav, 'dynamic-full')} "
+                 f"(vs b={min(periods)}: {fmt_vs(sav, 'dynamic')}, {fmt_vs(sav, 'dynamic-full')})",
         measured={"runs": [{k: v for k, v in r.items() if not k.startswith("curve_")} for r in runs],
                   "saving": sav, "saving_cumulative": sav_cum, "pairs": pairs, "tol": tol, "factor": factor,
                   "paper_order_of_magnitude": ratio is not None and ratio >= 10, "steps": steps, "learners": m,
