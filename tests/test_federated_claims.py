@@ -184,6 +184,9 @@ def test_claims_bad_input(blobs):
     with pytest.raises(TypeError, match="learners must be a radonml.federated.Learners"):
         dynamic_vs_periodic("L", steps=10)
     L = make_learners(model, X, y, 2, seed=0)
+    with pytest.raises(ValueError, match="learners must have a test set"):
+        dynamic_vs_periodic(L, steps=10)
+    L = make_learners(model, X, y, 2, X_test=Xt, y_test=yt, seed=0)
     with pytest.raises(ValueError, match="deltas must be a non-empty sequence"):
         dynamic_vs_periodic(L, steps=10, deltas=())
     with pytest.raises(ValueError, match=r"n_learners must be at least the Radon number d \+ 2 = 23 for d = 21"):

@@ -579,6 +579,8 @@ def dynamic_vs_periodic(
     t0 = time.perf_counter()
     if not isinstance(learners, Learners):
         raise TypeError(f"learners must be a radonml.federated.Learners, got {type(learners).__name__}")
+    if learners.X_test is None:
+        raise ValueError("learners must have a test set (make_learners(..., X_test=..., y_test=...)) to measure accuracy")
     steps = check_int(steps, "steps", minimum=1)
     periods = _check_nodes(periods, "periods")
     if isinstance(deltas, (str, bytes)) or not hasattr(deltas, "__iter__") or not len(deltas):

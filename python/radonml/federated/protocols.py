@@ -391,26 +391,35 @@ class DynamicAveraging(Protocol):
             return
         self.violations += int(viol.size)
         self._since_full += int(viol.size)
-        run.send_up(run.learners.theta[torch.as_tensor(viol)])  # the violators report
+        received = self.receive(run, viol, {})  # the violators report
         entry = {"step": int(t), "violators": viol.tolist()}
         forced = self.max_violations is not None and self._since_full >= self.max_violations
         if self.resolution == "full" or viol.size == run.learners.m or forced:
-            self._full_sync(run, viol, entry, tries=0)
+            self._full_sync(run, received, entry, tries=0)
         else:
-            self._balance(run, viol, entry)
+            self._balance(run, received, entry)
         self.resolutions.append(entry)
 
-    def _balance(self, run, members: np.ndarray, entry: dict) -> None:
-        L = run.learners
-        m = L.m
+    def receive(self, run, idx: np.ndarray, received: dict) -> dict:
+        """Learners ``idx`` send their models up; ``received`` (learner index -> model as the
+        coordinator holds it) gains them. Every aggregate is computed from ``received``, so
+        what a learner sends is exactly what the coordinator combines."""
+        rows = run.learners.theta[torch.as_tensor(idx)].clone()
+        run.send_up(rows)
+        received.update(zip(np.asarray(idx).tolist(), rows))
+        return received
+
+    def _balance(self, run, received: dict, entry: dict) -> None:
+        m = run.learners.m
+        members = np.array(sorted(received))
         tries = 0
         while True:  # bounded: members grows strictly each pass, and reaching m ends the loop
             tries += 1
-            rows = L.theta[torch.as_tensor(members)]
+            rows = torch.stack([received[i] for i in members.tolist()])
             agg = run.combine(rows, self, self._weights(run, members))
             if self.distances(agg[None])[0] <= self.delta:
                 run.send_down(agg, members.size)
-                L.theta[torch.as_tensor(members)] = agg
+                run.learners.theta[torch.as_tensor(members)] = agg
                 self.balancings += 1
                 run.balancings += 1
                 entry.update(set=members.tolist(), tries=tries, outcome="balanced")
@@ -418,20 +427,21 @@ class DynamicAveraging(Protocol):
             rest = np.setdiff1d(np.arange(m), members)
             k = min(rest.size, max(1, int(np.ceil(self.growth * members.size))))
             if members.size + k >= self.full_sync_fraction * m:
-                self._full_sync(run, members, entry, tries)
+                self._full_sync(run, received, entry, tries)
                 return
             new = np.sort(run.rng.choice(rest, size=k, replace=False))
             run.control(k)  # the coordinator's requests
-            run.send_up(L.theta[torch.as_tensor(new)])
+            self.receive(run, new, received)
             members = np.union1d(members, new)
 
-    def _full_sync(self, run, heard: np.ndarray, entry: dict, tries: int) -> None:
+    def _full_sync(self, run, received: dict, entry: dict, tries: int) -> None:
         L = run.learners
-        rest = np.setdiff1d(np.arange(L.m), heard)
+        rest = np.setdiff1d(np.arange(L.m), np.array(sorted(received), dtype=np.int64))
         if rest.size:
             run.control(rest.size)
-            run.send_up(L.theta[torch.as_tensor(rest)])
-        self.reference = run.combine(L.theta, self, self._weights(run))
+            self.receive(run, rest, received)
+        rows = torch.stack([received[i] for i in range(L.m)])
+        self.reference = run.combine(rows, self, self._weights(run))
         run.send_down(self.reference, L.m)
         L.theta[:] = self.reference
         run.syncs += 1
