@@ -1,9 +1,11 @@
 """Experiments with radonml.federated on mnist1d (offline), results in benchmarks/federated.md.
 
-    python benchmarks/bench_federated.py dynamic     # dynamic vs periodic averaging: bytes at equal accuracy
     python benchmarks/bench_federated.py lr          # effective learning rate: periodic averaging as m grows
     python benchmarks/bench_federated.py layerwise   # layer-wise vs full averaging, iid and non-iid
     python benchmarks/bench_federated.py all
+
+Dynamic against periodic averaging (bytes at equal accuracy) and the mini-batch limit are in
+bench_federated_claims.py.
 
 Every run starts from the same initial MLP (40-64-10) and the same mini-batch stream of its
 learners (seeded), so differences come from the protocol alone. Accuracies are of the
@@ -23,7 +25,6 @@ import torch
 
 from radonml.datasets import load_mnist1d
 from radonml.federated import (
-    DynamicAveraging,
     LayerwiseAveraging,
     NoSync,
     PeriodicAveraging,
@@ -75,41 +76,6 @@ def fmt_mb(b):
 
 
 # ----------------------------------------------------------------------------- experiments
-
-
-def exp_dynamic(args):
-    m, steps, seeds = 10, args.steps, range(args.seeds)
-    kw = {"split": args.split, "alpha": args.alpha}
-    rows = []
-    for b in (1, 2, 5, 10, 20, 50, 100):
-        rows.append(("periodic", mean_over_seeds(lambda: PeriodicAveraging(b), lambda s: learners(m, s, **kw), steps, seeds)))
-        print(rows[-1], file=sys.stderr)
-    for delta in (0.1, 0.3, 1.0, 3.0, 10.0):
-        rows.append(("dynamic", mean_over_seeds(lambda: DynamicAveraging(delta, 5), lambda s: learners(m, s, **kw), steps, seeds)))
-        print(rows[-1], file=sys.stderr)
-    out = ["| protocol | accuracy (mean ± sd) | MB sent | syncs | train time (s) |", "|---|---|---|---|---|"]
-    for _, r in rows:
-        out.append(f"| {r['protocol']} | {r['accuracy']:.4f} ± {r['accuracy_sd']:.4f} | {fmt_mb(r['bytes'])} | {r['syncs']:.1f} | {r['time']:.2f} |")
-    summary = match_table(rows)
-    return "\n".join(out + [""] + summary)
-
-
-def match_table(rows):
-    """For every dynamic configuration, the cheapest periodic configuration whose accuracy is
-    at least the dynamic one's minus 1 point, and the ratio of bytes periodic / dynamic."""
-    per = [r for k, r in rows if k == "periodic"]
-    out = ["| dynamic | its accuracy | cheapest periodic within 1 point | its accuracy | bytes periodic / dynamic |",
-           "|---|---|---|---|---|"]
-    for k, d in rows:
-        if k != "dynamic":
-            continue
-        ok = [p for p in per if p["accuracy"] >= d["accuracy"] - 0.01]
-        if not ok:
-            out.append(f"| {d['protocol']} | {d['accuracy']:.4f} | none | | |")
-            continue
-        p = min(ok, key=lambda r: r["bytes"])
-        out.append(f"| {d['protocol']} | {d['accuracy']:.4f} | {p['protocol']} | {p['accuracy']:.4f} | **{p['bytes'] / d['bytes']:.2f}** |")
-    return out
 
 
 def exp_lr(args):
@@ -171,19 +137,17 @@ def exp_layerwise(args):
 
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("experiment", choices=("dynamic", "lr", "layerwise", "all"))
-    p.add_argument("--steps", type=int, default=2000, help="local steps (dynamic, layerwise)")
+    p.add_argument("experiment", choices=("lr", "layerwise", "all"))
+    p.add_argument("--steps", type=int, default=2000, help="local steps (layerwise)")
     p.add_argument("--budget", type=int, default=3200, help="total steps m * T of the learning-rate experiment")
     p.add_argument("--base-lr", type=float, default=0.05)
     p.add_argument("--seeds", type=int, default=3)
-    p.add_argument("--split", choices=("iid", "dirichlet", "shards"), default="iid", help="data split (dynamic experiment)")
-    p.add_argument("--alpha", type=float, default=0.5, help="Dirichlet alpha for --split dirichlet")
     args = p.parse_args(argv)
     t0 = time.perf_counter()
-    todo = ("dynamic", "lr", "layerwise") if args.experiment == "all" else (args.experiment,)
+    todo = ("lr", "layerwise") if args.experiment == "all" else (args.experiment,)
     for e in todo:
         t = time.perf_counter()
-        table = {"dynamic": exp_dynamic, "lr": exp_lr, "layerwise": exp_layerwise}[e](args)
+        table = {"lr": exp_lr, "layerwise": exp_layerwise}[e](args)
         print(f"\n### {e}  ({time.perf_counter() - t:.0f} s)\n\n{table}\n", flush=True)
     print(f"total {time.perf_counter() - t0:.0f} s; torch {torch.__version__}, 1 thread", flush=True)
 

@@ -20,7 +20,7 @@ def test_cli_federated_tiny(tmp_path, capsys):
     import matplotlib
 
     matplotlib.use("Agg")
-    rc = main(["federated", *TINY, "--out", str(tmp_path)])
+    rc = main(["federated", *TINY, "--protocols", "sgd,periodic,dynamic,layerwise,oneshot,nosync", "--out", str(tmp_path)])
     assert rc == 0
     out = capsys.readouterr().out
     for name in ("minibatch_sgd[mean]", "periodic(b=5)[mean]", "dynamic(", "layerwise(0,b=5)[mean]", "oneshot[", "nosync"):
@@ -36,6 +36,7 @@ def test_cli_federated_tiny(tmp_path, capsys):
     assert rows["periodic(b=5)[mean]"]["bytes"] == 8 * 2 * 4 * d * 4 and rows["periodic(b=5)[mean]"]["syncs"] == 8
     assert rows["layerwise(0,b=5)[mean]"]["bytes"] == 8 * 2 * 4 * (40 * 8 + 8) * 4
     assert rows["nosync"]["bytes"] == 0 and rows["nosync"]["syncs"] == 0
+    assert data["mode"] == "protocols" and "balancings" in rows["nosync"]
     for r in rows.values():
         assert 0 <= r["accuracy"] <= 1 and np.isfinite(r["loss"]) and r["wall_time_s"] >= 0
     hist = {h["protocol"]: h["records"] for h in data["histories"]}
@@ -101,3 +102,41 @@ def test_plot_federated_from_json_records_and_errors(tmp_path):
     with pytest.raises(ValueError, match="has no 'accuracy' column"):
         plot_accuracy_vs_bytes([{"protocol": "x", "records": [{"step": 1, "bytes": 0, "divergence": 0.0}]}])
     del fig
+
+
+def test_cli_federated_claims_tiny(tmp_path, capsys):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    rc = main(["federated", "--n-samples", "400", "--learners", "4", "--hidden", "8", "--steps", "40", "--nodes", "1,2,4",
+               "--epochs", "1", "--periods", "1,8", "--deltas", "0.5", "--radon-steps", "50", "--quiet",
+               "--out", str(tmp_path)])
+    assert rc == 0
+    out = capsys.readouterr().out
+    data = json.loads((tmp_path / "federated.json").read_text())
+    assert data["mode"] == "claims" and [c["number"] for c in data["claims"]] == [1, 2, 3, 4]
+    assert (tmp_path / "federated.png").stat().st_size > 20_000
+    for c in data["claims"]:
+        assert c["verdict"] == ("holds" if c["holds"] else "does not hold on this run")
+        assert f"{c['number']}. {c['title']}" in out and c["headline"] in out
+        assert c["criterion"] and c["summary"]
+    assert "does not hold on this run" in out or out.count("holds") >= 4
+    c1, c2, c3, c4 = data["claims"]
+    d = data["n_parameters"]
+    assert d == 40 * 8 + 8 + 8 * 10 + 10
+    assert [r["m"] for r in c1["measured"]["rows"]] == [1, 2, 4]
+    assert [r["m"] for r in c2["measured"]["rows"]] == [2, 4]  # --nodes without 1
+    # claim 3 by hand: periodic with b = 1 sends 40 x (4 models up + 4 down) x d float32 numbers
+    per = [r for r in c3["measured"]["runs"] if r["family"] == "periodic"]
+    assert [r["bytes"] for r in per] == [40 * 8 * d * 4, 5 * 8 * d * 4]
+    assert c4["measured"]["radon_rounds"] == 1 and c4["measured"]["learners"] == 40
+    # a subset of the claims
+    rc = main(["federated", "--claims", "lr", "--n-samples", "400", "--hidden", "8", "--nodes", "3",
+               "--no-plot", "--quiet", "--out", str(tmp_path / "b")])
+    assert rc == 0
+    data = json.loads((tmp_path / "b" / "federated.json").read_text())
+    assert [c["number"] for c in data["claims"]] == [2] and data["claims"][0]["holds"]
+    assert not (tmp_path / "b" / "federated.png").exists()
+    with pytest.raises(SystemExit):
+        main(["federated", "--claims", "speed"])
+    assert "expected a comma-separated subset of minibatch,lr,dynamic,radon" in capsys.readouterr().err

@@ -288,15 +288,15 @@ def test_dirichlet_retries_are_bounded_with_a_clear_error():
 
 def test_public_names():
     import radonml.federated as F
-    from radonml.federated import learners, protocols, simulation, splits
+    from radonml.federated import claims, learners, protocols, simulation, splits
 
     assert all(not n.startswith("_") and hasattr(F, n) for n in F.__all__)
     assert "aggregate_with_fallback" not in F.__all__  # lives in radonml.aggregators
     # the names users import from radonml.federated are the objects of the concept modules
-    for module in (splits, learners, protocols, simulation):
+    for module in (splits, learners, protocols, simulation, claims):
         for name in module.__all__:
             assert getattr(F, name) is getattr(module, name), name
-    assert sorted(n for m in (splits, learners, protocols, simulation) for n in m.__all__) == sorted(F.__all__)
+    assert sorted(n for m in (splits, learners, protocols, simulation, claims) for n in m.__all__) == sorted(F.__all__)
     # every public name of the single-module radonml.federated of release 0.1 is still there
     old = ["split_iid", "split_dirichlet", "split_shards", "make_mlp", "Learners", "make_learners", "Protocol",
            "MiniBatchSGD", "PeriodicAveraging", "DynamicAveraging", "LayerwiseAveraging", "RadonOneShot", "NoSync",

@@ -1,13 +1,20 @@
-"""``radonml federated``: distributed learning protocols side by side on one machine (SPEC §4).
+"""``radonml federated``: the workshop essay's four claims measured, or distributed learning
+protocols side by side, on one machine (SPEC §4).
 
-Splits an offline data set (mnist1d, generated locally, by default) among ``--learners``
-learners that share a small MLP, runs each protocol from the same initial model on the same
-mini-batch draws (:func:`radonml.federated.simulate`), and prints one row per protocol: final
-test accuracy of the global model, mean accuracy of the local models, bytes communicated (up +
-down, counted from the tensors sent), messages, synchronisations and wall time (training and
-communication; evaluation excluded). Writes ``federated.json`` (the table, the configuration
-and every round's record) and ``federated.png`` (accuracy against bytes; divergence over time)
-to ``--out``.
+Without ``--protocols`` it measures the claims (:mod:`radonml.federated.claims`): the
+mini-batch limit, the effective learning rate η/m, dynamic against periodic averaging at equal
+accuracy, and the Radon machine's single round; it prints a table with each claim's verdict
+("holds" / "does not hold on this run") and measured numbers, and writes ``federated.json``
+(every claim's numbers, criterion and series) and ``federated.png`` (one panel per claim).
+
+With ``--protocols`` it splits an offline data set (mnist1d, generated locally, by default)
+among ``--learners`` learners that share a small MLP, runs each protocol from the same initial
+model on the same mini-batch draws (:func:`radonml.federated.simulate`), and prints one row
+per protocol: final test accuracy of the global model, mean accuracy of the local models, bytes
+communicated (up + down, counted from the tensors sent), messages, synchronisations (full and
+balancings) and wall time (training and communication; evaluation excluded). Writes
+``federated.json`` (the table, the configuration and every round's record) and
+``federated.png`` (accuracy against bytes; divergence over time) to ``--out``.
 """
 
 from __future__ import annotations
@@ -21,27 +28,40 @@ from . import _conventions as C
 
 __all__ = ["HELP", "DESCRIPTION", "EXAMPLES", "add_arguments", "run"]
 
-HELP = "Distributed learning protocols side by side"
+HELP = "The essay's four claims measured, or protocols side by side"
 DESCRIPTION = """\
-Run distributed learning protocols side by side on one machine.
+Measure the workshop essay's four claims about distributed learning, or run distributed
+learning protocols side by side, on one machine.
 
-The learners share a small MLP and start from the same model on the same mini-batch draws.
-Protocols:
+Without --protocols: the four claims, each with its verdict ("holds" / "does not hold on this
+run") and the numbers behind it (--claims picks some):
+  minibatch  distributed mini-batch SGD against the number of nodes --nodes at a fixed
+             per-node batch and --epochs; rate lr and lr*m; periodic and dynamic averaging at
+             equal communication
+  lr         averaging m models after one step of rate lr equals one step of rate lr/m
+  dynamic    dynamic averaging (--deltas; balancing and full synchronisation) against periodic
+             averaging (--periods, --fraction): communication at equal accuracy, --learners,
+             --steps
+  radon      the Radon machine's single round (logistic regression on a synthetic set with
+             18 features, d + 2 = 40 learners) against periodic averaging
+With --protocols, the named protocols side by side:
   sgd        distributed mini-batch SGD
   periodic   periodic averaging, FedAvg (--period, --fraction)
-  dynamic    dynamic averaging (--delta, --check-every)
+  dynamic    dynamic averaging (--delta, --check-every, --resolution, --growth)
   layerwise  only --layers averaged every --period steps
   oneshot    train alone, aggregate once with --oneshot-method (default the Radon point; with
              fewer learners than the Radon number d + 2, the geometric median, with a note)
   nosync     no communication
-Prints accuracy, bytes, messages, synchronisations and time per protocol; writes
-federated.json and federated.png to --out."""
+Prints a table; writes federated.json and federated.png to --out."""
 EXAMPLES = (
     "radonml federated",
+    "radonml federated --claims dynamic --split dirichlet --alpha 0.3 --deltas 0.1,0.3,1",
+    "radonml federated --claims minibatch --nodes 1,4,16,64 --epochs 8",
     "radonml federated --protocols periodic,dynamic --delta 0.5 --split dirichlet --alpha 0.1",
-    "radonml federated --learners 20 --fraction 0.5 --method median --no-plot",
+    "radonml federated --protocols periodic,nosync --learners 20 --fraction 0.5 --method median --no-plot",
     "radonml federated --hidden 32,32 --protocols layerwise,periodic --layers 0,2",
 )
+CLAIMS = ("minibatch", "lr", "dynamic", "radon")
 
 PROTOCOLS = ("sgd", "periodic", "dynamic", "layerwise", "oneshot", "nosync")
 DATASETS = ("mnist1d", "digits")
@@ -60,11 +80,26 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     C.add_option(parser, "--hidden", type=C.CommaList(C.positive_int, allow_empty=True, what="hidden widths"),
                  default=[64], metavar="W,W,...",
                  help="hidden layer widths of the MLP, comma-separated; '' for none (logistic regression)")
-    C.add_option(parser, "--steps", type=C.positive_int, default=1500, metavar="N", help="local SGD steps per learner")
+    C.add_option(parser, "--steps", type=C.positive_int, default=1000, metavar="N",
+                 help="local SGD steps per learner (protocols; claim dynamic)")
     C.add_option(parser, "--lr", type=C.positive_float, default=0.2, metavar="RATE", help="local learning rate")
     C.add_option(parser, "--batch-size", type=C.positive_int, default=32, metavar="N", help="mini-batch size")
     C.add_option(parser, "--protocols", type=C.CommaList(choices=PROTOCOLS, what="protocol names"),
-                 default=list(PROTOCOLS), metavar="NAME,...", help="protocols to run, comma-separated")
+                 default=None, metavar="NAME,...",
+                 help="protocols to run side by side, comma-separated (all: " + ",".join(PROTOCOLS) + "); "
+                      "without it, the claims are measured")
+    C.add_option(parser, "--claims", type=C.CommaList(choices=CLAIMS, what="claim names"), default=list(CLAIMS),
+                 metavar="NAME,...", help="claims to measure, comma-separated")
+    C.add_option(parser, "--nodes", type=C.CommaList(C.positive_int, what="node counts"), default=[1, 2, 4, 8, 16, 32],
+                 metavar="M,M,...", help="numbers of nodes m (claims minibatch; lr uses those >= 2)")
+    C.add_option(parser, "--epochs", type=C.positive_float, default=4.0, metavar="E",
+                 help="passes over the training set at every m (claim minibatch)")
+    C.add_option(parser, "--periods", type=C.CommaList(C.positive_int, what="periods"), default=[1, 4, 16, 64],
+                 metavar="B,B,...", help="periods of periodic averaging (claim dynamic)")
+    C.add_option(parser, "--deltas", type=C.CommaList(C.non_negative_float, what="thresholds"), default=[0.3, 1.0, 3.0],
+                 metavar="D,D,...", help="thresholds of dynamic averaging (claim dynamic)")
+    C.add_option(parser, "--radon-steps", type=C.positive_int, default=500, metavar="N",
+                 help="local SGD steps of the Radon machine's learners (claim radon)")
     C.add_option(parser, "--method", default="mean", metavar="NAME",
                  help="aggregator of sgd, periodic, dynamic and layerwise (any registered name: mean, median, "
                       "trimmed_mean, geometric_median, radon, ...)")
@@ -73,9 +108,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     C.add_option(parser, "--fraction", type=C.fraction, default=1.0, metavar="F",
                  help="fraction of learners per round (periodic), in (0, 1]")
     C.add_option(parser, "--delta", type=C.non_negative_float, default=1.0, metavar="D",
-                 help="divergence threshold of the local conditions (dynamic)")
-    C.add_option(parser, "--check-every", type=C.positive_int, default=10, metavar="N",
-                 help="steps between local condition checks (dynamic)")
+                 help="divergence threshold of the local conditions (dynamic; claim minibatch)")
+    C.add_option(parser, "--check-every", type=C.positive_int, default=1, metavar="N",
+                 help="steps between local condition checks (dynamic; checks send nothing)")
+    C.add_option(parser, "--resolution", choices=("balancing", "full"), default="balancing",
+                 help="how dynamic averaging resolves a violation: balancing a growing random subset (as published), "
+                      "or a full synchronisation")
+    C.add_option(parser, "--growth", type=C.positive_float, default=2.0, metavar="G",
+                 help="balancing asks G times as many new learners as it holds per try (dynamic)")
     C.add_option(parser, "--layers", type=C.CommaList(what="layer names"), default=["0"], metavar="NAME,...",
                  help="layers averaged by the layerwise protocol (module names, comma-separated)")
     C.add_option(parser, "--oneshot-method", default="radon", metavar="NAME", help="aggregator of the one-shot protocol")
@@ -94,7 +134,8 @@ def _build(name, args):
     if name == "periodic":
         return F.PeriodicAveraging(args.period, fraction=args.fraction, method=args.method)
     if name == "dynamic":
-        return F.DynamicAveraging(args.delta, args.check_every, method=args.method)
+        return F.DynamicAveraging(args.delta, args.check_every, method=args.method, resolution=args.resolution,
+                                  growth=args.growth)
     if name == "layerwise":
         return F.LayerwiseAveraging(args.layers, args.period, method=args.method)
     if name == "oneshot":
@@ -143,6 +184,7 @@ def _summary(h) -> dict:
         "bytes_down": int(f["bytes_down"]),
         "messages": int(f["messages"]),
         "syncs": int(f["syncs"]),
+        "balancings": int(f["balancings"]),
         "divergence": f["divergence"],
         "wall_time_s": f["time"],
     }
@@ -165,14 +207,81 @@ def _simulate_all(args, learners, report):
 
 
 def _print_table(rows) -> None:
-    head = f"{'protocol':<34} {'accuracy':>8} {'local acc':>9} {'bytes':>10} {'messages':>8} {'syncs':>6} {'time (s)':>8}"
+    head = (f"{'protocol':<34} {'accuracy':>8} {'local acc':>9} {'bytes':>10} {'messages':>8} {'syncs':>6} "
+            f"{'balanc.':>7} {'time (s)':>8}")
     print(head)
     print("-" * len(head))
     for r in rows:
         print(
             f"{r['protocol']:<34} {r['accuracy']:>8.4f} {r['local_accuracy']:>9.4f} {_fmt_bytes(r['bytes']):>10} "
-            f"{r['messages']:>8d} {r['syncs']:>6d} {r['wall_time_s']:>8.2f}"
+            f"{r['messages']:>8d} {r['syncs']:>6d} {r['balancings']:>7d} {r['wall_time_s']:>8.2f}"
         )
+
+
+def _describe(args, ds, learners) -> str:
+    return (f"{ds.name}, {len(ds.y_train)} training / {len(ds.y_test)} test examples, {args.learners} learners "
+            f"({args.split}), MLP {'-'.join(map(str, [ds.n_features, *args.hidden, ds.n_classes]))} (d = {learners.d}), "
+            f"{args.steps} steps, lr {args.lr:g}, batch {args.batch_size}")
+
+
+def _run_protocols(args, say, ds, learners) -> dict:
+    print(f"radonml federated: {_describe(args, ds, learners)}", flush=True)
+    histories = _simulate_all(args, learners, say)
+    rows = [_summary(h) for h in histories]
+    _print_table(rows)
+    return {"mode": "protocols", "results": rows, "histories": [h.to_dict() for h in histories], "_histories": histories}
+
+
+def _measure_claims(args, say, ds, learners) -> list:
+    """The claims named in ``--claims``, in order; each reported on stderr as it finishes."""
+    from .. import datasets
+    from .. import federated as F
+
+    out = []
+    model = F.make_mlp(ds.n_features, args.hidden, ds.n_classes, seed=args.seed)
+    for name in args.claims:
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            if name == "minibatch":
+                c = F.minibatch_limit(model, *ds, nodes=args.nodes, epochs=args.epochs, batch_size=args.batch_size,
+                                      lr=args.lr, period=args.period, delta=args.delta, check_every=args.check_every,
+                                      split=args.split, alpha=args.alpha, seed=args.seed)
+            elif name == "lr":
+                nodes = [m for m in args.nodes if m >= 2] or [2]
+                c = F.effective_learning_rate(model, ds.X_train, ds.y_train, nodes=nodes, lr=args.lr, seed=args.seed)
+            elif name == "dynamic":
+                c = F.dynamic_vs_periodic(learners, steps=args.steps, periods=args.periods, deltas=args.deltas,
+                                          check_every=args.check_every, fraction=args.fraction, growth=args.growth)
+            else:
+                syn = datasets.load_synthetic(12500, test_size=0.2, label_noise=0.1, seed=args.seed)
+                c = F.radon_one_round(*syn, steps=args.radon_steps, seed=args.seed)
+        for w in caught:
+            C.note("radonml federated", f"claim {name}: {w.message}")
+        say(f"  claim {c.number} ({c.title}): {c.verdict} ({c.wall_time_s:.0f} s)")
+        out.append(c)
+    return out
+
+
+def _print_claims(claims) -> None:
+    import textwrap
+
+    head = f"{'claim':<38} {'verdict':<26} key numbers"
+    print(head)
+    print("-" * 110)
+    for c in claims:
+        print(f"{f'{c.number}. {c.title}':<38} {c.verdict:<26} {c.headline}")
+    for c in claims:
+        print()
+        print(f"{c.number}. {c.title}: {c.verdict}")
+        for key, text in (("claim", c.statement), ("criterion", c.criterion), ("measured", c.summary)):
+            print(textwrap.fill(text, 100, initial_indent=f"   {key}: ", subsequent_indent="   " + " " * (len(key) + 2)))
+
+
+def _run_claims(args, say, ds, learners) -> dict:
+    print(f"radonml federated: the essay's claims on {_describe(args, ds, learners)}", flush=True)
+    claims = _measure_claims(args, say, ds, learners)
+    _print_claims(claims)
+    return {"mode": "claims", "claims": [c.to_dict() for c in claims], "_claims": claims}
 
 
 def run(args) -> int:
@@ -186,21 +295,12 @@ def run(args) -> int:
     with C.torch_threads(args.n_jobs):
         ds = _load(args)
         learners = _build_learners(args, ds)
-        print(
-            f"radonml federated: {ds.name}, {len(ds.y_train)} training / {len(ds.y_test)} test examples, "
-            f"{args.learners} learners ({args.split}), MLP {'-'.join(map(str, [ds.n_features, *args.hidden, ds.n_classes]))} "
-            f"(d = {learners.d}), {args.steps} steps, lr {args.lr:g}, batch {args.batch_size}",
-            flush=True,
-        )
-        histories = _simulate_all(args, learners, say)
-    rows = [_summary(h) for h in histories]
-    _print_table(rows)
+        result = (_run_protocols if args.protocols else _run_claims)(args, say, ds, learners)
     os.makedirs(args.out, exist_ok=True)
     payload = {
         "config": {k: v for k, v in vars(args).items() if not k.startswith("_")},
         "n_parameters": learners.d,
-        "results": rows,
-        "histories": [h.to_dict() for h in histories],
+        **{k: v for k, v in result.items() if not k.startswith("_")},
         "total_wall_time_s": time.perf_counter() - t_start,
     }
     jpath = os.path.join(args.out, "federated.json")
@@ -208,9 +308,14 @@ def run(args) -> int:
     say(f"wrote {jpath}")
     if not args.no_plot:
         C.use_file_backend()
-        from ..plot import plot_federated
+        from ..plot import plot_claims, plot_federated
 
         ppath = os.path.join(args.out, "federated.png")
-        plot_federated(histories, ppath, title=f"{ds.name}, {args.learners} learners ({args.split})")
+        title = f"{ds.name}, {args.learners} learners ({args.split})"
+        if args.protocols:
+            plot_federated(result["_histories"], ppath, title=title)
+        else:
+            plot_claims(result["_claims"], ppath, title=f"The essay's claims on this run: {title}")
         say(f"wrote {ppath}")
+    say(f"total {time.perf_counter() - t_start:.0f} s")
     return 0

@@ -19,8 +19,12 @@ One module per concept:
   median, the geometric median or the Radon point);
 - :mod:`radonml.federated.simulation`: :func:`simulate` and its :class:`History` (per round
   the test loss and accuracy, cumulative messages and bytes up/down counted from the tensors
-  actually sent, synchronisations and the divergence
-  :math:`\frac{1}{m}\sum_i \lVert f_i - \bar f\rVert^2`).
+  actually sent, synchronisations, balancings and the divergence
+  :math:`\frac{1}{m}\sum_i \lVert f_i - \bar f\rVert^2`);
+- :mod:`radonml.federated.claims`: the workshop essay's four claims measured, each a
+  :class:`ClaimResult` with its verdict: :func:`minibatch_limit`,
+  :func:`effective_learning_rate`, :func:`dynamic_vs_periodic` (with :func:`bytes_to_reach`),
+  :func:`radon_one_round`.
 
 Every name is importable from :mod:`radonml.federated` itself.
 
@@ -36,6 +40,14 @@ Examples
 ([1, 2, 3], [8, 16, 24])
 """
 
+from .claims import (
+    ClaimResult,
+    bytes_to_reach,
+    dynamic_vs_periodic,
+    effective_learning_rate,
+    minibatch_limit,
+    radon_one_round,
+)
 from .learners import Learners, make_learners, make_mlp
 from .protocols import (
     DynamicAveraging,
@@ -67,4 +79,10 @@ __all__ = [
     "NoSync",
     "History",
     "simulate",
+    "ClaimResult",
+    "minibatch_limit",
+    "effective_learning_rate",
+    "dynamic_vs_periodic",
+    "radon_one_round",
+    "bytes_to_reach",
 ]

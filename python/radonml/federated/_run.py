@@ -22,9 +22,11 @@ class Run:
         The simulation's own copy, reset to the common initial model.
     rng : numpy.random.Generator
         The protocol's randomness (client sampling, the Radon tree).
-    messages, bytes_up, bytes_down, syncs : int
+    messages, bytes_up, bytes_down, syncs, balancings : int
         Counters: messages of any kind, bytes learner -> coordinator and coordinator ->
-        learners (``numel * element_size`` of each payload), synchronisations.
+        learners (``numel * element_size`` of each payload), synchronisations of all
+        (selected) learners, and partial synchronisations of a subset (dynamic averaging's
+        balancings).
     """
 
     def __init__(self, learners, rng: np.random.Generator):
@@ -34,6 +36,7 @@ class Run:
         self.bytes_up = 0
         self.bytes_down = 0
         self.syncs = 0
+        self.balancings = 0
 
     def send_up(self, payload: torch.Tensor):
         """Each row of ``payload`` is one message from one learner to the coordinator."""

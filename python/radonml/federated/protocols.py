@@ -218,59 +218,236 @@ class PeriodicAveraging(Protocol):
 
 class DynamicAveraging(Protocol):
     r"""Dynamic averaging (Kamp, Adilova, Sicking, Hüger, Schlicht, Wirtz, Wrobel, "Efficient
-    decentralized deep learning by dynamic model averaging", ECML PKDD 2018).
+    decentralized deep learning by dynamic model averaging", ECML PKDD 2018), with the
+    violation resolution by balancing that the paper describes and the authors' framework
+    implements (``DynamicHedgeSync`` in fraunhofer-iais/dlplatform).
 
-    Every ``check_every`` steps each learner tests its local condition
-    :math:`\lVert f_i - r\rVert^2 \le \Delta` against the reference model :math:`r` (the last
-    aggregate; initially the common start), which costs no communication. If any learner
-    violates it, the violators send their models, the coordinator requests (0-byte control
-    messages) and receives the others' models, aggregates all :math:`m` (``method``, default
-    the mean weighted by sample counts; see :class:`Protocol`) and sends
-    the result to everyone, which becomes the new :math:`r` (a full synchronisation). While
-    every local condition holds,
+    **Local conditions.** Every learner keeps the *reference model* :math:`r` (the last full
+    synchronisation's aggregate; initially the common start). Every ``check_every`` steps
+    each learner tests its local condition
 
-    .. math:: \frac{1}{m}\sum_i \lVert f_i - \bar f\rVert^2 \le \frac{1}{m}\sum_i \lVert f_i - r\rVert^2 \le \Delta,
+    .. math:: \lVert f_i - r\rVert^2 \le \Delta
 
-    since the mean minimizes the sum of squared distances.
+    (squared Euclidean distance of the flat parameter vectors), which costs no communication.
+    The learners that violate it (the set :math:`V`) send their models to the coordinator.
+
+    **Resolution by balancing** (``resolution="balancing"``, the default). The coordinator
+    tries to restore the conditions with as few learners as possible:
+
+    1. :math:`B \leftarrow V`; if :math:`B` is every learner, synchronise fully.
+    2. Aggregate :math:`\bar f_B` of the models in :math:`B` (``method``, default the mean
+       weighted by sample counts). If :math:`\lVert \bar f_B - r\rVert^2 \le \Delta`, send
+       :math:`\bar f_B` to the learners of :math:`B` (they replace their models by it; the
+       reference stays) and stop: a *balancing*.
+    3. Otherwise augment: draw :math:`k = \text{growth} \cdot |B|` further learners uniformly
+       at random without replacement among those not in :math:`B` (all of them if fewer are
+       left). If :math:`|B| + k \ge \text{full\_sync\_fraction} \cdot m`, synchronise fully
+       instead; else request their models (one 0-byte control message each), add them to
+       :math:`B` and go to 2.
+
+    A *full synchronisation* requests the models of all learners not in :math:`B` (0-byte
+    control messages), aggregates all :math:`m`, sends the result to everyone, and makes it
+    the new reference :math:`r`.
+
+    The defaults are ``DynamicHedgeSync``'s: it requests ``2 * len(B)`` new learners per try
+    (so :math:`B` triples: one violator is balanced with 2, then 8 random learners) and
+    synchronises fully once the set would reach half of the learners. Its docstring describes
+    the set growing by 1, 2, 4, 8 learners (doubling), which is ``growth=1``. The rule is
+    bounded: each try adds at least :math:`\max(1, \text{growth}\cdot|B|)` learners, so
+    :math:`|B|` grows by a factor of at least :math:`1 + \text{growth}` (and by at least one)
+    per try, and after at most :math:`m` tries (about :math:`\log_{1+\text{growth}} m`) the
+    set would reach ``full_sync_fraction * m``.
+    ``resolution="full"`` is the simpler variant that synchronises fully on every violation
+    (SPEC §4; dlplatform's ``DynamicSync``). ``max_violations`` adds the violation counter of
+    the papers' protocol description (Kamp et al. 2014, 2018): violations are summed since the
+    last full synchronisation, and once the sum reaches ``max_violations`` (the papers use
+    :math:`m`) the resolution is a full synchronisation; ``None`` (``DynamicHedgeSync``) never
+    forces one.
+
+    **Divergence guarantee.** After the resolution at a check step every learner satisfies its
+    local condition: the learners of :math:`B` hold :math:`\bar f_B`, which was checked, and
+    the others did not violate (after a full synchronisation all hold :math:`r`). Since the
+    mean :math:`\bar f` minimizes the sum of squared distances, at every check step, after the
+    resolution,
+
+    .. math:: \delta(f) = \frac{1}{m}\sum_i \lVert f_i - \bar f\rVert^2
+              = \frac{1}{m}\sum_i \lVert f_i - r\rVert^2 - \lVert \bar f - r\rVert^2 \le \Delta .
+
+    Unlike the full-synchronisation variant, balancing does not bring the divergence to 0, and
+    between checks (``check_every > 1``) the learners move freely, so the bound is for check
+    steps only. A balancing with the (weighted) mean leaves the (weighted) mean of all
+    :math:`m` models unchanged.
+
+    **Messages** (counted by the run, bytes ``numel * element_size`` of each model): one model
+    up per violator; per augmentation one 0-byte request and one model up per drawn learner;
+    one model down per learner of a balanced set; a full synchronisation adds a request and a
+    model up per learner not yet heard from and :math:`m` models down.
+
+    Parameters
+    ----------
+    delta : float, default 1.0
+        :math:`\Delta \ge 0`, in squared parameter units.
+    check_every : int, default 10
+        :math:`b`, local steps between checks.
+    weighted, method, **options
+        See :class:`Protocol`.
+    resolution : {"balancing", "full"}, default "balancing"
+    growth : float, default 2
+        New learners requested per try, as a multiple of :math:`|B|` (at least one).
+    full_sync_fraction : float in (0, 1], default 0.5
+        Synchronise fully once the balancing set would reach this fraction of the learners.
+    max_violations : int or None, default None
+        The violation counter's limit (see above).
+
+    Attributes
+    ----------
+    reference : (d,) tensor
+        :math:`r`.
+    violations, balancings, full_syncs : int
+        Counters of the last run: learners that violated, successful balancings, full
+        synchronisations.
+    resolutions : list of dict
+        One entry per check with a violation: ``step``, ``violators`` (indices), ``set``
+        (the final set :math:`B`, all learners for a full synchronisation), ``tries``
+        (aggregates tested) and ``outcome`` (``"balanced"`` or ``"full"``).
+
+    Examples
+    --------
+    >>> DynamicAveraging(0.5, 5).label(), DynamicAveraging(0.5, 5, resolution="full").label()
+    ('dynamic(Δ=0.5,b=5)[mean]', 'dynamic(Δ=0.5,b=5,full)[mean]')
     """
 
     name = "dynamic"
+    RESOLUTIONS = ("balancing", "full")
 
-    def __init__(self, delta: float = 1.0, check_every: int = 10, weighted: Optional[bool] = None, method="mean", **options):
+    def __init__(
+        self,
+        delta: float = 1.0,
+        check_every: int = 10,
+        weighted: Optional[bool] = None,
+        method="mean",
+        *,
+        resolution: str = "balancing",
+        growth: float = 2,
+        full_sync_fraction: float = 0.5,
+        max_violations: Optional[int] = None,
+        **options,
+    ):
         super().__init__(method, weighted=weighted, **options)
         if isinstance(delta, bool) or not isinstance(delta, (int, float, np.floating, np.integer)) or not delta >= 0:
             raise ValueError(f"delta must be a non-negative number, got {delta!r}")
         self.delta = float(delta)
         self.check_every = check_int(check_every, "check_every", minimum=1)
+        if resolution not in self.RESOLUTIONS:
+            raise ValueError(f"resolution must be one of {self.RESOLUTIONS}, got {resolution!r}")
+        self.resolution = resolution
+        if isinstance(growth, bool) or not isinstance(growth, (int, float, np.floating, np.integer)) or not 0 < growth < np.inf:
+            raise ValueError(f"growth must be a positive number, got {growth!r}")
+        self.growth = float(growth)
+        self.full_sync_fraction = check_fraction(full_sync_fraction, "full_sync_fraction", low=0.0, high=1.0, closed_high=True)
+        if self.full_sync_fraction == 0.0:
+            raise ValueError("full_sync_fraction must lie in (0, 1], got 0.0")
+        self.max_violations = check_int(max_violations, "max_violations", minimum=1, allow_none=True)
         self.round_steps = self.check_every
 
     def label(self):
-        return f"dynamic(Δ={self.delta:g},b={self.check_every})[{self._method_label()}]"
+        extra = ""
+        if self.resolution == "full":
+            extra = ",full"
+        else:
+            if self.growth != 2:
+                extra += f",growth={self.growth:g}"
+            if self.full_sync_fraction != 0.5:
+                extra += f",full≥{self.full_sync_fraction:g}m"
+            if self.max_violations is not None:
+                extra += f",v≤{self.max_violations}"
+        return f"dynamic(Δ={self.delta:g},b={self.check_every}{extra})[{self._method_label()}]"
 
     def start(self, run):
         self.reference = run.learners.theta[0].clone()
         self.violations = 0
+        self.balancings = 0
+        self.full_syncs = 0
+        self.resolutions = []
+        self._since_full = 0  # violations since the last full synchronisation
 
     def local_conditions(self, run) -> np.ndarray:
-        """:math:`\\lVert f_i - r\\rVert^2` for every learner (float64)."""
-        return ((run.learners.theta.double() - self.reference.double()) ** 2).sum(1).numpy()
+        """:math:`\\lVert f_i - r\\rVert^2` for every learner (float64), shape (m,)."""
+        return self.distances(run.learners.theta)
+
+    def distances(self, models: torch.Tensor) -> np.ndarray:
+        """:math:`\\lVert g - r\\rVert^2` (float64) for each row ``g`` of ``models`` (k, d)."""
+        return ((models.double() - self.reference.double()) ** 2).sum(-1).numpy()
 
     def step(self, run, t):
+        run.learners.local_step()
+        if t % self.check_every == 0:
+            self.check(run, t)
+
+    def check(self, run, t: int) -> None:
+        """The check at step ``t``: local conditions, then the resolution of any violation."""
+        viol = np.flatnonzero(self.local_conditions(run) > self.delta)
+        if viol.size == 0:
+            return
+        self.violations += int(viol.size)
+        self._since_full += int(viol.size)
+        received = self.receive(run, viol, {})  # the violators report
+        entry = {"step": int(t), "violators": viol.tolist()}
+        forced = self.max_violations is not None and self._since_full >= self.max_violations
+        if self.resolution == "full" or viol.size == run.learners.m or forced:
+            self._full_sync(run, received, entry, tries=0)
+        else:
+            self._balance(run, received, entry)
+        self.resolutions.append(entry)
+
+    def receive(self, run, idx: np.ndarray, received: dict) -> dict:
+        """Learners ``idx`` send their models up; ``received`` (learner index -> model as the
+        coordinator holds it) gains them. Every aggregate is computed from ``received``, so
+        what a learner sends is exactly what the coordinator combines."""
+        rows = run.learners.theta[torch.as_tensor(idx)].clone()
+        run.send_up(rows)
+        received.update(zip(np.asarray(idx).tolist(), rows))
+        return received
+
+    def _balance(self, run, received: dict, entry: dict) -> None:
+        m = run.learners.m
+        members = np.array(sorted(received))
+        tries = 0
+        while True:  # bounded: members grows strictly each pass, and reaching m ends the loop
+            tries += 1
+            rows = torch.stack([received[i] for i in members.tolist()])
+            agg = run.combine(rows, self, self._weights(run, members))
+            if self.distances(agg[None])[0] <= self.delta:
+                run.send_down(agg, members.size)
+                run.learners.theta[torch.as_tensor(members)] = agg
+                self.balancings += 1
+                run.balancings += 1
+                entry.update(set=members.tolist(), tries=tries, outcome="balanced")
+                return
+            rest = np.setdiff1d(np.arange(m), members)
+            k = min(rest.size, max(1, int(np.ceil(self.growth * members.size))))
+            if members.size + k >= self.full_sync_fraction * m:
+                self._full_sync(run, received, entry, tries)
+                return
+            new = np.sort(run.rng.choice(rest, size=k, replace=False))
+            run.control(k)  # the coordinator's requests
+            self.receive(run, new, received)
+            members = np.union1d(members, new)
+
+    def _full_sync(self, run, received: dict, entry: dict, tries: int) -> None:
         L = run.learners
-        L.local_step()
-        if t % self.check_every:
-            return
-        viol = self.local_conditions(run) > self.delta
-        if not viol.any():
-            return
-        self.violations += int(viol.sum())
-        run.send_up(L.theta[torch.as_tensor(viol)])
-        run.control(int((~viol).sum()))
-        run.send_up(L.theta[torch.as_tensor(~viol)])
-        self.reference = run.combine(L.theta, self, self._weights(run))
+        rest = np.setdiff1d(np.arange(L.m), np.array(sorted(received), dtype=np.int64))
+        if rest.size:
+            run.control(rest.size)
+            self.receive(run, rest, received)
+        rows = torch.stack([received[i] for i in range(L.m)])
+        self.reference = run.combine(rows, self, self._weights(run))
         run.send_down(self.reference, L.m)
         L.theta[:] = self.reference
         run.syncs += 1
+        self.full_syncs += 1
+        self._since_full = 0
+        entry.update(set=list(range(L.m)), tries=tries + 1, outcome="full")
 
 
 class LayerwiseAveraging(Protocol):

@@ -32,7 +32,8 @@ class History:
 
     Keys: ``step``, ``loss``, ``accuracy`` (of the protocol's global model), ``local_loss``,
     ``local_accuracy`` (means over the learners' own models), ``messages``, ``bytes_up``,
-    ``bytes_down``, ``bytes``, ``syncs``, ``divergence``, ``time`` (cumulative wall seconds of
+    ``bytes_down``, ``bytes``, ``syncs`` (synchronisations of all selected learners),
+    ``balancings`` (dynamic averaging's partial synchronisations), ``divergence``, ``time`` (cumulative wall seconds of
     training and communication, evaluation excluded). ``local_*`` and ``divergence`` cover the
     learners of the current round (:meth:`Protocol.active`): all of them, except for
     :class:`PeriodicAveraging` with ``fraction < 1``, where the learners selected for the
@@ -129,6 +130,7 @@ def _record(t: int, protocol, run: Run, evaluate, elapsed: float) -> dict:
         bytes_down=run.bytes_down,
         bytes=run.bytes_up + run.bytes_down,
         syncs=run.syncs,
+        balancings=run.balancings,
         divergence=L.divergence(active),
         time=elapsed,
     )

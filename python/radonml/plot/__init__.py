@@ -5,14 +5,21 @@ live together in a private module (``_compare``, ``_federated``, ``_lmc``); use 
 :mod:`radonml.plot`:
 
 - ``radonml compare``: :func:`plot_compare` (training time against test AUC per method);
-- ``radonml federated``: :func:`plot_federated` (two panels), :func:`plot_accuracy_vs_bytes`,
-  :func:`plot_divergence`;
+- ``radonml federated``: :func:`plot_claims` (one panel per claim of the essay),
+  :func:`plot_accuracy_vs_communication` (Kamp et al. 2018's plot), :func:`plot_federated`
+  (two panels), :func:`plot_accuracy_vs_bytes`, :func:`plot_divergence`;
 - (layer-wise) linear mode connectivity: :func:`plot_path`, :func:`plot_layerwise_barriers`,
   :func:`plot_cumulative_barriers`, :func:`plot_robustness`, :func:`plot_subspace`.
 """
 
 from ._compare import plot_compare
-from ._federated import plot_accuracy_vs_bytes, plot_divergence, plot_federated
+from ._federated import (
+    plot_accuracy_vs_bytes,
+    plot_accuracy_vs_communication,
+    plot_claims,
+    plot_divergence,
+    plot_federated,
+)
 from ._lmc import plot_cumulative_barriers, plot_layerwise_barriers, plot_path, plot_robustness, plot_subspace
 
 __all__ = [
@@ -20,6 +27,8 @@ __all__ = [
     "plot_federated",
     "plot_accuracy_vs_bytes",
     "plot_divergence",
+    "plot_claims",
+    "plot_accuracy_vs_communication",
     "plot_path",
     "plot_layerwise_barriers",
     "plot_cumulative_barriers",

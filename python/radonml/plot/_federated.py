@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["plot_accuracy_vs_bytes", "plot_divergence", "plot_federated"]
+__all__ = ["plot_accuracy_vs_bytes", "plot_divergence", "plot_federated", "plot_accuracy_vs_communication", "plot_claims"]
 
 
 def _series(h):
@@ -88,5 +88,190 @@ def plot_federated(histories, path=None, *, title=None):
     fig.tight_layout()
     if path is not None:
         fig.savefig(path, dpi=120)
+        plt.close(fig)
+    return fig
+
+
+# ----------------------------------------------------------------------------- the essay's claims
+
+_FAMILY_STYLE = {
+    "periodic": dict(color="tab:blue", marker="o", label="periodic averaging (b)"),
+    "dynamic": dict(color="tab:red", marker="s", label="dynamic averaging, balancing (Δ)"),
+    "dynamic-full": dict(color="tab:orange", marker="^", label="dynamic averaging, full sync (Δ)"),
+}
+
+
+def _short(label: str) -> str:
+    """``periodic(b=5)[mean]`` -> ``b=5``; ``dynamic(Δ=1,b=1)[mean]`` -> ``Δ=1``."""
+    inner = label[label.find("(") + 1 : label.find(")")] if "(" in label else label
+    return inner.split(",")[0]
+
+
+def plot_accuracy_vs_communication(runs, ax=None, *, key: str = "accuracy", target=None):
+    """The accuracy-vs-communication plot of Kamp et al. (2018): one point per configuration
+    (total bytes sent, quality ``key``), one line per family, labelled with its parameter.
+
+    Parameters
+    ----------
+    runs : list of dict
+        Each with ``family`` (``"periodic"``, ``"dynamic"`` or ``"dynamic-full"``), ``label``,
+        ``bytes`` and ``key`` (e.g. :func:`radonml.federated.dynamic_vs_periodic`'s
+        ``measured["runs"]``).
+    ax : matplotlib Axes, optional
+    key : str, default "accuracy"
+    target : float, optional
+        Drawn as a horizontal line (the accuracy to reach).
+
+    Returns
+    -------
+    matplotlib Axes
+    """
+    ax = _axes(ax)
+    for fam, style in _FAMILY_STYLE.items():
+        pts = sorted((r for r in runs if r["family"] == fam), key=lambda r: r["bytes"])
+        if not pts:
+            continue
+        x = np.array([max(r["bytes"], 1) for r in pts], dtype=float) / 1e6
+        yv = np.array([r[key] for r in pts], dtype=float)
+        ax.plot(x, yv, ls="-", ms=5, alpha=0.85, **style)
+        for xi, yi, r in zip(x, yv, pts):
+            ax.annotate(_short(r["label"]), (xi, yi), fontsize=6, xytext=(2, 3), textcoords="offset points",
+                        color=style["color"])
+    if target is not None:
+        ax.axhline(target, color="0.5", ls=":", lw=1, label=f"target {target:.3f}")
+    ax.set_xscale("log")
+    ax.set_xlabel("communication (MB sent, up + down)")
+    ax.set_ylabel(f"test {key.replace('_', ' ')}")
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=7)
+    return ax
+
+
+def _claim(c):
+    if hasattr(c, "to_dict"):
+        c = c.to_dict()
+    if not isinstance(c, dict) or "number" not in c or "series" not in c:
+        raise TypeError(f"each claim must be a radonml.federated.ClaimResult or its to_dict(), got {type(c).__name__}")
+    return c
+
+
+def _title(ax, c, extra=""):
+    import textwrap
+
+    head = f"{c['number']}. {c['title']}: {c['verdict'].upper()}"
+    ax.set_title("\n".join([head] + textwrap.wrap(extra, 70)), fontsize=8,
+                 color="darkgreen" if c["holds"] else "darkred")
+
+
+def _panel_minibatch(ax, c):
+    s = c["series"]
+    m = s["m"]
+    ax.plot(m, s["sgd_accuracy"], "o-", color="k", label="mini-batch SGD, rate η")
+    ax.plot(m, s["sgd_train_accuracy"], "o:", color="k", alpha=0.5, label="mini-batch SGD, rate η (train)")
+    ax.plot(m, s["scaled_accuracy"], "s-", color="tab:purple", label="mini-batch SGD, rate η·m")
+    ax.plot(m, s["periodic_accuracy"], "o-", color="tab:blue", label="periodic averaging (bytes of dynamic)")
+    ax.plot(m, s["dynamic_accuracy"], "s-", color="tab:red", label="dynamic averaging")
+    ax.set_xscale("log", base=2)
+    ax.set_xlabel("nodes m (fixed per-node batch and epochs)")
+    ax.set_ylabel("test accuracy")
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=6)
+    meas = c["measured"]
+    r0, r1 = meas["rows"][0], meas["rows"][-1]
+    extra = (f"SGD {r0['sgd_accuracy']:.3f} (m={r0['m']}) → {r1['sgd_accuracy']:.3f} (m={r1['m']}); "
+             f"η·m works to m={meas['remedy_works_up_to']}, breaks at m={meas['remedy_breaks_at']}")
+    _title(ax, c, extra)
+
+
+def _panel_lr(ax, c):
+    s = c["series"]
+    if s:
+        x = np.asarray(s["central_step_eta_over_m"])
+        lim = 1.1 * float(np.abs(x).max()) or 1.0
+        ax.plot(np.asarray(s["central_step_eta"]), s["averaged_step"], ".", ms=2, color="0.6",
+                label=f"against the step of rate η (slope 1/{s['m']})")
+        ax.plot(x, s["averaged_step"], ".", ms=3, color="tab:green", label="against the step of rate η/m (slope 1)")
+        ax.plot([-lim, lim], [-lim, lim], "k-", lw=0.6)
+        ax.set_xlim(-lim, lim)
+        ax.set_ylim(-lim, lim)
+        ax.set_xlabel("central step on the summed gradients (θ - θ0), per coordinate")
+        ax.set_ylabel(f"averaged step of m = {s['m']} learners")
+        ax.legend(fontsize=6)
+    ax.grid(alpha=0.3)
+    worst = max(r["max_abs_deviation_eta_over_m"] for r in c["measured"]["rows"])
+    _title(ax, c, f"max deviation from the η/m step {worst:.1e} (float64)")
+
+
+def _panel_dynamic(ax, c):
+    s = c["series"]
+    plot_accuracy_vs_communication(s["runs"], ax, target=s["target"])
+    sav = c["measured"]["saving"]
+
+    def r(k):
+        v = sav[f"{k}_ratio"]
+        return "not reached" if v is None else f"{v:.2f}x"
+
+    _title(ax, c, f"saving at equal accuracy: balancing {r('dynamic')}, full sync {r('dynamic-full')}")
+
+
+def _panel_radon(ax, c):
+    s = c["series"]
+    ax.plot(s["periodic_rounds"], s["periodic_accuracy"], "o-", ms=3, color="tab:blue", label="periodic averaging")
+    ax.plot([1], [s["radon_accuracy"]], "*", ms=14, color="tab:red", label="Radon machine (1 round)")
+    ax.plot([1], [s["averaging_accuracy"]], "x", ms=8, color="k", label="one-shot averaging (1 round)")
+    ax.axhline(s["local_accuracy"], color="0.5", ls=":", lw=1, label="local models alone")
+    ax.set_xscale("log")
+    ax.set_xlabel("rounds of communication")
+    ax.set_ylabel("test accuracy")
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=6)
+    meas = c["measured"]
+    _title(ax, c, f"Radon {meas['radon_accuracy']:.3f} after 1 round; periodic {meas['periodic_accuracy']:.3f} "
+                  f"after {meas['periodic_rounds']}")
+
+
+_PANELS = {1: _panel_minibatch, 2: _panel_lr, 3: _panel_dynamic, 4: _panel_radon}
+
+
+def plot_claims(claims, path=None, *, title=None):
+    """One panel per claim of :mod:`radonml.federated.claims` (any subset, in order), each
+    titled with its verdict and measured numbers. Saves to ``path`` if given (the figure is
+    closed then) and returns the figure.
+
+    Parameters
+    ----------
+    claims : list of ClaimResult or their ``to_dict()``
+    path : str or path-like, optional
+    title : str, optional
+
+    Returns
+    -------
+    matplotlib Figure
+
+    Raises
+    ------
+    TypeError
+        If an item is not a claim result.
+    ValueError
+        If ``claims`` is empty.
+    """
+    import matplotlib.pyplot as plt
+
+    cs = [_claim(c) for c in claims]
+    if not cs:
+        raise ValueError("claims must not be empty")
+    n = len(cs)
+    cols = 2 if n > 1 else 1
+    rows = (n + cols - 1) // cols
+    fig, axes = plt.subplots(rows, cols, figsize=(6.5 * cols, 4.8 * rows), squeeze=False)
+    for ax, c in zip(axes.flat, cs):
+        _PANELS[c["number"]](ax, c)
+    for ax in list(axes.flat)[n:]:
+        ax.set_visible(False)
+    if title:
+        fig.suptitle(title, fontsize=10)
+    fig.tight_layout()
+    if path is not None:
+        fig.savefig(path, dpi=110)
         plt.close(fig)
     return fig
