@@ -85,7 +85,9 @@ def _first_difference(a, b, path: str, depth: int = 0):
             if diff:
                 return diff
         return None
-    if isinstance(a, float) or isinstance(a, np.floating):
+    if isinstance(a, np.generic):
+        a, b = a.item(), b.item()
+    if isinstance(a, float):
         return None if (a == b or (a != a and b != b)) else f"{path} is {a!r} in one and {b!r} in the other"
     if isinstance(a, (str, bytes, numbers.Number, type(None), bool, type)):
         return None if a == b else f"{path} is {a!r} in one and {b!r} in the other"
@@ -109,10 +111,15 @@ def _attr_path(va: dict, vb: dict, path: str, depth: int):
     return None
 
 
-def fitted_difference(a, b, path: str = "feature map"):
-    """Where two fitted feature maps differ (a readable attribute path), or None when they
-    are the same map: the same steps, classes, parameters and fitted attributes."""
-    return _first_difference(a, b, path)
+def fitted_difference(a, b):
+    """Where two fitted feature maps (Pipelines of the same step names) differ, as
+    ``step 'name' (Class): attribute ...``, or None when they are the same map: the same
+    classes, parameters and fitted attributes in every step."""
+    for (name, x), (_, y) in zip(a.steps, b.steps):
+        diff = _first_difference(x, y, f"step {name!r} ({type(x).__name__}):")
+        if diff:
+            return diff.replace(":.", ": ", 1)
+    return None
 
 
 def seed_unseeded(feature_map, gen: np.random.Generator):
