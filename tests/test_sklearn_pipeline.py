@@ -247,3 +247,27 @@ def test_radon_machine_estimators_reaggregate_through_aggregate_estimators():
     np.testing.assert_allclose(out[-1].coef_, rm.coef_, rtol=1e-12)
     np.testing.assert_allclose(out.decision_function(X), rm.decision_function(X), rtol=1e-10, atol=1e-12)
     assert clone(rm).get_params()["estimator"] is not rm.estimator
+
+
+# ----------------------------------------------------------------- the scikit-learn contract with pipelines
+
+from sklearn.utils.estimator_checks import parametrize_with_checks  # noqa: E402
+
+_WEIGHTS = ("a partition is not a repetition of rows: a weight of 2 keeps a row in one part, a repeated row "
+            "puts two copies into two parts")
+
+
+@parametrize_with_checks(
+    [
+        RadonMachineClassifier(make_pipeline(StandardScaler(), LogisticRegression()), min_samples=5, random_state=0),
+        RadonMachineRegressor(make_pipeline(StandardScaler(), Ridge()), min_samples=5, random_state=0),
+        RadonMachineClassifier(make_pipeline(RBFSampler(n_components=8), LinearSVC()), min_samples=5,
+                               random_state=0),
+        RadonMachineClassifier(make_pipeline(SimpleImputer(), Nystroem(n_components=5), LogisticRegression()),
+                               min_samples=5, feature_map_samples=0.5, random_state=0),
+    ],
+    expected_failed_checks=lambda est: {"check_sample_weight_equivalence_on_dense_data": _WEIGHTS},
+)
+@pytest.mark.filterwarnings("ignore::radonml.exceptions.FallbackWarning", "ignore::sklearn.exceptions.ConvergenceWarning")
+def test_sklearn_contract_with_pipelines(estimator, check):
+    check(estimator)

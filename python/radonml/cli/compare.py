@@ -384,13 +384,12 @@ def _with_prefix(estimator, data: _Data, what: str):
     missing values that nothing imputes."""
     from sklearn.base import clone
     from sklearn.pipeline import Pipeline
-    from sklearn.utils import get_tags
 
     rest = list(estimator.steps) if isinstance(estimator, Pipeline) else [(type(estimator).__name__.lower(), estimator)]
     steps = []
     for step in data.prefix:
         if step[0] == "missing":
-            if not get_tags(rest[0][1]).input_tags.allow_nan or len(rest) == 1:
+            if not type(rest[0][1]).__module__.startswith("sklearn.impute") or len(rest) == 1:
                 raise ValueError(
                     f"column {step[2]!r} has {step[3]} missing value(s) (other columns may have some too), which "
                     f"{what} cannot handle; give --impute mean or --impute median to fill them in the shared feature "

@@ -544,8 +544,11 @@ class _BaseRadonMachine(MetaEstimatorMixin, BaseEstimator):
             first, final = get_tags(steps[0]), get_tags(split_pipeline(base)[1])
         except Exception:  # not a scikit-learn estimator: fit refuses it with a clear message
             return tags
-        # what X may hold is decided by the step that sees X first; what y may hold, by the last
-        tags.input_tags.allow_nan = first.input_tags.allow_nan
+        # what X may hold is decided by the step that sees X first; what y may hold, by the last.
+        # Missing values must also get past the last step: it takes them, or an imputer comes before it
+        # (a scaler lets NaN through to a model that refuses them)
+        imputed = any(type(s).__module__.startswith("sklearn.impute") for s in steps[:-1])
+        tags.input_tags.allow_nan = first.input_tags.allow_nan and (final.input_tags.allow_nan or imputed)
         tags.input_tags.positive_only = first.input_tags.positive_only
         tags.target_tags.positive_only = final.target_tags.positive_only
         tags.target_tags.single_output = final.target_tags.single_output
