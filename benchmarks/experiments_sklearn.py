@@ -9,6 +9,7 @@ Each subcommand prints a Markdown table and takes a few minutes on 2 cores:
     python benchmarks/experiments_sklearn.py memory       # 10^7 x 18 float64 through fit(n_jobs=2): peak memory
     python benchmarks/experiments_sklearn.py kernel       # kernel Radon machine vs SVC(kernel="rbf"), times as n grows
     python benchmarks/experiments_sklearn.py tradeoff     # kernel Radon machine: feature dimension against height
+    python benchmarks/experiments_sklearn.py files        # radonml.datasets.load_table against numpy/scikit-learn readers
 
 All times are wall-clock seconds measured side by side in one process; the worker pool is
 started (warm) before timing, as it is on a running cluster.
@@ -408,6 +409,62 @@ def exp_tradeoff(args):
                           f"{a:.4f} | {a_c:.4f} |", flush=True)
 
 
+# ----------------------------------------------------------------------------- files
+
+
+def _peak_rss_mib():
+    import resource
+
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def exp_files(args):
+    """Reading one data set in each format: load_table (chunks, two passes, stratified split)
+    against what a user without pandas reaches for (numpy.loadtxt, numpy.load, scikit-learn's
+    load_svmlight_file), side by side on the same file, each in a fresh process (peak RSS)."""
+    import subprocess
+    import tempfile
+
+    from sklearn.datasets import dump_svmlight_file
+
+    n, p = args.n_rows, 18
+    X, y = make_synthetic(n, seed=0)
+    d = tempfile.mkdtemp(dir=args.tmp)
+    paths = {"csv": os.path.join(d, "d.csv"), "npz": os.path.join(d, "d.npz"), "svmlight": os.path.join(d, "d.svm")}
+    np.savetxt(paths["csv"], np.c_[X, y], delimiter=",", fmt="%.6g", header=",".join([f"f{j}" for j in range(p)] + ["y"]),
+               comments="")
+    np.savez(paths["npz"], X=X, y=y)
+    dump_svmlight_file(X, y, paths["svmlight"])
+    size = {k: os.path.getsize(v) / 2**20 for k, v in paths.items()}
+    readers = {
+        "csv": [("radonml load_table", f"load_table({paths['csv']!r}, 'y')"),
+                ("radonml load_table, memory map", f"load_table({paths['csv']!r}, 'y', memmap=True, memmap_dir={d!r})"),
+                ("numpy.loadtxt", f"np.loadtxt({paths['csv']!r}, delimiter=',', skiprows=1)")],
+        "npz": [("radonml load_table", f"load_table({paths['npz']!r})"),
+                ("numpy.load", f"z = np.load({paths['npz']!r}); z['X'], z['y']")],
+        "svmlight": [("radonml load_table", f"load_table({paths['svmlight']!r})"),
+                     ("sklearn load_svmlight_file + toarray",
+                      f"from sklearn.datasets import load_svmlight_file; A, b = load_svmlight_file({paths['svmlight']!r}); "
+                      "A.toarray()")],
+    }
+    print(f"{n} x {p} synthetic rows (float64: {n * p * 8 / 2**20:.0f} MiB); each reader in a fresh process; "
+          "load_table also splits 20% off for testing\n")
+    print("| format | file [MiB] | reader | wall [s] | peak RSS [MiB] |")
+    print("|---|---:|---|---:|---:|")
+    for fmt, items in readers.items():
+        for name, code in items:
+            script = ("import time, resource, numpy as np\nfrom radonml.datasets import load_table\n"
+                      f"t = time.perf_counter()\n{code}\nt = time.perf_counter() - t\n"
+                      "print(t, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)")
+            out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True,
+                                 env={**os.environ, "OMP_NUM_THREADS": "1"})
+            t, rss = map(float, out.stdout.split())
+            print(f"| {fmt} | {size[fmt]:.0f} | {name} | {t:.1f} | {rss:.0f} |", flush=True)
+    import shutil
+
+    shutil.rmtree(d)
+
+
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     sub = ap.add_subparsers(dest="exp", required=True)
@@ -454,10 +511,13 @@ def main(argv=None):
     s.add_argument("--Cs", type=float, nargs="+", default=[1.0])
     s.add_argument("--n-jobs", type=int, default=2)
     s.add_argument("--seed", type=int, default=0)
+    s = sub.add_parser("files")
+    s.add_argument("--n-rows", type=int, default=1_000_000)
+    s.add_argument("--tmp", default="/tmp")
     args = ap.parse_args(argv)
     print(f"$ python benchmarks/experiments_sklearn.py {' '.join(sys.argv[1:] if argv is None else argv)}\n")
     {"svc": exp_svc, "linear": exp_linear, "robustness": exp_robustness, "confidence": exp_confidence,
-     "memory": exp_memory, "kernel": exp_kernel, "tradeoff": exp_tradeoff}[args.exp](args)
+     "memory": exp_memory, "kernel": exp_kernel, "tradeoff": exp_tradeoff, "files": exp_files}[args.exp](args)
 
 
 if __name__ == "__main__":

@@ -611,3 +611,29 @@ def test_scalar_sample_weight_is_a_full_array():
     np.testing.assert_allclose(a.coef_, c.coef_, rtol=1e-4)
     with pytest.raises(ValueError, match="Negative values"):
         RadonMachineClassifier(random_state=0).fit(X, y, sample_weight=-1.0)
+
+
+def test_up_to_two_to_the_h_minus_one_corrupted_models_keep_the_radon_point_in_the_honest_hull():
+    """What radonml compare's robustness regime relies on: a group's Radon point leaves the hull
+    of its honest models only when both sides of its partition hold a corrupted point, so a tree
+    of height h needs 2^h corrupted leaves to leave the honest hull. Checked with an LP oracle
+    (scipy's linprog: is the point a convex combination of the honest models?)."""
+    from scipy.optimize import linprog
+
+    from radonml.attacks import corrupt
+
+    X, y = make_classification(6000, n_features=3, n_informative=3, n_redundant=0, random_state=3)
+    rm = RadonMachineClassifier(height=2, random_state=0).fit(X, y)  # r = 6, 36 models in R^4
+    models = rm.base_parameters_[:, 0, :]
+
+    def in_honest_hull(point, honest):
+        m = len(honest)
+        res = linprog(np.zeros(m), A_eq=np.vstack([honest.T, np.ones(m)]), b_eq=np.r_[point, 1.0],
+                      bounds=[(0, None)] * m, method="highs")
+        return res.status == 0
+
+    for seed in range(12):
+        out = corrupt(models, "sign_flip", f=3, scale=1e4, rng=seed)
+        point = aggregate_parameters(out.models, "radon", height=2, rng=seed)[0]
+        assert in_honest_hull(point, models[~out.byzantine]), seed
+        assert not in_honest_hull(out.models.mean(axis=0), models[~out.byzantine])  # the mean leaves it

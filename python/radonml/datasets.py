@@ -561,14 +561,12 @@ def _text_numbers(text: np.ndarray):
 
 
 class _Chunk:
-    """One chunk of rows: named columns, each numbers or text; a CSV chunk keeps its cells as
-    one 2-D text array, stripped once, so that all numeric columns convert in one step."""
+    """One chunk of rows: named columns, each numbers or text (``columns``), or, for a CSV
+    chunk read by the csv module, one 2-D array of stripped cells (``block``, with
+    ``columns`` None), so that all numeric columns convert in one step."""
 
-    def __init__(self, columns=None, header=None, block=None):
+    def __init__(self, columns):
         self.columns = columns
-        if block is not None:
-            self.index = {h: j for j, h in enumerate(header)}
-            self.block = np.char.strip(block)
 
     def __len__(self):
         return self.block.shape[0] if self.columns is None else len(next(iter(self.columns.values())))
@@ -703,42 +701,94 @@ def _encode_chunk(schema: _Schema, chunk: "_Chunk", where: str):
 # ---------------------------------------------------------- readers: chunks of named columns
 
 
-def _csv_chunks(path, chunk_rows):
-    """(header, iterator of {name: text column}) of a CSV (or, for .tsv, tab-separated) file."""
-    import csv
-    import gzip
+class _CsvChunk(_Chunk):
+    """A chunk of CSV lines. Lines with exactly one field per column and no quotes (the usual
+    case) are parsed by numpy's C reader, numeric columns straight to float64; other chunks
+    go through the csv module, which handles quotes and names a malformed line."""
 
-    opener = gzip.open if str(path).lower().endswith(".gz") else open
-    delimiter = "\t" if str(path).lower().endswith((".tsv", ".tsv.gz")) else ","
+    def __init__(self, header, lines, delimiter, first_line, path):
+        self.header, self.delimiter = header, delimiter
+        self.index = {h: j for j, h in enumerate(header)}
+        arr = np.array([line for line in lines if line.strip()], dtype=str)  # blank lines carry no row
+        simple = arr.size and (np.char.count(arr, delimiter) == len(header) - 1).all() and (
+            np.char.find(arr, '"') < 0).all()
+        self.columns, self.lines, self.block, self._text = None, arr, None, {}
+        if not simple:
+            import csv
 
-    def rows():
-        with opener(path, "rt", newline="") as fh:
-            reader = csv.reader(fh, delimiter=delimiter)
-            header = next(reader, None)
-            if header is None:
-                raise ValueError(f"{path} is empty; expected a header line with the column names")
-            header = [h.strip() for h in header]
-            yield header
-            buf = []
+            rows = []
+            reader = csv.reader(lines, delimiter=delimiter)
             for row in reader:
                 if not row or (len(row) == 1 and not row[0].strip()):
                     continue
                 if len(row) != len(header):
-                    raise ValueError(f"{path}, line {reader.line_num}: {len(row)} fields, but the header has "
-                                     f"{len(header)}")
-                buf.append(row)
-                if len(buf) == chunk_rows:
-                    yield np.array(buf, dtype=str)
-                    buf = []
-            if buf:
-                yield np.array(buf, dtype=str)
+                    raise ValueError(f"{path}, line {first_line + reader.line_num - 1}: {len(row)} fields, but the "
+                                     f"header has {len(header)}")
+                rows.append(row)
+            self.block = np.char.strip(np.array(rows, dtype=str).reshape(len(rows), len(header)))
 
-    it = rows()
-    header = next(it)
+    def __len__(self):
+        return len(self.lines) if self.block is None else self.block.shape[0]
+
+    def _read(self, cols, dtype):
+        return np.loadtxt(self.lines, delimiter=self.delimiter, dtype=dtype, usecols=cols, ndmin=2, comments=None)
+
+    def column(self, name):
+        if self.block is not None:
+            return self.block[:, self.index[name]]
+        if name not in self._text:
+            self._text[name] = np.char.strip(self._read([self.index[name]], str)[:, 0])
+        return self._text[name]
+
+    def numbers(self, names):
+        if self.block is not None or not names:
+            return super().numbers(names)
+        try:  # every cell a number (NaN included): one pass of the C reader
+            return self._read([self.index[n] for n in names], np.float64), []
+        except ValueError:  # missing cells or text somewhere: column by column, as text
+            pass
+        out = np.empty((len(self), len(names)), dtype=np.float64)
+        bad = []
+        for j, name in enumerate(names):
+            v = _text_numbers(self.column(name))
+            if v is None:
+                bad.append(name)
+                v = np.nan
+            out[:, j] = v
+        return out, bad
+
+
+def _csv_chunks(path, chunk_rows):
+    """(header, iterator of chunks) of a CSV (or, for .tsv, tab-separated) file, read as
+    lines, ``chunk_rows`` at a time."""
+    import csv
+    import gzip
+    import itertools
+
+    opener = gzip.open if str(path).lower().endswith(".gz") else open
+    delimiter = "\t" if str(path).lower().endswith((".tsv", ".tsv.gz")) else ","
+    with opener(path, "rt", newline="") as fh:
+        first = fh.readline()
+    header = next(csv.reader([first], delimiter=delimiter), None)
+    if not header:
+        raise ValueError(f"{path} is empty; expected a header line with the column names")
+    header = [h.strip() for h in header]
     if len(set(header)) != len(header):
         dup = sorted({h for h in header if header.count(h) > 1})
         raise ValueError(f"{path}: the header names column(s) {dup} more than once")
-    return header, (_Chunk(header=header, block=block) for block in it)
+
+    def chunks():
+        with opener(path, "rt", newline="") as fh:
+            fh.readline()
+            line = 2
+            while True:
+                lines = list(itertools.islice(fh, chunk_rows))
+                if not lines:
+                    return
+                yield _CsvChunk(header, lines, delimiter, line, path)
+                line += len(lines)
+
+    return header, chunks()
 
 
 def _parquet_chunks(path, chunk_rows):
