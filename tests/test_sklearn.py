@@ -1,12 +1,11 @@
 """radonml.sklearn: the Radon machine as scikit-learn meta-estimators (issue 5)."""
 
 import copy
-import warnings
 
 import numpy as np
 import pytest
 from sklearn.base import clone
-from sklearn.datasets import make_classification, make_regression
+from sklearn.datasets import make_classification
 from sklearn.linear_model import (
     LinearRegression,
     LogisticRegression,
@@ -420,7 +419,7 @@ def test_one_vs_one_svc_votes_as_libsvm(params):
     np.testing.assert_allclose(np.c_[rm.coef_, rm.intercept_], rows, rtol=1e-8, atol=1e-10)
     dec = X @ rows[:, :3].T + rows[:, 3]  # pair (i, j) > 0 votes for i: libsvm's convention
     votes = np.zeros((len(X), 4))
-    for p, (i, j) in enumerate([(i, j) for i in range(4) for j in range(i + 1, 4)]):
+    for p, (i, j) in enumerate([(a, b) for a in range(4) for b in range(a + 1, 4)]):
         votes[dec[:, p] > 0, i] += 1
         votes[dec[:, p] <= 0, j] += 1
     np.testing.assert_array_equal(ovo_votes(dec, 4), votes)

@@ -84,6 +84,8 @@ def plot_compare(results, *, ax=None, title=None, path=None, min_auc_span=0.01):
     if hi - lo < min_auc_span:
         mid = 0.5 * (lo + hi)
         ax.set_ylim(mid - 0.5 * min_auc_span, mid + 0.5 * min_auc_span)
+    lo_y, hi_y = ax.get_ylim()
+    ax.set_ylim(lo_y, hi_y + 0.12 * (hi_y - lo_y))  # room for the stacked labels under the title
     ax.ticklabel_format(axis="y", useOffset=False)
     if path is not None:
         fig.savefig(path, dpi=150)
