@@ -412,12 +412,6 @@ def exp_tradeoff(args):
 # ----------------------------------------------------------------------------- files
 
 
-def _peak_rss_mib():
-    import resource
-
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-
-
 def exp_files(args):
     """Reading one data set in each format: load_table (chunks, two passes, stratified split)
     against what a user without pandas reaches for (numpy.loadtxt, numpy.load, scikit-learn's
@@ -453,12 +447,13 @@ def exp_files(args):
     print("|---|---:|---|---:|---:|")
     for fmt, items in readers.items():
         for name, code in items:
-            script = ("import time, resource, numpy as np\nfrom radonml.datasets import load_table\n"
-                      f"t = time.perf_counter()\n{code}\nt = time.perf_counter() - t\n"
-                      "print(t, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)")
-            out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True,
-                                 env={**os.environ, "OMP_NUM_THREADS": "1"})
-            t, rss = map(float, out.stdout.split())
+            script = ("import time, numpy as np\nfrom radonml.datasets import load_table\n"
+                      f"t = time.perf_counter()\n{code}\nt = time.perf_counter() - t\nprint(t)")
+            # GNU time reports the child's peak RSS (ru_maxrss of a process forked from this big one would
+            # start at this process's peak)
+            out = subprocess.run(["/usr/bin/time", "-f", "%M", sys.executable, "-c", script], capture_output=True,
+                                 text=True, check=True, env={**os.environ, "OMP_NUM_THREADS": "1"})
+            t, rss = float(out.stdout.split()[-1]), float(out.stderr.split()[-1]) / 1024
             print(f"| {fmt} | {size[fmt]:.0f} | {name} | {t:.1f} | {rss:.0f} |", flush=True)
     import shutil
 

@@ -702,48 +702,74 @@ def _encode_chunk(schema: _Schema, chunk: "_Chunk", where: str):
 
 
 class _CsvChunk(_Chunk):
-    """A chunk of CSV lines. Lines with exactly one field per column and no quotes (the usual
-    case) are parsed by numpy's C reader, numeric columns straight to float64; other chunks
-    go through the csv module, which handles quotes and names a malformed line."""
+    """A chunk of CSV lines, parsed by numpy's C reader: all columns straight to float64 when
+    every cell is a number (the usual case: one read that also checks the number of fields);
+    otherwise numeric and text columns separately, after checking that every line has one
+    field per column and no quotes; the csv module handles the rest (quotes, and a malformed
+    line, which it names)."""
 
     def __init__(self, header, lines, delimiter, first_line, path):
-        self.header, self.delimiter = header, delimiter
+        self.header, self.delimiter, self.first_line, self.path = header, delimiter, first_line, path
         self.index = {h: j for j, h in enumerate(header)}
-        arr = np.array([line for line in lines if line.strip()], dtype=str)  # blank lines carry no row
-        simple = arr.size and (np.char.count(arr, delimiter) == len(header) - 1).all() and (
-            np.char.find(arr, '"') < 0).all()
-        self.columns, self.lines, self.block, self._text = None, arr, None, {}
-        if not simple:
-            import csv
-
-            rows = []
-            reader = csv.reader(lines, delimiter=delimiter)
-            for row in reader:
-                if not row or (len(row) == 1 and not row[0].strip()):
-                    continue
-                if len(row) != len(header):
-                    raise ValueError(f"{path}, line {first_line + reader.line_num - 1}: {len(row)} fields, but the "
-                                     f"header has {len(header)}")
-                rows.append(row)
-            self.block = np.char.strip(np.array(rows, dtype=str).reshape(len(rows), len(header)))
+        self.raw = lines
+        self.lines = [line for line in lines if line.strip()]  # blank lines carry no row
+        self.columns, self.block, self._all, self._text = None, None, None, {}
 
     def __len__(self):
-        return len(self.lines) if self.block is None else self.block.shape[0]
+        return len(self.lines)
 
     def _read(self, cols, dtype):
-        return np.loadtxt(self.lines, delimiter=self.delimiter, dtype=dtype, usecols=cols, ndmin=2, comments=None)
+        return np.loadtxt(self.lines, delimiter=self.delimiter, dtype=dtype, usecols=cols, ndmin=2, comments=None,
+                          quotechar='"')
+
+    def _floats(self) -> bool:
+        """Whether every cell is a number; on the first call, read them all or set up the rest."""
+        if self._all is None:
+            try:
+                self._all = self._read(None, np.float64)
+                if self._all.shape[1] != len(self.header):
+                    raise ValueError("field count")
+            except ValueError:
+                self._all = False
+                arr = np.array(self.lines, dtype=str)
+                simple = (np.char.count(arr, self.delimiter) == len(self.header) - 1).all() and (
+                    np.char.find(arr, '"') < 0).all()
+                if not simple:
+                    self.block = self._csv_block()
+        return self._all is not False
+
+    def _csv_block(self):
+        import csv
+
+        rows = []
+        reader = csv.reader(self.raw, delimiter=self.delimiter)
+        for row in reader:
+            if not row or (len(row) == 1 and not row[0].strip()):
+                continue
+            if len(row) != len(self.header):
+                raise ValueError(f"{self.path}, line {self.first_line + reader.line_num - 1}: {len(row)} fields, but "
+                                 f"the header has {len(self.header)}")
+            rows.append(row)
+        return np.char.strip(np.array(rows, dtype=str).reshape(len(rows), len(self.header)))
 
     def column(self, name):
+        j = self.index[name]
+        if self._floats():
+            return self._all[:, j]
         if self.block is not None:
-            return self.block[:, self.index[name]]
+            return self.block[:, j]
         if name not in self._text:
-            self._text[name] = np.char.strip(self._read([self.index[name]], str)[:, 0])
+            self._text[name] = np.char.strip(self._read([j], str)[:, 0])
         return self._text[name]
 
     def numbers(self, names):
-        if self.block is not None or not names:
+        if not names:
+            return np.empty((len(self), 0)), []
+        if self._floats():
+            return self._all[:, [self.index[n] for n in names]], []
+        if self.block is not None:
             return super().numbers(names)
-        try:  # every cell a number (NaN included): one pass of the C reader
+        try:  # the numeric columns hold numbers only
             return self._read([self.index[n] for n in names], np.float64), []
         except ValueError:  # missing cells or text somewhere: column by column, as text
             pass
