@@ -619,7 +619,7 @@ _CLASSIFIER_DOC = r"""The Radon machine (Kamp et al., 2017) with a linear scikit
     :math:`n` rows, height 1 and parts of at least :math:`c D` rows need
     :math:`n \ge c D (D + 3)`: for :math:`n = 50{,}000` and :math:`c = 10`,
     :math:`D \approx 65`. A few dozen to a hundred features at height 1 work well on
-    low-dimensional data (benchmarks/sklearn.md, section 6); ``min_samples`` should then be
+    low-dimensional data (benchmarks/sklearn.md, sections 7 and 8); ``min_samples`` should then be
     several times :math:`D`. scikit-learn's ``C`` (and ``alpha`` of Ridge) weighs a *sum* over
     rows: a part of :math:`n / r^h` rows is regularised :math:`r^h` times more strongly than
     one model on all rows with the same ``C``; raise ``C`` accordingly when the parts are
