@@ -7,6 +7,9 @@ Each subcommand prints a Markdown table and takes a few minutes on 2 cores:
     python benchmarks/experiments_sklearn.py robustness   # AUC against K corrupted base models
     python benchmarks/experiments_sklearn.py confidence   # spread of AUC over seeds (5th percentile)
     python benchmarks/experiments_sklearn.py memory       # 10^7 x 18 float64 through fit(n_jobs=2): peak memory
+    python benchmarks/experiments_sklearn.py kernel       # kernel Radon machine vs SVC(kernel="rbf"), times as n grows
+    python benchmarks/experiments_sklearn.py tradeoff     # kernel Radon machine: feature dimension against height
+    python benchmarks/experiments_sklearn.py files        # radonml.datasets.load_table against numpy/scikit-learn readers
 
 All times are wall-clock seconds measured side by side in one process; the worker pool is
 started (warm) before timing, as it is on a running cluster.
@@ -28,7 +31,7 @@ from sklearn.metrics import roc_auc_score
 from sklearn.svm import SVC
 from threadpoolctl import threadpool_limits
 
-from radonml.datasets import load_synthetic, make_synthetic
+from radonml.datasets import load_spheres, load_synthetic, make_synthetic
 from radonml.sklearn import RadonMachineClassifier, aggregate_parameters, linear_decision
 
 
@@ -317,6 +320,159 @@ def exp_memory(args):
     _ = psutil
 
 
+# ----------------------------------------------------------------------------- kernel
+
+
+def _kernel_machine(n_components, kind="nystroem", C=1.0, seed=0):
+    from sklearn.kernel_approximation import Nystroem, RBFSampler
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+    from sklearn.svm import LinearSVC
+
+    fmap = (Nystroem(n_components=n_components, random_state=seed) if kind == "nystroem"
+            else RBFSampler(gamma="scale", n_components=n_components, random_state=seed))
+    return make_pipeline(StandardScaler(), fmap, LinearSVC(C=C, random_state=seed))
+
+
+def _spheres(n_train, seed):
+    """make_spheres (4 features, label noise 0.1): n_train training rows and 20,000 test rows."""
+    return load_spheres(n_train + 20000, test_size=20000 / (n_train + 20000), seed=seed)
+
+
+def _time_rm(base, ds, n_jobs, height, seed):
+    with threadpool_limits(limits=1):
+        t0 = time.perf_counter()
+        rm = RadonMachineClassifier(base, height=height, n_jobs=n_jobs, random_state=seed).fit(ds.X_train, ds.y_train)
+        t = time.perf_counter() - t0
+    return t, _auc(rm, ds.X_test, ds.y_test), rm
+
+
+def exp_kernel(args):
+    """Side by side in one process, repeated: the exact SVC(kernel="rbf") (gamma="scale") and the
+    kernel Radon machine (StandardScaler + Nystroem(n_components) fitted once on all training
+    rows + LinearSVC per part, height 1), on make_spheres. Each repetition fits both on the same
+    data, one right after the other, so both see the same load; the ratio is taken per
+    repetition, and the median ratio is reported with its range."""
+    from sklearn.svm import SVC
+
+    base = _kernel_machine(args.n_components)
+    print(f"make_spheres (4 features, label noise 0.1; a linear model scores AUC 0.50), 20,000 test rows; "
+          f"kernel Radon machine = StandardScaler + Nystroem(n_components={args.n_components}) + LinearSVC, "
+          f"height 1, n_jobs={args.n_jobs}; central = SVC(kernel='rbf', gamma='scale'); {args.repeats} repetitions "
+          f"per size (both fitted in each, one after the other), medians\n")
+    print("| n_train | SVC [s] | SVC AUC | support vectors | RM [s] | RM AUC | ΔAUC | models | rows/part | "
+          "speed-up (median) | speed-up range |")
+    print("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+    _warm(args.n_jobs, base[-1], np.random.default_rng(0).standard_normal((200, args.n_components)),
+          np.arange(200) % 2)
+    for n_train in args.sizes:
+        ds = _spheres(n_train, args.seed)
+        ts, tr, ratios = [], [], []
+        for rep in range(args.repeats):
+            if n_train <= args.max_svc:
+                t0 = time.perf_counter()
+                svc = SVC(kernel="rbf").fit(ds.X_train, ds.y_train)
+                ts.append(time.perf_counter() - t0)
+                a_svc = _auc(svc, ds.X_test, ds.y_test)
+                n_sv = int(svc.n_support_.sum())
+            t, a_rm, rm = _time_rm(base, ds, args.n_jobs, 1, args.seed)
+            tr.append(t)
+            if ts:
+                ratios.append(ts[-1] / t)
+        if ts:
+            print(f"| {n_train} | {np.median(ts):.2f} | {a_svc:.4f} | {n_sv} | {np.median(tr):.2f} | {a_rm:.4f} | "
+                  f"{a_rm - a_svc:+.4f} | {rm.n_models_} | {n_train // rm.n_models_} | {np.median(ratios):.1f}× | "
+                  f"{min(ratios):.1f}× to {max(ratios):.1f}× |", flush=True)
+        else:
+            print(f"| {n_train} | (not run) | | | {np.median(tr):.2f} | {a_rm:.4f} | | {rm.n_models_} | "
+                  f"{n_train // rm.n_models_} | | |", flush=True)
+
+
+def exp_tradeoff(args):
+    """Feature dimension D against height: r = D + 3 parts per level, n / (D + 3)^h rows per part."""
+    ds = _spheres(args.n_train, args.seed)
+    print(f"make_spheres, {args.n_train} training rows, 20,000 test rows; StandardScaler + feature map + "
+          f"LinearSVC(C) per part, n_jobs={args.n_jobs}; central linear model on the same features for reference\n")
+    print("| feature map | D | h | models | rows/part | C | RM [s] | RM AUC | same features, central LinearSVC AUC |")
+    print("|---|---:|---:|---:|---:|---:|---:|---:|---:|")
+    for kind in args.maps:
+        for D in args.dims:
+            a_c = float("nan")
+            if args.central:
+                central = _kernel_machine(D, kind).fit(ds.X_train, ds.y_train)
+                a_c = _auc(central, ds.X_test, ds.y_test)
+            for h in (1, 2):
+                parts = (D + 3) ** h
+                if parts > args.n_train // 10:
+                    continue
+                for C in args.Cs:
+                    t, a, rm = _time_rm(_kernel_machine(D, kind, C=C), ds, args.n_jobs, h, args.seed)
+                    print(f"| {kind} | {D} | {h} | {rm.n_models_} | {args.n_train // rm.n_models_} | {C:g} | {t:.2f} | "
+                          f"{a:.4f} | {a_c:.4f} |", flush=True)
+
+
+# ----------------------------------------------------------------------------- files
+
+
+def exp_files(args):
+    """Reading one data set in each format: load_table (chunks, two passes, stratified split)
+    against what a user without pandas reaches for (numpy.loadtxt, numpy.load, scikit-learn's
+    load_svmlight_file), side by side on the same file, each in a fresh process (peak RSS)."""
+    import subprocess
+    import tempfile
+
+    from sklearn.datasets import dump_svmlight_file
+
+    n, p = args.n_rows, 18
+    X, y = make_synthetic(n, seed=0)
+    d = tempfile.mkdtemp(dir=args.tmp)
+    paths = {"csv": os.path.join(d, "d.csv"), "npz": os.path.join(d, "d.npz"), "svmlight": os.path.join(d, "d.svm")}
+    np.savetxt(paths["csv"], np.c_[X, y], delimiter=",", fmt="%.6g", header=",".join([f"f{j}" for j in range(p)] + ["y"]),
+               comments="")
+    np.savez(paths["npz"], X=X, y=y)
+    dump_svmlight_file(X, y, paths["svmlight"])
+    size = {k: os.path.getsize(v) / 2**20 for k, v in paths.items()}
+    readers = {
+        "csv": [("radonml load_table", f"load_table({paths['csv']!r}, 'y')"),
+                ("radonml load_table, memory map", f"load_table({paths['csv']!r}, 'y', memmap=True, memmap_dir={d!r})"),
+                ("numpy.loadtxt", f"np.loadtxt({paths['csv']!r}, delimiter=',', skiprows=1)")],
+        "npz": [("radonml load_table", f"load_table({paths['npz']!r})"),
+                ("radonml load_table, memory map", f"load_table({paths['npz']!r}, memmap=True, memmap_dir={d!r})"),
+                ("numpy.load", f"[np.load({paths['npz']!r})[k] for k in ('X', 'y')]")],
+        "svmlight": [("radonml load_table", f"load_table({paths['svmlight']!r})"),
+                     ("scikit-learn load_svmlight_file + toarray",
+                      f"__import__('sklearn.datasets').datasets.load_svmlight_file({paths['svmlight']!r})[0].toarray()")],
+    }
+    print(f"{n} x {p} synthetic rows (float64: {n * p * 8 / 2**20:.0f} MiB); each reader in a fresh process; "
+          "load_table also splits 20% off for testing\n")
+    print("| format | file [MiB] | reader | wall [s] | peak anonymous memory [MiB] |")
+    print("|---|---:|---|---:|---:|")
+    for fmt, items in readers.items():
+        for name, code in items:
+            # the peak of the process's anonymous memory (RssAnon), sampled every 20 ms: a memory map's
+            # file-backed pages are not in it, an array in memory is
+            script = ("import time, threading, numpy as np\nfrom radonml.datasets import load_table\n"
+                      "peak = [0]\n"
+                      "def anon():\n"
+                      "    for line in open('/proc/self/status'):\n"
+                      "        if line.startswith('RssAnon:'):\n"
+                      "            return int(line.split()[1]) / 1024\n"
+                      "def watch():\n"
+                      "    while True:\n"
+                      "        peak[0] = max(peak[0], anon())\n"
+                      "        time.sleep(0.02)\n"
+                      "threading.Thread(target=watch, daemon=True).start()\n"
+                      f"t = time.perf_counter()\nresult = {code}\nt = time.perf_counter() - t\n"
+                      "time.sleep(0.05)\nprint(t, max(peak[0], anon()))")
+            out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True,
+                                 env={**os.environ, "OMP_NUM_THREADS": "1"})
+            t, rss = map(float, out.stdout.split())
+            print(f"| {fmt} | {size[fmt]:.0f} | {name} | {t:.1f} | {rss:.0f} |", flush=True)
+    import shutil
+
+    shutil.rmtree(d)
+
+
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     sub = ap.add_subparsers(dest="exp", required=True)
@@ -349,10 +505,29 @@ def main(argv=None):
     s.add_argument("--height", default="auto", type=lambda v: v if v == "auto" else int(v))
     s.add_argument("--inputs", nargs="+", choices=("array", "memmap"), default=["array", "memmap"])
     s.add_argument("--tmp", default="/tmp")
+    s = sub.add_parser("kernel")
+    s.add_argument("--sizes", type=int, nargs="+", default=[5000, 10000, 20000, 50000, 100000, 200000])
+    s.add_argument("--max-svc", type=int, default=50000, help="largest n_train the exact SVC is fitted on")
+    s.add_argument("--n-components", type=int, default=30)
+    s.add_argument("--repeats", type=int, default=3)
+    s.add_argument("--n-jobs", type=int, default=2)
+    s.add_argument("--seed", type=int, default=0)
+    s = sub.add_parser("tradeoff")
+    s.add_argument("--n-train", type=int, default=50000)
+    s.add_argument("--maps", nargs="+", choices=("nystroem", "rbf"), default=["nystroem", "rbf"])
+    s.add_argument("--dims", type=int, nargs="+", default=[10, 30, 60, 100, 200])
+    s.add_argument("--Cs", type=float, nargs="+", default=[1.0])
+    s.add_argument("--central", action=argparse.BooleanOptionalAction, default=True,
+                   help="also fit LinearSVC on the same features centrally (slow at 10^6 rows)")
+    s.add_argument("--n-jobs", type=int, default=2)
+    s.add_argument("--seed", type=int, default=0)
+    s = sub.add_parser("files")
+    s.add_argument("--n-rows", type=int, default=1_000_000)
+    s.add_argument("--tmp", default="/tmp")
     args = ap.parse_args(argv)
     print(f"$ python benchmarks/experiments_sklearn.py {' '.join(sys.argv[1:] if argv is None else argv)}\n")
     {"svc": exp_svc, "linear": exp_linear, "robustness": exp_robustness, "confidence": exp_confidence,
-     "memory": exp_memory}[args.exp](args)
+     "memory": exp_memory, "kernel": exp_kernel, "tradeoff": exp_tradeoff, "files": exp_files}[args.exp](args)
 
 
 if __name__ == "__main__":

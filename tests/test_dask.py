@@ -51,13 +51,15 @@ def test_cluster_regressor(client, rng):
 
 
 def test_cli_on_a_running_scheduler(client, tmp_path):
-    common = ["compare", "--n-samples", "8000", "--seed", "2", "--n-jobs", "2", "--quiet", "--no-plot"]
+    common = ["compare", "--dataset", "synthetic", "--n-samples", "8000", "--seed", "2", "--n-jobs", "2", "--quiet",
+              "--no-plot"]
     assert main([*common, "--out", str(tmp_path / "loky")]) == 0
     address = client.scheduler.address
     assert main([*common, "--backend", "dask", "--scheduler", address, "--out", str(tmp_path / "dask")]) == 0
     a = json.loads((tmp_path / "loky" / "compare.json").read_text())
     b = json.loads((tmp_path / "dask" / "compare.json").read_text())
-    assert address in b["config"]["backend"]
+    a, b = a["regimes"][0], b["regimes"][0]
+    assert address in b["backend"]
     for ra, rb in zip(a["results"], b["results"]):
         assert ra["label"] == rb["label"]
         np.testing.assert_array_equal(ra["coef"], rb["coef"])

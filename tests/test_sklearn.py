@@ -1,12 +1,11 @@
 """radonml.sklearn: the Radon machine as scikit-learn meta-estimators (issue 5)."""
 
 import copy
-import warnings
 
 import numpy as np
 import pytest
 from sklearn.base import clone
-from sklearn.datasets import make_classification, make_regression
+from sklearn.datasets import make_classification
 from sklearn.linear_model import (
     LinearRegression,
     LogisticRegression,
@@ -326,12 +325,41 @@ def test_sample_weight_reaches_parts():
 # ----------------------------------------------------------------- errors
 
 
-def test_estimator_without_coef_is_rejected_at_fit():
-    X, y = make_classification(500, n_features=3, n_informative=3, n_redundant=0, random_state=0)
-    with pytest.raises(TypeError, match="coef_.*KNeighborsClassifier"):
-        RadonMachineClassifier(KNeighborsClassifier(), height=1).fit(X, y)
+class _CountingKNN(KNeighborsClassifier):
+    """k-NN that counts its fits (a real estimator without coef_)."""
+
+    fits = 0
+
+    def fit(self, X, y):
+        type(self).fits += 1
+        return super().fit(X, y)
+
+
+def test_estimator_without_coef_is_rejected_before_any_part_is_fitted():
+    X, y = make_classification(5000, n_features=3, n_informative=3, n_redundant=0, random_state=0)
+    _CountingKNN.fits = 0
+    with pytest.raises(TypeError, match=r"coef_.*_CountingKNN.*before fitting any part"):
+        RadonMachineClassifier(_CountingKNN(), height=2, random_state=0).fit(X, y)  # 36 parts
+    assert _CountingKNN.fits == 1  # one probe on 20 rows, no part
+    # scikit-learn's own non-linear models are refused without any fit
+    from sklearn.linear_model import RANSACRegressor
+    from sklearn.svm import SVR
+
+    with pytest.raises(TypeError, match=r"SVC\(kernel='rbf'\) has no coef_.*RBFSampler"):
+        RadonMachineClassifier(SVC(), height=1).fit(X, y)
+    with pytest.raises(TypeError, match=r"SVR\(kernel='poly'\) has no coef_"):
+        RadonMachineRegressor(SVR(kernel="poly"), height=1).fit(X, X[:, 0])
+    with pytest.raises(TypeError, match="RANSACRegressor has no coef_"):
+        RadonMachineRegressor(RANSACRegressor(), height=1).fit(X, X[:, 0])
     with pytest.raises(TypeError, match="estimator must be a scikit-learn estimator"):
         RadonMachineClassifier(object(), height=1).fit(X, y)
+    with pytest.raises(TypeError, match="RadonMachineClassifier needs a classifier.*the regressor Ridge"):
+        RadonMachineClassifier(Ridge(), height=1).fit(X, y)
+    with pytest.raises(TypeError, match="RadonMachineRegressor needs a regressor.*LogisticRegression"):
+        RadonMachineRegressor(LogisticRegression(), height=1).fit(X, X[:, 0])
+    # after fit, linear_parameters refuses a model without coef_ too
+    with pytest.raises(TypeError, match="coef_.*KNeighborsClassifier"):
+        linear_parameters(KNeighborsClassifier().fit(X, y))
 
 
 @pytest.mark.parametrize(
@@ -345,6 +373,10 @@ def test_estimator_without_coef_is_rejected_at_fit():
         ({"aggregation": "nope"}, ValueError, "aggregation must be one of"),
         ({"aggregation": 3}, TypeError, "aggregation must be a registered aggregator name or a callable"),
         ({"multiclass": "ovo"}, ValueError, "multiclass must be one of"),
+        ({"random_state": "abc"}, TypeError, "random_state must be None, an int seed >= 0.*got 'abc' of type str"),
+        ({"random_state": -3}, ValueError, "random_state must be None, an int seed >= 0"),
+        ({"random_state": 1.5}, TypeError, "random_state must be"),
+        ({"feature_map_samples": 100}, ValueError, "feature_map_samples=100 applies to a Pipeline"),
     ],
 )
 def test_bad_parameters(params, exc, msg):
@@ -366,10 +398,37 @@ def test_bad_sample_weight_and_too_few_samples_warns():
     np.testing.assert_allclose(rm.coef_, LogisticRegression().fit(X, y).coef_, rtol=1e-6)
 
 
-def test_ovo_svc_is_rejected():
-    X, y = make_classification(3000, n_features=3, n_informative=3, n_redundant=0, n_classes=3, random_state=0)
-    with pytest.raises(TypeError, match="coef_ cannot be set"):
-        RadonMachineClassifier(SVC(kernel="linear"), height=1).fit(X, y)
+@pytest.mark.parametrize("params", [{}, {"decision_function_shape": "ovo"}, {"break_ties": True}], ids=repr)
+def test_one_vs_one_svc_votes_as_libsvm(params):
+    """SVC(kernel="linear") on 4 classes: one coef_ row per class pair, aggregated pair by pair;
+    the aggregate votes as libsvm does. With one part (height 0) it is SVC itself."""
+    from radonml.sklearn._parameters import ovo_to_ovr, ovo_votes  # checked against SVC itself below
+
+    X, y = make_classification(4000, n_features=3, n_informative=3, n_redundant=0, n_classes=4,
+                               n_clusters_per_class=1, random_state=0)
+    base = SVC(kernel="linear", **params)
+    one = RadonMachineClassifier(base, height=0, random_state=0).fit(X[:600], y[:600])
+    svc = SVC(kernel="linear", **params).fit(X[:600][one.estimators_samples_[0]], y[:600][one.estimators_samples_[0]])
+    np.testing.assert_allclose(one.decision_function(X), svc.decision_function(X), rtol=1e-7, atol=1e-7)
+    np.testing.assert_array_equal(one.predict(X), svc.predict(X))
+    assert one.estimator_ is None  # SVC's coef_ cannot carry the aggregate
+    rm = RadonMachineClassifier(base, height=1, random_state=0).fit(X, y)
+    assert rm.coef_.shape == (6, 3) and rm.radon_number_ == 6 and rm.n_models_ == 6
+    models = np.stack([_vec(e) for e in rm.estimators_])  # (6 models, 6 pairs, 4)
+    rows = np.stack([radonml.radon_point(models[:, j, :]) for j in range(6)])
+    np.testing.assert_allclose(np.c_[rm.coef_, rm.intercept_], rows, rtol=1e-8, atol=1e-10)
+    dec = X @ rows[:, :3].T + rows[:, 3]  # pair (i, j) > 0 votes for i: libsvm's convention
+    votes = np.zeros((len(X), 4))
+    for p, (i, j) in enumerate([(a, b) for a in range(4) for b in range(a + 1, 4)]):
+        votes[dec[:, p] > 0, i] += 1
+        votes[dec[:, p] <= 0, j] += 1
+    np.testing.assert_array_equal(ovo_votes(dec, 4), votes)
+    if params.get("break_ties"):
+        expected = rm.classes_[np.argmax(ovo_to_ovr(dec, 4), axis=1)]
+    else:
+        expected = rm.classes_[np.argmax(votes, axis=1)]  # first class on a tie, as libsvm
+    np.testing.assert_array_equal(rm.predict(X), expected)
+    assert rm.score(X, y) > SVC(kernel="linear", **params).fit(X, y).score(X, y) - 0.02
 
 
 # ----------------------------------------------------------------- aggregate_estimators
@@ -421,12 +480,12 @@ def test_aggregate_estimators_errors():
         aggregate_estimators(models, "radon")  # 3 models < r = 7
 
 
-def test_docstring_examples():
+@pytest.mark.parametrize("module", ["_machine", "_parameters", "_aggregate"])
+def test_docstring_examples(module):
     import doctest
+    import importlib
 
-    import radonml.sklearn
-
-    res = doctest.testmod(radonml.sklearn, optionflags=doctest.ELLIPSIS)
+    res = doctest.testmod(importlib.import_module(f"radonml.sklearn.{module}"), optionflags=doctest.ELLIPSIS)
     assert res.attempted > 0 and res.failed == 0
 
 
@@ -512,3 +571,68 @@ def test_sample_weight_must_be_finite_and_non_negative(bad, msg):
         RadonMachineClassifier(height=1, random_state=0).fit(X, y, sample_weight=sw)
     with pytest.raises(ValueError, match="at least one non-zero"):
         RadonMachineClassifier(height=1, random_state=0).fit(X, y, sample_weight=np.zeros(300))
+
+
+# ----------------------------------------------------------------- options checked before the work (case 20)
+
+
+@pytest.mark.parametrize("height", [10**8, 10**3, 7])
+def test_a_height_too_large_is_refused_at_once(height):
+    """r^h parts for h = 10^8 is a number of ~48 million digits: refused before it is computed."""
+    import time
+
+    X = np.random.default_rng(0).standard_normal((600, 3))
+    t0 = time.perf_counter()
+    with pytest.raises(ValueError, match=rf"height={height} needs r\^height parts, at least 3\^{height}.*n = 600"):
+        RadonMachineClassifier(height=height).fit(X, (X[:, 0] > 0).astype(int))
+    assert time.perf_counter() - t0 < 5.0  # no r**h of tens of millions of digits
+    with pytest.raises(ValueError, match=rf"height={height} needs"):
+        RadonMachineRegressor(height=height).fit(X, X[:, 0])
+
+
+def test_largest_possible_height_is_still_checked_against_r():
+    X = np.random.default_rng(0).standard_normal((600, 3))  # r = 6: 6^3 = 216 <= 600 < 6^4, but 3^5 = 243 <= 600
+    with pytest.raises(ValueError, match=r"height=4 needs r\^height = 6\^4 = 1296 parts"):
+        RadonMachineRegressor(height=4).fit(X, X[:, 0])
+    assert RadonMachineRegressor(height=3, random_state=0).fit(X, X[:, 0]).n_models_ == 216
+
+
+def test_scalar_sample_weight_is_a_full_array():
+    X = np.random.default_rng(0).standard_normal((600, 3))
+    y = (X[:, 0] > 0).astype(int)
+    a = RadonMachineClassifier(random_state=0, min_samples=20).fit(X, y, sample_weight=2.0)
+    b = RadonMachineClassifier(random_state=0, min_samples=20).fit(X, y, sample_weight=np.full(600, 2.0))
+    assert a.height_ == 1
+    np.testing.assert_array_equal(a.coef_, b.coef_)
+    np.testing.assert_array_equal(a.intercept_, b.intercept_)
+    # and weight 2 everywhere is C doubled for every part (LogisticRegression minimises C * sum w_i loss_i + ||w||^2 / 2)
+    c = RadonMachineClassifier(LogisticRegression(C=2.0), random_state=0, min_samples=20).fit(X, y)
+    np.testing.assert_allclose(a.coef_, c.coef_, rtol=1e-4)
+    with pytest.raises(ValueError, match="Negative values"):
+        RadonMachineClassifier(random_state=0).fit(X, y, sample_weight=-1.0)
+
+
+def test_up_to_two_to_the_h_minus_one_corrupted_models_keep_the_radon_point_in_the_honest_hull():
+    """What radonml compare's robustness regime relies on: a group's Radon point leaves the hull
+    of its honest models only when both sides of its partition hold a corrupted point, so a tree
+    of height h needs 2^h corrupted leaves to leave the honest hull. Checked with an LP oracle
+    (scipy's linprog: is the point a convex combination of the honest models?)."""
+    from scipy.optimize import linprog
+
+    from radonml.attacks import corrupt
+
+    X, y = make_classification(6000, n_features=3, n_informative=3, n_redundant=0, random_state=3)
+    rm = RadonMachineClassifier(height=2, random_state=0).fit(X, y)  # r = 6, 36 models in R^4
+    models = rm.base_parameters_[:, 0, :]
+
+    def in_honest_hull(point, honest):
+        m = len(honest)
+        res = linprog(np.zeros(m), A_eq=np.vstack([honest.T, np.ones(m)]), b_eq=np.r_[point, 1.0],
+                      bounds=[(0, None)] * m, method="highs")
+        return res.status == 0
+
+    for seed in range(12):
+        out = corrupt(models, "sign_flip", f=3, scale=1e4, rng=seed)
+        point = aggregate_parameters(out.models, "radon", height=2, rng=seed)[0]
+        assert in_honest_hull(point, models[~out.byzantine]), seed
+        assert not in_honest_hull(out.models.mean(axis=0), models[~out.byzantine])  # the mean leaves it

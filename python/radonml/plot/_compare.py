@@ -3,7 +3,7 @@ averaging/median baselines (see radonml.plot)."""
 
 from __future__ import annotations
 
-__all__ = ["plot_compare"]
+__all__ = ["plot_compare", "plot_compare_regimes"]
 
 _STYLE = {
     "central": ("k", "*"),
@@ -74,6 +74,7 @@ def plot_compare(results, *, ax=None, title=None, path=None, min_auc_span=0.01):
     times = [r["train_time"] for r in results if r["train_time"] > 0]
     if times and max(times) / min(times) > 20:
         ax.set_xscale("log")
+    ax.margins(x=0.2)  # room for the labels right of the markers
     ax.set_xlabel("training wall time [s]")
     ax.set_ylabel("test ROC AUC")
     ax.set_title(title or "Radon machine vs. central learner and baselines")
@@ -83,7 +84,49 @@ def plot_compare(results, *, ax=None, title=None, path=None, min_auc_span=0.01):
     if hi - lo < min_auc_span:
         mid = 0.5 * (lo + hi)
         ax.set_ylim(mid - 0.5 * min_auc_span, mid + 0.5 * min_auc_span)
+    lo_y, hi_y = ax.get_ylim()
+    ax.set_ylim(lo_y, hi_y + 0.12 * (hi_y - lo_y))  # room for the stacked labels under the title
     ax.ticklabel_format(axis="y", useOffset=False)
+    if path is not None:
+        fig.savefig(path, dpi=150)
+    return fig
+
+
+def plot_compare_regimes(regimes, *, path=None, min_auc_span=0.01):
+    """One :func:`plot_compare` panel per regime of ``radonml compare``, side by side.
+
+    Parameters
+    ----------
+    regimes : sequence of dict
+        As in the ``"regimes"`` list of ``radonml compare``'s JSON: each with ``"results"``
+        (see :func:`plot_compare`), ``"title"`` and optionally ``"verdict"`` (shown under the
+        title).
+    path : str or path-like, optional
+        Save the figure there (PNG, 150 dpi).
+    min_auc_span : float, default 0.01
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+    """
+    import matplotlib.pyplot as plt
+
+    regimes = list(regimes)
+    if not regimes:
+        raise ValueError("regimes must hold at least one regime, got none")
+    for i, reg in enumerate(regimes):
+        if "results" not in reg:
+            raise ValueError(f"regimes[{i}] needs a 'results' key; got keys {sorted(reg)}")
+    fig, axes = plt.subplots(1, len(regimes), figsize=(6.0 * len(regimes), 4.6), constrained_layout=True,
+                             squeeze=False)
+    import textwrap
+
+    for ax, reg in zip(axes[0], regimes):
+        title = "\n".join(textwrap.wrap(reg.get("title", ""), 70))
+        if reg.get("verdict"):
+            title += "\n" + "\n".join(textwrap.wrap(reg["verdict"], 70))
+        plot_compare(reg["results"], ax=ax, title=title, min_auc_span=min_auc_span)
+        ax.title.set_fontsize(9)
     if path is not None:
         fig.savefig(path, dpi=150)
     return fig

@@ -1,0 +1,143 @@
+"""Aggregating linear estimators fitted elsewhere (private module of :mod:`radonml.sklearn`)."""
+
+from __future__ import annotations
+
+import copy
+
+import numpy as np
+from sklearn.base import BaseEstimator
+
+from ._feature_map import fitted_difference, split_pipeline
+from ._parameters import (
+    aggregate_parameters,
+    check_aggregation,
+    check_multiclass,
+    has_intercept,
+    linear_rows,
+    set_linear_rows,
+)
+
+__all__ = ["aggregate_estimators"]
+
+
+def aggregate_estimators(estimators, method="radon", *, multiclass="per_class", **options):
+    r"""Aggregate fitted linear estimators, e.g. trained at different sites, into one.
+
+    Every estimator is written as :math:`(w_i, b_i)` (``coef_`` with ``intercept_`` appended)
+    and the :math:`m` vectors are aggregated with :func:`radonml.aggregate` (per class row,
+    or jointly; see :class:`RadonMachineClassifier`). With ``method="radon"`` the iterated
+    Radon point's options (``height``, ``rng``, ``remainder`` of
+    :func:`radonml.iterated_radon_point`) are passed on. Per class, every row is aggregated
+    from the same models in the same groups: one seed (``rng`` itself when it is an int, else
+    one drawn from it) serves all rows. Give ``rng`` for a reproducible result.
+
+    Fitted :class:`~sklearn.pipeline.Pipeline` objects are aggregated by their last step,
+    which must be linear; their steps before the last (the feature map) must be **equal**
+    (the same classes, parameters and fitted attributes, e.g. one fitted scaler or random
+    feature map shared by all), since linear models on different feature maps live in
+    different spaces. The result is a pipeline with those steps and the aggregated last step.
+
+    Parameters
+    ----------
+    estimators : sequence of fitted estimators of one class
+        With equal ``coef_`` shapes, equal ``classes_`` (classifiers), equal
+        ``fit_intercept`` and, for pipelines, equal steps before the last.
+    method : str or callable, default "radon"
+        Any name of :func:`radonml.available_aggregators`, or a callable.
+    multiclass : {"per_class", "joint"}, default "per_class"
+    **options
+        Passed on to the aggregator.
+
+    Returns
+    -------
+    estimator
+        A copy of ``estimators[0]`` whose ``coef_`` and ``intercept_`` (of the last step, for
+        a pipeline) are the aggregate; the inputs are not modified.
+
+    Raises
+    ------
+    TypeError
+        Estimators of different classes, without ``coef_``, or whose ``coef_`` cannot be set
+        (libsvm's SVC: aggregate :func:`linear_parameters` with :func:`aggregate_parameters`).
+    ValueError
+        Different shapes, classes, ``fit_intercept`` or feature maps (naming the first
+        attribute that differs).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sklearn.linear_model import LinearRegression
+    >>> X = np.arange(8.0).reshape(-1, 1)
+    >>> a = LinearRegression().fit(X, 2 * X.ravel())
+    >>> b = LinearRegression().fit(X, 4 * X.ravel() + 2)
+    >>> m = aggregate_estimators([a, b], "mean")
+    >>> round(float(m.coef_[0]), 6), round(float(m.intercept_), 6)
+    (3.0, 1.0)
+
+    Pipelines that share their fitted scaler:
+
+    >>> from sklearn.pipeline import Pipeline
+    >>> from sklearn.preprocessing import StandardScaler
+    >>> scaler = StandardScaler().fit(X)
+    >>> pa = Pipeline([("scale", scaler), ("lr", LinearRegression().fit(scaler.transform(X), 2 * X.ravel()))])
+    >>> pb = Pipeline([("scale", scaler), ("lr", LinearRegression().fit(scaler.transform(X), 4 * X.ravel()))])
+    >>> aggregate_estimators([pa, pb], "mean").predict([[1.0]]).round(6).tolist()
+    [3.0]
+    """
+    check_multiclass(multiclass)
+    method = check_aggregation(method)
+    if isinstance(estimators, BaseEstimator) or not hasattr(estimators, "__len__"):
+        raise TypeError(f"estimators must be a sequence of fitted estimators, got {type(estimators).__name__}")
+    estimators = list(estimators)
+    if len(estimators) == 0:
+        raise ValueError("estimators must hold at least one fitted estimator, got an empty sequence")
+    first = estimators[0]
+    cls = type(first)
+    map0, final0 = split_pipeline(first)
+    has_icpt = has_intercept(final0)
+    rows = []
+    for i, e in enumerate(estimators):
+        if type(e) is not cls:
+            raise TypeError(f"estimators must all be of one class; estimators[0] is {cls.__name__}, "
+                            f"estimators[{i}] is {type(e).__name__}")
+        map_i, final_i = split_pipeline(e)
+        if type(final_i) is not type(final0):
+            raise TypeError(f"estimators must all end in one class; estimators[0] ends in {type(final0).__name__}, "
+                            f"estimators[{i}] in {type(final_i).__name__}")
+        if i > 0 and map0 is not None:
+            names0, names_i = [s[0] for s in first.steps], [s[0] for s in e.steps]
+            if names0 != names_i:
+                raise ValueError(f"estimators[{i}] has the steps {names_i}, estimators[0] has {names0}")
+            diff = fitted_difference(map0, map_i)
+            if diff:
+                raise ValueError(
+                    f"estimators[{i}] has another feature map (steps before the last) than estimators[0]: {diff}. "
+                    "Linear models on different feature maps live in different spaces and cannot be aggregated; "
+                    "fit the feature map once and share it among the models (RadonMachineClassifier and "
+                    "RadonMachineRegressor do this for a Pipeline estimator)"
+                )
+        if has_intercept(final_i) != has_icpt:
+            raise ValueError(
+                f"estimators[{i}] has fit_intercept={has_intercept(final_i)}, estimators[0] has {has_icpt}"
+            )
+        if hasattr(final0, "classes_") and not np.array_equal(getattr(final_i, "classes_", None), final0.classes_):
+            raise ValueError(
+                f"estimators[{i}] has classes_ {getattr(final_i, 'classes_', None)}, estimators[0] has {final0.classes_}"
+            )
+        rows.append(linear_rows(final_i, has_icpt, f"estimators[{i}]"))
+        if rows[-1].shape != rows[0].shape:
+            raise ValueError(
+                f"estimators[{i}].coef_ has shape {np.shape(final_i.coef_)}, estimators[0].coef_ has "
+                f"{np.shape(final0.coef_)}"
+            )
+    models = np.stack(rows)
+    agg = models[0] if len(estimators) == 1 else aggregate_parameters(models, method, multiclass=multiclass, **options)
+    out = copy.deepcopy(first)
+    _, out_final = split_pipeline(out)
+    if not set_linear_rows(out_final, agg, has_icpt):
+        raise TypeError(
+            f"{type(final0).__name__}'s coef_ cannot be set (it is computed from other fitted attributes), so the "
+            "aggregate cannot be returned as this class; aggregate radonml.sklearn.linear_parameters of the "
+            "models with radonml.sklearn.aggregate_parameters instead"
+        )
+    return out
