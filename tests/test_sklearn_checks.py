@@ -148,7 +148,11 @@ def test_every_linear_estimator_is_listed():
 SLOW = {"LogisticRegressionCV"}  # about 40 s: cross-validated fits in every part of every check
 
 
-@parametrize_with_checks([_machine(n) for n in BASES if n not in SLOW], expected_failed_checks=expected_failed_checks)
+# Declared failures are not strict here: the partition's weight failure shows only when the
+# check's data give height_ >= 1, and scikit-learn's checks use 15-30 rows, so most machines
+# have height_ = 0 (one base model on all rows) and then pass exactly as their base does.
+@parametrize_with_checks([_machine(n) for n in BASES if n not in SLOW], expected_failed_checks=expected_failed_checks,
+                         xfail_strict=False)
 @pytest.mark.filterwarnings("ignore::radonml.exceptions.FallbackWarning", "ignore::FutureWarning",
                             "ignore::sklearn.exceptions.ConvergenceWarning")
 def test_check_estimator_every_linear_base(estimator, check):
@@ -156,7 +160,8 @@ def test_check_estimator_every_linear_base(estimator, check):
 
 
 @pytest.mark.slow
-@parametrize_with_checks([_machine(n) for n in sorted(SLOW)], expected_failed_checks=expected_failed_checks)
+@parametrize_with_checks([_machine(n) for n in sorted(SLOW)], expected_failed_checks=expected_failed_checks,
+                         xfail_strict=False)
 @pytest.mark.filterwarnings("ignore::radonml.exceptions.FallbackWarning", "ignore::FutureWarning",
                             "ignore::sklearn.exceptions.ConvergenceWarning")
 def test_check_estimator_every_linear_base_slow(estimator, check):

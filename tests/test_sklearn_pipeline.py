@@ -267,6 +267,7 @@ _WEIGHTS = ("a partition is not a repetition of rows: a weight of 2 keeps a row 
                                min_samples=5, feature_map_samples=0.5, random_state=0),
     ],
     expected_failed_checks=lambda est: {"check_sample_weight_equivalence_on_dense_data": _WEIGHTS},
+    xfail_strict=False,  # the weight failure needs height_ >= 1, which the checks' small data rarely give
 )
 @pytest.mark.filterwarnings("ignore::radonml.exceptions.FallbackWarning", "ignore::sklearn.exceptions.ConvergenceWarning")
 def test_sklearn_contract_with_pipelines(estimator, check):

@@ -734,7 +734,7 @@ def _write_plot(regimes, path: str) -> None:
     C.use_file_backend()
     import matplotlib.pyplot as plt
 
-    from ..plot._compare import plot_compare_regimes
+    from ..plot import plot_compare_regimes
 
     plt.close(plot_compare_regimes(regimes, path=path))
 

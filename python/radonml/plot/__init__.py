@@ -4,7 +4,8 @@ Import is cheap: matplotlib is loaded when a figure is made. The figures of one 
 live together in a private module (``_compare``, ``_federated``, ``_lmc``); use them from
 :mod:`radonml.plot`:
 
-- ``radonml compare``: :func:`plot_compare` (training time against test AUC per method);
+- ``radonml compare``: :func:`plot_compare_regimes` (one panel per regime: speed-up,
+  robustness, no speed-up), :func:`plot_compare` (training time against test AUC per method);
 - ``radonml federated``: :func:`plot_claims` (one panel per claim of the essay),
   :func:`plot_accuracy_vs_communication` (Kamp et al. 2018's plot), :func:`plot_federated`
   (two panels), :func:`plot_accuracy_vs_bytes`, :func:`plot_divergence`;
@@ -12,7 +13,7 @@ live together in a private module (``_compare``, ``_federated``, ``_lmc``); use 
   :func:`plot_cumulative_barriers`, :func:`plot_robustness`, :func:`plot_subspace`.
 """
 
-from ._compare import plot_compare
+from ._compare import plot_compare, plot_compare_regimes
 from ._federated import (
     plot_accuracy_vs_bytes,
     plot_accuracy_vs_communication,
@@ -24,6 +25,7 @@ from ._lmc import plot_cumulative_barriers, plot_layerwise_barriers, plot_path, 
 
 __all__ = [
     "plot_compare",
+    "plot_compare_regimes",
     "plot_federated",
     "plot_accuracy_vs_bytes",
     "plot_divergence",
