@@ -9,6 +9,7 @@ pairs argument.
 """
 
 import math
+import os
 import subprocess
 import sys
 import textwrap
@@ -28,7 +29,7 @@ from radonml.radon import _distinct_groups, _leaves, radon_tree
 def _run(code, timeout=120, memory_limit=None):
     """Run code in a fresh interpreter (a hang fails the test instead of stalling the suite)."""
     pre = "import numpy as np, radonml, warnings\n"
-    if memory_limit:
+    if memory_limit and "libasan" not in os.environ.get("LD_PRELOAD", ""):  # ASan reserves terabytes of shadow
         pre += f"import resource; resource.setrlimit(resource.RLIMIT_AS, ({memory_limit}, {memory_limit}))\n"
     try:
         done = subprocess.run([sys.executable, "-c", pre + textwrap.dedent(code)], capture_output=True, text=True, timeout=timeout)
