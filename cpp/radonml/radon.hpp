@@ -937,6 +937,8 @@ inline void iterated_radon_point(const double* points, std::int64_t n_points, in
   for (int l = 0; l < height; ++l) {
     if (groups[l] < 1 || m / groups[l] < d + 2)
       throw std::invalid_argument("iterated_radon_point: every group must hold at least d + 2 points");
+    if (m / groups[l] >= std::numeric_limits<int>::max())
+      throw std::invalid_argument("iterated_radon_point: a group of 2^31 points or more");
     m = groups[l];
   }
   if (m != 1) throw std::invalid_argument("iterated_radon_point: the last level must have one group");
