@@ -474,6 +474,7 @@ def test_absurd_height_is_refused_before_any_work():
         (lambda: radonml.tree_height(10, 2, remainder="pad"), ValueError, r"remainder must be one of"),
         (lambda: radon_tree(10, 2, height=3), ValueError, r"height=3 is too large for 10 models"),
         (lambda: radon_tree(10, 0), ValueError, r"n_dims must be >= 1"),
+        (lambda: radon_tree(3, 2), ValueError, r"n_models must hold at least r = d \+ 2 = 4 models in dimension d = 2, got 3"),
         (lambda: radonml.tukey_depth(np.zeros(3), np.zeros((5, 3)), n_directions=10**12), ValueError, r"n_directions must be at most 10\*\*7, got 1000000000000"),
         (lambda: radonml.tukey_depth(np.zeros(3), np.zeros((5, 3)), rng="abc"), TypeError, r"rng must be"),
     ],

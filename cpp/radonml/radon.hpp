@@ -143,6 +143,19 @@ inline void coordinate_range(const double* const* rows, int r, int d, double* lo
   }
 }
 
+/// Ask for the cache lines of one row of d doubles (a hint; no effect on results).
+inline void prefetch_row(const double* x, int d) {
+#if defined(__GNUC__) || defined(__clang__)
+  const char* p = reinterpret_cast<const char*>(x);
+  const char* end = reinterpret_cast<const char*>(x + d);
+  for (; p < end; p += 64) __builtin_prefetch(p, 0, 0);
+  __builtin_prefetch(end - 1, 0, 0);
+#else
+  (void)x;
+  (void)d;
+#endif
+}
+
 /// s + c += x, compensated (Knuth's TwoSum): the rounding error of each
 /// addition is kept in c, so a sum of any number of terms is accurate to about
 /// one rounding of its value.
@@ -672,19 +685,6 @@ inline void trim_caller_workspace() {
   if (ws.bytes() > (std::size_t(32) << 20)) ws.release();
 }
 
-/// Ask for the cache lines of one row of d doubles (a hint; no effect on results).
-inline void prefetch_row(const double* x, int d) {
-#if defined(__GNUC__) || defined(__clang__)
-  const char* p = reinterpret_cast<const char*>(x);
-  const char* end = reinterpret_cast<const char*>(x + d);
-  for (; p < end; p += 64) __builtin_prefetch(p, 0, 0);
-  __builtin_prefetch(end - 1, 0, 0);
-#else
-  (void)x;
-  (void)d;
-#endif
-}
-
 /// One workspace per thread index of a parallel_for, kept for the whole call
 /// (and across the levels of the tree); index 0 is the calling thread's.
 class WorkspacePool {
@@ -749,13 +749,11 @@ void radon_groups(const GroupLayout& lay, std::int64_t b, std::int64_t e, int k,
       const std::int64_t s = lay.start(j0 + (l < cnt ? l : 0));  // spare lanes repeat lane 0
       for (int i = 0; i < k; ++i) rows[l * k + i] = row_of(s + i);
     }
-    if (prefetch && j0 + kLanes < e) {
-      const std::int64_t last = std::min<std::int64_t>(e, j0 + 2 * kLanes);
-      for (std::int64_t j = j0 + kLanes; j < last; ++j) {
+    if (prefetch)  // the next batch's rows: their memory latency overlaps this batch's arithmetic
+      for (std::int64_t j = j0 + kLanes, last = std::min<std::int64_t>(e, j0 + 2 * kLanes); j < last; ++j) {
         const std::int64_t s = lay.start(j);
         for (int i = 0; i < k; ++i) prefetch_row(row_of(s + i), d);
       }
-    }
     radon_lanes_any(d, k, rows, pts, want_lambda ? lams.data() : nullptr, ok);
     for (int l = 0; l < cnt; ++l) {
       if (ok[l]) {

@@ -442,18 +442,19 @@ def _spread_groups(n: int, r: int, h: int) -> list:
     return sizes[1:] + [1]
 
 
-def _resolve_tree(n: int, d: int, height, remainder: str):
-    """Validated (height, n_leaves, groups) of the tree, before any work."""
+def _resolve_tree(n: int, d: int, height, remainder: str, name: str = "points"):
+    """Validated (height, n_leaves, groups) of the tree, before any work. ``name`` is the
+    argument that gave the models (``points``, or ``n_models`` for radon_tree)."""
     r = d + 2
     if height is None:
         if n < r and remainder != "resample":
-            raise ValueError(f"points must hold at least r = d + 2 = {r} models in dimension d = {d}, got {n}")
+            raise ValueError(f"{name} must hold at least r = d + 2 = {r} models in dimension d = {d}, got {n}")
         h = max(tree_height(n, d, remainder=remainder), 1)
     else:
         h = check_int(height, "height", minimum=1)
     if remainder == "resample":
         if n < r:
-            raise ValueError(f"points must hold at least r = {r} models to form one group, got {n}")
+            raise ValueError(f"{name} must hold at least r = {r} models to form one group, got {n}")
         L = _power_at_most(r, h, r * (n - 1))  # r^(h-1) < n: no level made of resampled groups only
         if L is None:
             raise ValueError(
@@ -470,7 +471,7 @@ def _resolve_tree(n: int, d: int, height, remainder: str):
     need = f"{r}^{h} = {r**h}" if L is not None or h <= 64 else f"{r}^{h} > {n}"
     if remainder == "raise":
         if L != n:
-            raise ValueError(f"points must hold exactly r^height = {need} models with remainder='raise', got {n}")
+            raise ValueError(f"{name} must hold exactly r^height = {need} models with remainder='raise', got {n}")
     elif L is None:
         raise ValueError(
             f"height={h} is too large for {n} models: it needs r^height = {need} models (r = d + 2 = {r}); "
@@ -545,7 +546,7 @@ def radon_tree(n_models, n_dims, *, height=None, remainder: str = "spread") -> R
     n = check_int(n_models, "n_models", minimum=1)
     d = check_int(n_dims, "n_dims", minimum=1)
     _check_remainder(remainder)
-    h, L, groups = _resolve_tree(n, d, height, remainder)
+    h, L, groups = _resolve_tree(n, d, height, remainder, name="n_models")
     sizes, m = [], L
     for g in groups:
         sizes.append((m // g, -(-m // g)))
