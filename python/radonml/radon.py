@@ -499,10 +499,14 @@ def radon_tree(n_models, n_dims, *, height=None, remainder: str = "spread") -> R
                 \lceil n / (2r-1)^{h-1} \rceil\right),
 
       so every group holds :math:`r` to :math:`2r - 1` models whenever
-      :math:`n \le (2r-1)^h` (always for the default height once :math:`h \ge \log_2 r`,
-      e.g. :math:`10^6` models in :math:`\mathbb{R}^{10}`); otherwise (small :math:`n` just
-      below :math:`r^{h+1}`, or a height below the default) only the root group is larger,
-      up to :math:`\lceil n / (2r-1)^{h-1} \rceil` points. Groups stay as close to
+      :math:`n \le (2r-1)^h` (always for the default height once
+      :math:`h \ge \log r / \log(2 - 1/r)`, a little above :math:`\log_2 r`: e.g.
+      :math:`h \ge 4` for :math:`r = 12`, so :math:`10^6` models in :math:`\mathbb{R}^{10}`);
+      otherwise (:math:`n` just below :math:`r^{h+1}` for a small height, as 80 models in
+      :math:`\mathbb{R}^7`, or a height below the default) only the root group is larger, up
+      to :math:`\lceil n / (2r-1)^{h-1} \rceil` points, and its factor
+      :math:`\binom{k}{2}` in the bound grows with it (``"drop"`` keeps groups of :math:`r`
+      by leaving models out). Groups stay as close to
       :math:`r` as possible at the leaves, where their size matters most for the bound in
       :meth:`RadonTree.failure_bound`.
     - ``"drop"``: :math:`r^h` models drawn without replacement, groups of exactly
