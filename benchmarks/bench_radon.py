@@ -1,7 +1,8 @@
 """Radon-point engine benchmark: radonml against the approaches users would otherwise pick.
 
-    python benchmarks/bench_radon.py            # full tables (~6 minutes on 2 idle cores)
+    python benchmarks/bench_radon.py            # full tables (~8 minutes on 2 idle cores)
     python benchmarks/bench_radon.py --quick    # smaller groups, fewer rounds
+    python benchmarks/bench_radon.py --only iterated   # one table: batched, lu, groups, iterated, quality
 
 Tables printed (markdown, pasted into benchmarks/radon.md):
 
@@ -17,7 +18,13 @@ Tables printed (markdown, pasted into benchmarks/radon.md):
 2. One Radon point at d >= 300: GFLOP/s, counted as the (2/3)(d+1)^3 flops of an LU of the
    (d+1)-square block, against this machine's LAPACK LU (``scipy.linalg.lu_factor``) of a
    (d+1)-square matrix, on one thread (and on all threads).
-3. ``iterated_radon_point`` on 10^6 models in d = 10 against ``numpy.mean`` over the same array.
+3. ``radon_points`` on groups of k = r, r + 1 and 2r - 1 points (the groups of the default tree),
+   the SIMD kernel against the general path and the batched SVD, per group.
+4. ``iterated_radon_point`` on 10^6 models in d = 10 against ``numpy.mean`` over the same array:
+   the default tree that uses every model (``remainder="spread"``), ``"drop"`` (r^h models) and
+   ``"resample"``, wall clock (all cores) and process CPU time on one thread.
+5. What using every model buys: the estimation error of spread against drop (and the mean) on
+   heavy-tailed least-squares models.
 
 Timing: every method is timed in interleaved rounds (round k times all methods once) and the
 best round is kept, so load from other processes hits all methods alike. Each timing repeats
@@ -257,37 +264,154 @@ def table_lu(args):
     return "\n".join(lines)
 
 
+def table_groups(args):
+    """radon_points on groups of k = r .. 2r - 1 points (the spread tree's groups): the SIMD
+    kernel against the general path and the batched SVD, per group."""
+    rng = np.random.default_rng(3)
+    d = 10
+    g = 20_000 if not args.quick else 4_000
+    lines = [
+        f"| k points per group (d = {d}) | radonml, 1 thread | general path (no SIMD kernel), 1 thread | (a) SVD | SVD / radonml |",
+        "|---:|---:|---:|---:|---:|",
+    ]
+    for k in (d + 2, d + 3, 2 * d + 3):
+        G = rng.standard_normal((g, k, d))
+        methods = {
+            "kernel": lambda: _core.radon_points(G, 1),
+            "general": lambda: _core.radon_points(G, 1, 0, False),
+            "svd": lambda: svd_radon_points(G),
+        }
+        from threadpoolctl import threadpool_limits
+
+        with threadpool_limits(1):
+            t = interleaved(methods, args.rounds, args.min_time, clock=time.process_time)
+        us = {key: v / g * 1e6 for key, v in t.items()}
+        lines.append(
+            f"| {k} | {us['kernel']:.3f} us/group | {us['general']:.3f} us/group ({t['general']/t['kernel']:.1f}x) | "
+            f"{us['svd']:.2f} us/group | **{t['svd']/t['kernel']:.0f}x** |"
+        )
+    lines.append("")
+    lines.append(
+        f"{g:,} groups of Gaussian points, process CPU time on one thread (BLAS limited to one thread), best of "
+        f"{args.rounds} interleaved rounds. The SVD baseline takes the last right-singular vector (a different, "
+        "equally valid null vector for k > d + 2)."
+    )
+    return "\n".join(lines)
+
+
 def table_iterated(args):
-    from radonml.radon import _leaves
+    import warnings
+
+    from radonml.radon import _leaves, radon_tree
 
     rng = np.random.default_rng(2)
     n, d = (10**6, 10) if not args.quick else (2 * 10**5, 10)
     X = rng.standard_normal((n, d))
     r = d + 2
-    h = radonml.tree_height(n, d)
-    gen = np.random.default_rng(0)
-    leaves = _leaves(n, r, h, "drop", gen)
+    tree = radon_tree(n, d)
+    drop = radon_tree(n, d, remainder="drop")
+    res = radon_tree(n, d, remainder="resample")
+    groups = np.asarray(tree.groups, dtype=np.int64)
+    leaves = _leaves(n, r, tree.height, "spread", np.random.default_rng(0))
+
+    def dropped():
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            return radonml.iterated_radon_point(X, rng=0, remainder="drop")
+
     methods = {
         "mean": lambda: np.mean(X, axis=0),
-        "iterated": lambda: radonml.iterated_radon_point(X, rng=0),
-        "leaves": lambda: _leaves(n, r, h, "drop", np.random.default_rng(0)),
-        "core": lambda: _core.iterated_radon_point(X, leaves, r, h, 0),
+        "spread": lambda: radonml.iterated_radon_point(X, rng=0),
+        "perm": lambda: _core.random_permutation(n, 12345, 0),
+        "core": lambda: _core.iterated_radon_point(X, leaves, groups, 0),
+        "drop": dropped,
         "resample": lambda: radonml.iterated_radon_point(X, rng=0, remainder="resample"),
         "median": lambda: np.median(X, axis=0),
     }
     t = interleaved(methods, args.rounds * 2, args.min_time)
+
+    # process CPU time on one thread: the work per core, which load from other processes barely moves
+    def dropped_1t():
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            return radonml.iterated_radon_point(X, rng=0, remainder="drop", n_threads=1)
+
+    from radonml._validation import as_float_array
+
+    cpu = interleaved(
+        {
+            "mean": lambda: np.mean(X, axis=0),
+            "spread": lambda: radonml.iterated_radon_point(X, rng=0, n_threads=1),
+            "validate": lambda: as_float_array(X, "points", ndim=2),
+            "perm": lambda: _core.random_permutation(n, 12345, 1),
+            "core": lambda: _core.iterated_radon_point(X, leaves, groups, 1),
+            "drop": dropped_1t,
+        },
+        args.rounds,
+        args.min_time,
+        clock=time.process_time,
+    )
     base = t["mean"]
-    h_res = radonml.tree_height(n, d, remainder="resample")
+
+    def levels(tr):
+        return " / ".join(f"{g:,}x{lo}" if lo == hi else f"{g:,}x{lo}-{hi}" for g, (lo, hi) in zip(tr.groups, tr.group_sizes))
+
     lines = [
-        "| method | time | / numpy.mean |",
-        "|---|---:|---:|",
-        f"| `numpy.mean(X, axis=0)` | {base*1e3:.1f} ms | 1.00x |",
-        f"| `iterated_radon_point(X, rng=0)` (h = {h}: {r**h:,} of the {n:,} models, remainder='drop') | {t['iterated']*1e3:.1f} ms | **{t['iterated']/base:.2f}x** |",
-        f"| &nbsp;&nbsp;of which drawing the {r**h:,} leaves (`numpy.random.Generator.choice`) | {t['leaves']*1e3:.1f} ms | {t['leaves']/base:.2f}x |",
-        f"| &nbsp;&nbsp;of which the compiled tree (`_core.iterated_radon_point`) | {t['core']*1e3:.1f} ms | {t['core']/base:.2f}x |",
-        f"| `iterated_radon_point(X, rng=0, remainder='resample')` (h = {h_res}: every model, {r**h_res:,} leaves) | {t['resample']*1e3:.1f} ms | {t['resample']/base:.2f}x |",
-        f"| `numpy.median(X, axis=0)` (for scale) | {t['median']*1e3:.1f} ms | {t['median']/base:.2f}x |",
+        "| method | time | / numpy.mean | 1 thread, CPU time / numpy.mean CPU time |",
+        "|---|---:|---:|---:|",
+        f"| `numpy.mean(X, axis=0)` | {base*1e3:.1f} ms | 1.00x | 1.00x |",
+        f"| `iterated_radon_point(X, rng=0)` (default `remainder='spread'`: every one of the {n:,} models, h = {tree.height}, "
+        f"groups {levels(tree)}) | {t['spread']*1e3:.1f} ms | **{t['spread']/base:.2f}x** | {cpu['spread']/cpu['mean']:.2f}x |",
+        f"| &nbsp;&nbsp;of which validating the input (`isfinite`, one thread) | | | {cpu['validate']/cpu['mean']:.2f}x |",
+        f"| &nbsp;&nbsp;of which the leaf permutation (`_core.random_permutation`) | {t['perm']*1e3:.1f} ms | {t['perm']/base:.2f}x | {cpu['perm']/cpu['mean']:.2f}x |",
+        f"| &nbsp;&nbsp;of which the compiled tree (`_core.iterated_radon_point`) | {t['core']*1e3:.1f} ms | {t['core']/base:.2f}x | {cpu['core']/cpu['mean']:.2f}x |",
+        f"| `iterated_radon_point(X, rng=0, remainder='drop')` (h = {drop.height}: {drop.n_used:,} of the {n:,} models, "
+        f"{drop.n_left_out:,} left out) | {t['drop']*1e3:.1f} ms | {t['drop']/base:.2f}x | {cpu['drop']/cpu['mean']:.2f}x |",
+        f"| `iterated_radon_point(X, rng=0, remainder='resample')` (h = {res.height}: every model, {res.n_leaves:,} leaves) "
+        f"| {t['resample']*1e3:.1f} ms | {t['resample']/base:.2f}x | |",
+        f"| `numpy.median(X, axis=0)` (for scale) | {t['median']*1e3:.1f} ms | {t['median']/base:.2f}x | |",
+        "",
+        f"numpy.mean CPU time on one thread: {cpu['mean']*1e3:.1f} ms. On two otherwise idle cores the default "
+        f"would take about validate + (permutation + tree) / 2 = "
+        f"{(cpu['validate'] + (cpu['perm'] + cpu['core']) / 2) / cpu['mean']:.2f}x numpy.mean "
+        "(the permutation and the tree run on all cores, the validation on one).",
     ]
+    return "\n".join(lines)
+
+
+def table_quality(args):
+    """What using every model buys: estimation error and tail probability of the tree on
+    heavy-tailed least-squares models, spread (every model) against drop (r^h of them)."""
+    import warnings
+
+    d, n, trials = 3, 3000, 300 if not args.quick else 60
+    rng = np.random.default_rng(4)
+    w_star = np.linspace(1.0, -2.0, d)
+    errs = {"spread": [], "drop": [], "mean": []}
+    for k in range(trials):
+        Xs = rng.standard_normal((n, 12, d))
+        y = Xs @ w_star + rng.standard_t(1.5, size=(n, 12))
+        W = np.linalg.solve(np.einsum("nmi,nmj->nij", Xs, Xs), np.einsum("nmi,nm->ni", Xs, y)[..., None])[..., 0]
+        errs["spread"].append(np.sum((radonml.iterated_radon_point(W, rng=k) - w_star) ** 2))
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            errs["drop"].append(np.sum((radonml.iterated_radon_point(W, rng=k, remainder="drop") - w_star) ** 2))
+        errs["mean"].append(np.sum((W.mean(axis=0) - w_star) ** 2))
+    from radonml.radon import radon_tree
+
+    lines = [
+        f"| aggregate of {n:,} models in R^{d} | models used | median squared error | 90% quantile | 99% quantile |",
+        "|---|---:|---:|---:|---:|",
+    ]
+    used = {"spread": radon_tree(n, d).n_used, "drop": radon_tree(n, d, remainder="drop").n_used, "mean": n}
+    for key, label in (("spread", "`iterated_radon_point` (spread, default)"), ("drop", "`iterated_radon_point(remainder='drop')`"), ("mean", "`numpy.mean`")):
+        e = np.array(errs[key])
+        lines.append(f"| {label} | {used[key]:,} | {np.median(e):.2e} | {np.quantile(e, 0.9):.2e} | {np.quantile(e, 0.99):.2e} |")
+    lines.append("")
+    lines.append(
+        f"{trials} repetitions; each model is least squares on 12 examples with Student-t (1.5 degrees of freedom) "
+        "noise, so single models have heavy tails; squared error |w - w*|^2 of the aggregate."
+    )
     return "\n".join(lines)
 
 
@@ -296,7 +420,7 @@ def main(argv=None):
     ap.add_argument("--quick", action="store_true", help="smaller problems and fewer rounds")
     ap.add_argument("--rounds", type=int, default=None, help="interleaved timing rounds (default 5, quick 2)")
     ap.add_argument("--min-time", type=float, default=None, help="seconds per timing (default 0.2, quick 0.05)")
-    ap.add_argument("--only", choices=["batched", "lu", "iterated"], default=None)
+    ap.add_argument("--only", choices=["batched", "lu", "groups", "iterated", "quality"], default=None)
     ap.add_argument("--dims", type=int, nargs="+", choices=[2, 10, 50, 100, 300], default=None, help="dimensions of the first table")
     args = ap.parse_args(argv)
     args.rounds = args.rounds or (2 if args.quick else 4)
@@ -318,9 +442,15 @@ def main(argv=None):
     if args.only in (None, "lu"):
         print("### One Radon point vs LAPACK LU (GFLOP/s)\n")
         print(table_lu(args), "\n", flush=True)
+    if args.only in (None, "groups"):
+        print("### radon_points on groups of r to 2r - 1 points\n")
+        print(table_groups(args), "\n", flush=True)
     if args.only in (None, "iterated"):
         print("### iterated_radon_point vs numpy.mean on 10^6 models in d = 10\n")
         print(table_iterated(args), "\n", flush=True)
+    if args.only in (None, "quality"):
+        print("### Every model against drop: estimation error\n")
+        print(table_quality(args), "\n", flush=True)
     print(f"load average at the end {os.getloadavg()[0]:.1f}")
 
 

@@ -28,16 +28,19 @@ namespace {
 // ----------------------------------------------------------------- radon ---
 
 // first_solver (private, for tests): 0 = fast LU with checked fallbacks,
-// 1 = start at the full-pivot LU, 2 = column-pivoted QR only.
-py::tuple radon_points_py(DArray groups, int n_threads, int first_solver) {
-  if (groups.ndim() != 3) throw std::invalid_argument("groups must be a (g, r, d) array");
+// 1 = start at the full-pivot LU, 2 = column-pivoted QR only; fixed_kernel =
+// false skips the fixed-size SIMD kernel (the general path's LU instead).
+py::tuple radon_points_py(DArray groups, int n_threads, int first_solver, bool fixed_kernel) {
+  if (groups.ndim() != 3) throw std::invalid_argument("groups must be a (g, k, d) array");
   const auto g = groups.shape(0);
-  const int r = static_cast<int>(groups.shape(1));
+  if (groups.shape(1) > INT32_MAX || groups.shape(2) > INT32_MAX)
+    throw std::invalid_argument("groups: too many points per group or dimensions");
+  const int k = static_cast<int>(groups.shape(1));
   const int d = static_cast<int>(groups.shape(2));
-  if (d < 1 || r < d + 2) throw std::invalid_argument("groups must have r >= d + 2 and d >= 1");
+  if (d < 1 || k < d + 2) throw std::invalid_argument("groups must have k >= d + 2 points per group and d >= 1");
   if (first_solver < 0 || first_solver > 2) throw std::invalid_argument("first_solver must be 0, 1 or 2");
   DArray points({g, static_cast<py::ssize_t>(d)});
-  DArray lambdas({g, static_cast<py::ssize_t>(r)});
+  DArray lambdas({g, static_cast<py::ssize_t>(k)});
   py::array_t<std::int8_t> solvers(g);
   const double* src = groups.data();
   double* pts = points.mutable_data();
@@ -45,25 +48,41 @@ py::tuple radon_points_py(DArray groups, int n_threads, int first_solver) {
   std::int8_t* sol = solvers.mutable_data();
   {
     py::gil_scoped_release release;
-    radonml::radon_points(src, g, r, d, pts, lam, sol, n_threads, first_solver);
+    radonml::radon_points(src, g, k, d, pts, lam, sol, n_threads, first_solver, fixed_kernel);
   }
   return py::make_tuple(points, lambdas, solvers);
 }
 
-DArray iterated_radon_point_py(DArray points, IArray leaves, int r, int height, int n_threads) {
+// groups: the number of groups of each level of the tree, from the leaves up (ends with 1).
+DArray iterated_radon_point_py(DArray points, IArray leaves, IArray groups, int n_threads) {
   if (points.ndim() != 2) throw std::invalid_argument("points must be a (n, d) array");
-  if (leaves.ndim() != 1) throw std::invalid_argument("leaves must be a 1-d array");
+  if (leaves.ndim() != 1 || groups.ndim() != 1) throw std::invalid_argument("leaves and groups must be 1-d arrays");
+  if (points.shape(1) > INT32_MAX || groups.shape(0) > INT32_MAX) throw std::invalid_argument("points: too many dimensions");
   const auto n = points.shape(0);
   const int d = static_cast<int>(points.shape(1));
-  if (d < 1 || r < d + 2) throw std::invalid_argument("r must be >= d + 2");
+  const int height = static_cast<int>(groups.shape(0));
+  const auto L = leaves.shape(0);
+  if (L < 1) throw std::invalid_argument("leaves must not be empty");
   DArray out(d);
   const double* src = points.data();
   const std::int64_t* lv = leaves.data();
-  const auto L = leaves.shape(0);
+  const std::int64_t* gp = groups.data();
   double* o = out.mutable_data();
   {
     py::gil_scoped_release release;
-    radonml::iterated_radon_point(src, n, d, lv, L, r, height, o, n_threads);
+    radonml::iterated_radon_point(src, n, d, lv, L, gp, height, o, n_threads);
+  }
+  return out;
+}
+
+// A uniformly random permutation of 0..n-1 from a 64-bit seed (the tree's leaf order).
+IArray random_permutation_py(std::int64_t n, std::uint64_t seed, int n_threads) {
+  if (n < 0) throw std::invalid_argument("n must be >= 0");
+  IArray out(static_cast<py::ssize_t>(n));
+  std::int64_t* o = out.mutable_data();
+  {
+    py::gil_scoped_release release;
+    radonml::random_permutation(n, seed, o, n_threads);
   }
   return out;
 }
@@ -393,10 +412,12 @@ PYBIND11_MODULE(_core, m) {
       .value("col_piv_qr", radonml::RadonSolver::col_piv_qr);
 
   // ----------------------------------------------------------------- radon
+  m.attr("max_threads") = radonml::kMaxThreads;
   m.def("radon_points", &radon_points_py, py::arg("groups"), py::arg("n_threads") = 0,
-        py::arg("first_solver") = 0);
-  m.def("iterated_radon_point", &iterated_radon_point_py, py::arg("points"), py::arg("leaves"), py::arg("r"),
-        py::arg("height"), py::arg("n_threads") = 0);
+        py::arg("first_solver") = 0, py::arg("fixed_kernel") = true);
+  m.def("iterated_radon_point", &iterated_radon_point_py, py::arg("points"), py::arg("leaves"), py::arg("groups"),
+        py::arg("n_threads") = 0);
+  m.def("random_permutation", &random_permutation_py, py::arg("n"), py::arg("seed"), py::arg("n_threads") = 0);
 
   // ----------------------------------------- linear and deep-linear paths
   py::enum_<radonml::PathLoss>(m, "PathLoss", "Loss of linear_path_metrics (cpp/radonml/linear_path.hpp).")

@@ -211,17 +211,18 @@ def test_every_solver_path_is_certified(first_solver, kind, d):
 
 @pytest.mark.parametrize("d", range(1, 19))
 def test_every_fixed_size_kernel(d):
-    """r = d + 2 with d <= 16 runs a compile-time-size kernel; d = 17, 18 the general path."""
-    G = np.stack([make_points("gaussian", d, d + 2, s) for s in range(3)] + [make_points("integer", d, d + 2, 7)])
-    pts, lams, solvers = _core.radon_points(G, 1)
-    for k in range(G.shape[0]):
-        res = radonml.RadonPartition(point=pts[k], weights=lams[k], positive=lams[k] > 0)
-        check_certificate(G[k], res, lp=d <= 8)
-    # the kernel agrees with the general path (an extra point with lambda = 0 forces it)
-    wider = np.concatenate([G[:3], G[:3, :1]], axis=1)
-    pts2, lams2, _ = _core.radon_points(wider, 1)
-    np.testing.assert_allclose(pts2, pts[:3], rtol=0, atol=1e-12)
-    np.testing.assert_allclose(lams2[:, :-1], lams[:3], rtol=0, atol=1e-12)
+    """d <= 16 with d + 2 <= k <= 2d + 3 points runs the fixed-size SIMD kernel; d = 17, 18 and
+    larger groups the general path. Both are certified and agree (the kernel is the general
+    path's solver 0, eight groups at once)."""
+    for k in sorted({d + 2, d + 3, 2 * d + 3, 2 * d + 4}):
+        G = np.stack([make_points("gaussian", d, k, s) for s in range(3)] + [make_points("integer", d, k, 7)])
+        pts, lams, solvers = _core.radon_points(G, 1)
+        for j in range(G.shape[0]):
+            res = radonml.RadonPartition(point=pts[j], weights=lams[j], positive=lams[j] > 0)
+            check_certificate(G[j], res, lp=d <= 8)
+        general, lams2, _ = _core.radon_points(G[:3], 1, 0, False)
+        np.testing.assert_allclose(pts[:3], general, rtol=0, atol=1e-12)
+        np.testing.assert_allclose(lams[:3], lams2, rtol=0, atol=1e-12)
 
 
 def test_fallback_is_used_for_singular_block():
@@ -339,9 +340,11 @@ def test_thread_count_far_above_the_core_count():
 # ------------------------------------------------------------ iterated
 
 
+@pytest.mark.filterwarnings("ignore:iterated_radon_point. remainder='drop'")
 @pytest.mark.parametrize(
     "n, d, height, remainder",
-    [(16, 2, None, "drop"), (70, 2, 3, "drop"), (144, 10, 2, "raise"), (150, 10, None, "drop"), (30, 3, None, "resample"), (200, 1, 4, "drop")],
+    [(16, 2, None, "drop"), (70, 2, 3, "drop"), (144, 10, 2, "raise"), (150, 10, None, "drop"), (30, 3, None, "resample"), (200, 1, 4, "drop"),
+     (16, 2, None, "spread"), (70, 2, 3, "spread"), (150, 10, None, "spread"), (200, 1, 4, "spread"), (200, 1, 1, "spread")],
 )
 def test_iterated_point_lies_in_the_convex_hull(n, d, height, remainder):
     rng = np.random.default_rng(n + d)
@@ -369,7 +372,8 @@ def test_iterated_matches_a_python_reimplementation_of_the_tree():
     level = X[leaves]
     while level.shape[0] > 1:
         level = np.array([radonml.radon_point(level[i : i + r]) for i in range(0, level.shape[0], r)])
-    got = radonml.iterated_radon_point(X, height=h, rng=np.random.default_rng(9))
+    with pytest.warns(radonml.RadonmlWarning, match="leaves 375 out"):
+        got = radonml.iterated_radon_point(X, height=h, rng=np.random.default_rng(9), remainder="drop")
     assert np.array_equal(got, level[0])
 
 
@@ -386,6 +390,8 @@ def test_iterated_fixed_seeds_and_threads():
 def test_tree_height_and_remainder_policies():
     assert radonml.tree_height(144, 10) == 2
     assert radonml.tree_height(143, 10) == 1
+    assert radonml.tree_height(143, 10, remainder="drop") == 1
+    assert radonml.tree_height(10**6, 10) == radonml.tree_height(10**6, 10, remainder="drop") == 5
     assert radonml.tree_height(145, 10, remainder="resample") == 3
     assert radonml.tree_height(144, 10, remainder="resample") == 2
     from radonml.radon import _leaves
@@ -585,7 +591,7 @@ def _bad(fn, exc, match):
         (lambda: radonml.iterated_radon_point(np.zeros((20, 2)), height=40), ValueError, r"height=40 is too large"),
         (lambda: radonml.iterated_radon_point(np.zeros((20, 2)), height=0), ValueError, r"height must be >= 1, got 0"),
         (lambda: radonml.iterated_radon_point(np.zeros((20, 2)), height=2.0), TypeError, r"height must be an integer"),
-        (lambda: radonml.iterated_radon_point(np.zeros((20, 2)), remainder="pad"), ValueError, r"remainder must be one of \('drop', 'resample', 'raise'\), got 'pad'"),
+        (lambda: radonml.iterated_radon_point(np.zeros((20, 2)), remainder="pad"), ValueError, r"remainder must be one of \('spread', 'drop', 'resample', 'raise'\), got 'pad'"),
         (lambda: radonml.iterated_radon_point(np.zeros((20, 2)), rng="seed"), TypeError, r"rng must be None, an int seed or a numpy.random.Generator, got str"),
         (lambda: radonml.iterated_radon_point(np.full((20, 2), np.inf)), ValueError, r"points must be finite"),
         (lambda: radonml.iterated_radon_point(np.zeros((2, 4)), remainder="resample"), ValueError, r"points must hold at least r = 6 models to form one group, got 2"),

@@ -28,7 +28,7 @@ inline int resolve_threads(int n_threads) {
 
 /// Run fn(begin, end, thread_index) over [0, n) in contiguous chunks.
 ///
-/// Chunks (about 8 per thread, at least min_per_thread / 4 indices) are handed
+/// Chunks (about 32 per thread, at least min_per_thread / 4 indices) are handed
 /// out dynamically, so a thread that the OS runs less (a loaded machine) or
 /// that meets costlier items simply takes fewer chunks. Every index is
 /// processed by exactly one call, and callers write results per index, so
@@ -51,7 +51,7 @@ void parallel_for(std::ptrdiff_t n, int n_threads, std::ptrdiff_t min_per_thread
     return;
   }
   const std::ptrdiff_t chunk =
-      std::max<std::ptrdiff_t>(std::max<std::ptrdiff_t>(1, min_per_thread / 4), n / (8 * static_cast<std::ptrdiff_t>(t)));
+      std::max<std::ptrdiff_t>(std::max<std::ptrdiff_t>(1, min_per_thread / 4), n / (32 * static_cast<std::ptrdiff_t>(t)));
   std::atomic<std::ptrdiff_t> next{0};
   std::atomic<bool> failed{false};
   std::exception_ptr error;

@@ -115,7 +115,10 @@ def check_fraction(value, name: str, *, low: float = 0.0, high: float = 1.0, clo
 
 
 def check_n_threads(n_threads) -> int:
-    """None or -1 -> all cores (0 for the core); a positive integer otherwise."""
+    """Thread count for the compiled core: None or -1 -> all cores (0 for the core); a
+    positive integer otherwise, capped at the core's limit (``radonml._core.max_threads``,
+    256: more threads than that only cost memory). Bools, floats, 0 and values below -1 are
+    refused with a message naming ``n_threads``."""
     if n_threads is None:
         return 0
     n = check_int(n_threads, "n_threads")
@@ -123,7 +126,9 @@ def check_n_threads(n_threads) -> int:
         return 0
     if n < 1:
         raise ValueError(f"n_threads must be a positive integer, -1 or None (all cores), got {n}")
-    return n
+    from . import _core
+
+    return min(n, int(_core.max_threads))
 
 
 def check_rng(rng) -> np.random.Generator:
