@@ -13,6 +13,7 @@ import os
 import subprocess
 import sys
 import textwrap
+import warnings
 from math import comb
 
 import numpy as np
@@ -517,3 +518,14 @@ def test_extreme_scales_in_larger_groups():
         ref = radonml.radon_point(P, return_partition=True)
         np.testing.assert_allclose(res.weights, ref.weights, rtol=0, atol=1e-6 if scale < 1e-300 else 1e-10)
         assert np.isfinite(res.point).all()
+
+
+def test_exact_setting_gives_one_tree_under_every_policy_that_uses_each_model_once():
+    """With exactly r^h models (the Radon machine's setting) "drop" drops none: the tree, and so
+    the point, equals the default "spread" tree and "raise" for the same seed."""
+    X = np.random.default_rng(5).standard_normal((5**2, 3))
+    spread = radonml.iterated_radon_point(X, height=2, rng=11)
+    assert np.array_equal(spread, radonml.iterated_radon_point(X, height=2, rng=11, remainder="raise"))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # nothing is left out, so "drop" has nothing to warn about
+        assert np.array_equal(spread, radonml.iterated_radon_point(X, height=2, rng=11, remainder="drop"))

@@ -28,10 +28,12 @@ from .exceptions import (
 )
 from .radon import (
     RadonPartition,
+    RadonTree,
     iterated_radon_point,
     radon_number,
     radon_point,
     radon_points,
+    radon_tree,
     tree_height,
     tukey_depth,
 )
@@ -44,6 +46,8 @@ __all__ = [
     "radon_points",
     "iterated_radon_point",
     "tree_height",
+    "radon_tree",
+    "RadonTree",
     "tukey_depth",
     "RadonPartition",
     "aggregate",

@@ -585,15 +585,17 @@ def _leaves(n: int, r: int, height: int, remainder: str, rng: np.random.Generato
     """Leaf order of the aggregation tree: indices into the n models, grouped in order.
 
     "spread" and "raise" use every model once, in a uniformly random order drawn by the
-    compiled core (a seed from ``rng``; the same for every thread count)."""
-    if remainder in ("spread", "raise"):
+    compiled core (a seed from ``rng``; the same for every thread count). "drop" with exactly
+    r^height models drops none and takes the same order, so that the Radon machine's exact
+    setting gives the same tree under every policy that uses each model once."""
+    L = r**height
+    if remainder in ("spread", "raise") or (remainder == "drop" and n == L):
         if remainder == "raise" and n != r**height:
             raise ValueError(
                 f"points must hold exactly r^height = {r}^{height} = {r**height} models with remainder='raise', got {n}"
             )
         seed = int(rng.integers(0, 2**64, dtype=np.uint64))
         return _core.random_permutation(n, seed, n_threads)
-    L = r**height
     if remainder == "drop":
         if n < L:
             raise ValueError(
