@@ -114,24 +114,37 @@ def test_float32_local_steps_within_1e6_of_the_loop():
                                rtol=1e-6, atol=1e-6)
 
 
-def test_full_batch_steps_and_gradients_with_batchnorm():
-    model = _mlp_bn()
+@pytest.mark.parametrize("momentum", [0.1, None])
+def test_full_batch_steps_and_gradients_with_batchnorm(momentum):
+    model = _mlp_bn(momentum=momentum)
     shards, _, _ = _data(5, m=3)
     L = Learners(model, shards, lr=0.3, batch_size=None)
-    g = L.gradients()
-    L.local_step()
-    for i, (X, y) in enumerate(shards):
-        mod = copy.deepcopy(model).train()
-        loss = CE(mod(torch.as_tensor(X)), torch.as_tensor(y))
-        grads = dict(zip([n for n, _ in mod.named_parameters()], torch.autograd.grad(loss, list(mod.parameters()))))
-        for name, s in L.slices.items():
-            if name in grads:
-                np.testing.assert_allclose(g[i, s].numpy(), grads[name].reshape(-1).numpy(), rtol=1e-10, atol=1e-13)
-        # the buffer columns of a gradient: (b - b+) / lr, the statistics' change in SGD form
-        after = state_layout(mod).stack([state_arrays(mod)])[0]  # mod's statistics after its forward
-        cols = L.buffer_columns.numpy()
-        np.testing.assert_allclose(g[i, cols].numpy(), (L.theta0.numpy()[cols] - after[cols]) / 0.3, rtol=1e-9, atol=1e-12)
-        np.testing.assert_allclose(L.theta[i, cols].numpy(), after[cols], rtol=1e-12, atol=1e-14)
+    mods = [copy.deepcopy(model).train() for _ in shards]
+    for t, mask in enumerate(([True, False, True], [True, True, True])):  # counters differ at the second step
+        before = L.theta.clone()
+        g = L.gradients()
+        L.local_step(np.array(mask))
+        for i, (X, y) in enumerate(shards):
+            if not mask[i]:
+                continue
+            mod = mods[i]
+            stats = state_layout(mod).stack([state_arrays(mod)])[0]
+            loss = CE(mod(torch.as_tensor(X)), torch.as_tensor(y))
+            grads = dict(zip([n for n, _ in mod.named_parameters()], torch.autograd.grad(loss, list(mod.parameters()))))
+            with torch.no_grad():
+                for n, p in mod.named_parameters():
+                    p -= 0.3 * grads[n]
+            after = state_layout(mod).stack([state_arrays(mod)])[0]
+            for name, s in L.slices.items():
+                if name in grads:
+                    np.testing.assert_allclose(g[i, s].numpy(), grads[name].reshape(-1).numpy(), rtol=1e-10, atol=1e-13)
+            # the buffer columns of a gradient: (b - b+) / lr, the statistics' change in SGD form
+            cols = L.buffer_columns.numpy()
+            np.testing.assert_allclose(before[i, cols].numpy(), stats[cols], rtol=1e-12, atol=1e-14)
+            np.testing.assert_allclose(g[i, cols].numpy(), (stats[cols] - after[cols]) / 0.3, rtol=1e-9, atol=1e-12)
+            np.testing.assert_allclose(L.theta[i].numpy(), after, rtol=1e-10, atol=1e-13)
+        assert L.int_buffers["1.num_batches_tracked"].tolist() == [int(m[1].num_batches_tracked) for m in mods]
+    assert L.int_buffers["1.num_batches_tracked"].tolist() == [2, 1, 2]
 
 
 def test_evaluation_uses_running_statistics():

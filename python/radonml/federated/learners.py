@@ -57,7 +57,8 @@ def _check_model(model) -> nn.Module:
         raise ValueError("model must have parameters")
     names = {}
     for name, mod in model.named_modules(remove_duplicate=False):
-        if id(mod) in names and next(mod.parameters(recurse=False), None) is not None:
+        own = next(mod.parameters(recurse=False), None) is not None or next(mod.buffers(recurse=False), None) is not None
+        if id(mod) in names and own:
             raise ValueError(
                 f"model registers one module under two names ({names[id(mod)]!r} and {name!r}); torch.func.functional_call "
                 "cannot swap its tensors for each learner's. Use two modules and tie their parameters instead "
@@ -441,7 +442,7 @@ class Learners:
             offsets, sizes = offsets[rows], sizes[rows]
         k = th.shape[0]
         if self.batch_size is None:
-            bufs = [self._buffers(th[j : j + 1], None if rows is None else rows[j : j + 1]) for j in range(k)]
+            bufs = [self._buffers(th[j : j + 1], np.array([j]) if rows is None else rows[j : j + 1]) for j in range(k)]
             bufs = [{n: v[0] for n, v in b.items()} for b in bufs]
             Z = self._probes(k)
             g = torch.stack([
