@@ -4,6 +4,7 @@ them with the parameters (the one buffer policy, checked against radonml.torch.a
 bytes count them (issue 9 kind 2)."""
 
 import copy
+import pickle
 
 import numpy as np
 import pytest
@@ -99,9 +100,12 @@ def test_local_steps_update_running_statistics_as_a_loop_of_modules(build, n_fea
     assert float((L.theta[:, cols] - L.theta0[cols]).abs().min()) > 0
     for name, t in L.int_buffers.items():
         assert t.tolist() == [int(m.state_dict()[name]) for m in mods] == [5, 5, 6, 5]
-    for i, mod in enumerate(mods):  # learner_module rebuilds the same module
-        for k, v in state_arrays(L.learner_module(i)).items():
+    for i, mod in enumerate(mods):  # learner_module rebuilds the same module, a plain one
+        got = L.learner_module(i)
+        for k, v in state_arrays(got).items():
             np.testing.assert_allclose(v, state_arrays(mod)[k], rtol=1e-12, atol=1e-14)
+        assert not any("forward" in vars(sub) for sub in got.modules())
+    pickle.loads(pickle.dumps(L.learner_module(0)))
 
 
 def test_float32_local_steps_within_1e6_of_the_loop():
@@ -236,6 +240,12 @@ def test_minibatch_sgd_aggregates_the_statistics_updates():
     np.testing.assert_allclose(h.final_model[cols], _rows(mods)[:, cols].mean(0), rtol=1e-12, atol=1e-14)
     ref = aggregate_modules(mods, "mean")  # one step from one start: the mean of the local steps
     np.testing.assert_allclose(h.final_model, _rows([ref])[0], rtol=1e-10, atol=1e-13)
+    # gradients() changes no state unless asked to advance the integer buffers
+    before = (L.theta.clone(), L.int_buffers["1.num_batches_tracked"].clone())
+    L.gradients()
+    assert torch.equal(L.theta, before[0]) and torch.equal(L.int_buffers["1.num_batches_tracked"], before[1])
+    L.gradients(rows=[1, 3], advance=True)
+    assert L.int_buffers["1.num_batches_tracked"].tolist() == [0, 1, 0, 1] and torch.equal(L.theta, before[0])
 
 
 def test_assign_takes_the_lower_median_of_integer_buffers():

@@ -65,11 +65,21 @@ def _check_model(model) -> nn.Module:
                 "(second.weight = first.weight)"
             )
         names.setdefault(id(mod), name)
-    template = copy.deepcopy(model).train()
-    for mod in template.modules():
+    return copy.deepcopy(model).train()
+
+
+def _vmappable(template: nn.Module) -> nn.Module:
+    """``template`` itself, or a copy whose BatchNorm layers with ``momentum=None`` run
+    :func:`_cumulative_batch_norm_forward` (the model used for the vmapped local steps)."""
+    cumulative = [m for m in template.modules()
+                  if isinstance(m, nn.modules.batchnorm._BatchNorm) and m.momentum is None and m.track_running_stats]
+    if not cumulative:
+        return template
+    model = copy.deepcopy(template)
+    for mod in model.modules():
         if isinstance(mod, nn.modules.batchnorm._BatchNorm) and mod.momentum is None and mod.track_running_stats:
             mod.forward = types.MethodType(_cumulative_batch_norm_forward, mod)
-    return template
+    return model
 
 
 def _layout(template: nn.Module):
@@ -286,6 +296,7 @@ class Learners:
         self.int_buffers0 = {n: state[n].detach().clone() for n in self._int_names}
         self.int_nbytes = int(sum(t.numel() * t.element_size() for t in self.int_buffers0.values()))
         self._eval_template = copy.deepcopy(self.template).eval()
+        self._train_model = _vmappable(self.template)
 
     def _set_fam(self, fam, fam_layer, fam_probes) -> None:
         self.fam = _check_fam(fam)
@@ -320,7 +331,7 @@ class Learners:
 
         def _loss(th, Xb, yb, bufs, Z):
             params = self._unflatten(th, self._param_slices)
-            out = functional_call(self.template, {**params, **bufs} if bufs else params, (Xb,))
+            out = functional_call(self._train_model, {**params, **bufs} if bufs else params, (Xb,))
             value = self.loss(out, yb)
             if Z is not None:
                 value = value + fam * fam_penalty(self._fam_model, Xb, yb, loss_fn=self.loss, layer=self.fam_layer,
@@ -462,7 +473,7 @@ class Learners:
             new_float = torch.cat([bufs[n].reshape(k, -1) for n in self._buffer_slices], dim=1)
         return g, new_float, {n: bufs[n] for n in self._int_names}
 
-    def gradients(self, theta=None, rows=None) -> torch.Tensor:
+    def gradients(self, theta=None, rows=None, *, advance: bool = False) -> torch.Tensor:
         r"""One stochastic gradient per learner at ``theta`` (default: the current states), (m, d).
 
         ``rows`` (indices of learners, increasing) restricts the computation to those learners
@@ -474,16 +485,25 @@ class Learners:
         after the training forward pass (FedOpt's pseudo-gradient), so that
         :math:`\theta - \eta g` is the state after the local step, statistics included, and an
         aggregate of these rows aggregates the statistics' updates with the gradients.
-        Integer buffers are not advanced (:meth:`local_step` advances them).
+        Nothing of the learners' state changes, except with ``advance=True``: then the
+        learners' integer buffers become what the training forward pass leaves
+        (``num_batches_tracked + 1``), for a protocol that steps with gradients (distributed
+        mini-batch SGD; needed for BatchNorm with ``momentum=None``).
         """
         th = self.theta if theta is None else theta
         if rows is not None:
             rows = np.asarray(rows, dtype=np.int64)
             th = th[torch.as_tensor(rows)]
-        g, new_float, _ = self._step_parts(th, rows)
+        g, new_float, new_int = self._step_parts(th, rows)
         if new_float is not None:
             cols = self.buffer_columns
             g[:, cols] = (th[:, cols].detach() - new_float) / self.lr
+        if advance:
+            for n, v in new_int.items():
+                if rows is None:
+                    self.int_buffers[n] = v
+                else:
+                    self.int_buffers[n][torch.as_tensor(rows)] = v
         return g
 
     def local_step(self, mask=None):
