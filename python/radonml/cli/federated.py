@@ -62,7 +62,7 @@ EXAMPLES = (
     "radonml federated --protocols periodic,dynamic --delta 0.5 --split dirichlet --alpha 0.1",
     "radonml federated --protocols periodic,nosync --learners 20 --fraction 0.5 --method median --no-plot",
     "radonml federated --hidden 32,32 --protocols layerwise,periodic --layers 0,2",
-    "radonml federated --protocols periodic,nosync --fam 0.1",
+    "radonml federated --protocols periodic,nosync --fam 0.003",
 )
 CLAIMS = ("minibatch", "lr", "dynamic", "radon")
 

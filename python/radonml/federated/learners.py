@@ -311,8 +311,6 @@ class Learners:
                 self.template, fam_layer, need_matrix=True, what="fam_layer")
         except ValueError as exc:
             raise ValueError(f"fam_layer: {exc}") from None
-        if name not in self._param_slices:
-            raise ValueError(f"fam_layer {name!r} is tied to {self._aliases.get(name)!r}; name that parameter instead")
         fam_model = copy.deepcopy(self.template)
         bn = {f"{m}.{b}" if m else b for m, mod in fam_model.named_modules()
               if isinstance(mod, nn.modules.batchnorm._BatchNorm) for b, _ in mod.named_buffers(recurse=False)}
