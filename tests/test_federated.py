@@ -286,6 +286,25 @@ def test_dirichlet_retries_are_bounded_with_a_clear_error():
         split_dirichlet(y, 2, alpha=float("inf"))
 
 
+def test_dirichlet_counts_are_exact_at_representable_boundaries():
+    # issue 9 kind 5: a class of 100 examples dealt in proportions 0.29 / 0.71 gives 29 and 71
+    # (0.29 * 100 == 28.999999999999996 in floating point gave 28 and 72); a generator whose
+    # Dirichlet draw is fixed, everything else numpy's
+    class FixedDirichlet(np.random.Generator):
+        def __init__(self, p):
+            super().__init__(np.random.PCG64(0))
+            self.p = np.asarray(p)
+
+        def dirichlet(self, alpha, size=None):
+            return self.p.copy()
+
+    y = np.zeros(100, dtype=int)
+    for p, sizes in (([0.29, 0.71], [29, 71]), ([0.57, 0.43], [57, 43]), ([0.29, 0.29, 0.42], [29, 29, 42])):
+        assert any(float(q * 100) < k for q, k in zip(np.cumsum(p), np.cumsum(sizes)))  # a product rounds down
+        parts = split_dirichlet(y, len(p), alpha=1.0, rng=FixedDirichlet(p))
+        assert [len(q) for q in parts] == sizes
+
+
 def test_public_names():
     import radonml.federated as F
     from radonml.federated import claims, learners, protocols, simulation, splits
@@ -337,8 +356,9 @@ def test_bad_input(data):
         DynamicAveraging(delta=-1)
     with pytest.raises(ValueError, match="layer 'fc9' matches no parameter"):
         simulate(LayerwiseAveraging(["fc9"]), learners, steps=1)
-    with pytest.raises(ValueError, match="BatchNorm"):
-        Learners(nn.Sequential(nn.Linear(6, 3), nn.BatchNorm1d(3)), [(X, y)])
+    # BatchNorm models are simulated (tests/test_federated_batchnorm.py); buffers of another dtype are not
+    with pytest.raises(ValueError, match="buffer '1.running_mean' has dtype torch.float64, the parameters torch.float32"):
+        Learners(nn.Sequential(nn.Linear(6, 3), nn.BatchNorm1d(3).double()), [(X, y)])
     with pytest.raises(ValueError, match="mask must be a boolean array of shape \\(4,\\), got shape \\(3,\\)"):
         learners.local_step(np.ones(3, dtype=bool))
     with pytest.raises(ValueError, match="lr must be positive"):

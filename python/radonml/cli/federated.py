@@ -52,6 +52,8 @@ With --protocols, the named protocols side by side:
   oneshot    train alone, aggregate once with --oneshot-method (default the Radon point; with
              fewer learners than the Radon number d + 2, the geometric median, with a note)
   nosync     no communication
+--fam LAMBDA adds FAM, lambda times the relative flatness of the last linear layer, to every
+learner's local loss (protocols only).
 Prints a table; writes federated.json and federated.png to --out."""
 EXAMPLES = (
     "radonml federated",
@@ -60,6 +62,7 @@ EXAMPLES = (
     "radonml federated --protocols periodic,dynamic --delta 0.5 --split dirichlet --alpha 0.1",
     "radonml federated --protocols periodic,nosync --learners 20 --fraction 0.5 --method median --no-plot",
     "radonml federated --hidden 32,32 --protocols layerwise,periodic --layers 0,2",
+    "radonml federated --protocols periodic,nosync --fam 0.003",
 )
 CLAIMS = ("minibatch", "lr", "dynamic", "radon")
 
@@ -84,6 +87,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                  help="local SGD steps per learner (protocols; claim dynamic)")
     C.add_option(parser, "--lr", type=C.positive_float, default=0.2, metavar="RATE", help="local learning rate")
     C.add_option(parser, "--batch-size", type=C.positive_int, default=32, metavar="N", help="mini-batch size")
+    C.add_option(parser, "--fam", type=C.non_negative_float, default=0.0, metavar="LAMBDA",
+                 help="weight of FAM, the relative flatness of the last linear layer (one probe per step), in every "
+                      "learner's local loss; 0: plain SGD (protocols only)")
     C.add_option(parser, "--protocols", type=C.CommaList(choices=PROTOCOLS, what="protocol names"),
                  default=None, metavar="NAME,...",
                  help="protocols to run side by side, comma-separated (all: " + ",".join(PROTOCOLS) + "); "
@@ -167,7 +173,7 @@ def _build_learners(args, ds):
     model = F.make_mlp(ds.n_features, args.hidden, ds.n_classes, seed=args.seed)
     return F.make_learners(
         model, ds.X_train, ds.y_train, args.learners, split=args.split, alpha=args.alpha,
-        lr=args.lr, batch_size=args.batch_size, X_test=ds.X_test, y_test=ds.y_test, seed=args.seed,
+        lr=args.lr, batch_size=args.batch_size, X_test=ds.X_test, y_test=ds.y_test, seed=args.seed, fam=args.fam,
     )
 
 
@@ -221,7 +227,7 @@ def _print_table(rows) -> None:
 def _describe(args, ds, learners) -> str:
     return (f"{ds.name}, {len(ds.y_train)} training / {len(ds.y_test)} test examples, {args.learners} learners "
             f"({args.split}), MLP {'-'.join(map(str, [ds.n_features, *args.hidden, ds.n_classes]))} (d = {learners.d}), "
-            f"{args.steps} steps, lr {args.lr:g}, batch {args.batch_size}")
+            f"{args.steps} steps, lr {args.lr:g}, batch {args.batch_size}" + (f", FAM λ={args.fam:g}" if args.fam else ""))
 
 
 def _run_protocols(args, say, ds, learners) -> dict:
@@ -290,6 +296,8 @@ def run(args) -> int:
 
     for m in {args.method, args.oneshot_method}:
         resolve_aggregator(m)  # unknown names: a clean error before any work
+    if args.fam and not args.protocols:
+        raise ValueError("--fam applies to the learners of --protocols runs; the claims are measured without FAM")
     say = C.Reporter(args.quiet)
     t_start = time.perf_counter()
     with C.torch_threads(args.n_jobs):

@@ -13,7 +13,7 @@ from typing import List
 
 import numpy as np
 
-from .._validation import check_int, check_rng
+from .._validation import check_int, check_rng, fraction_to_count
 
 __all__ = ["split_iid", "split_dirichlet", "split_shards", "SPLITS", "split_indices"]
 
@@ -73,7 +73,9 @@ def _dirichlet_draw(y, classes, m: int, alpha: float, gen: np.random.Generator) 
     for c in classes:
         idx = gen.permutation(np.flatnonzero(y == c))
         p = gen.dirichlet(np.full(m, alpha))
-        cuts = (np.cumsum(p)[:-1] * idx.size).astype(int)
+        # learner i's part ends at the count of its cumulative proportion, exactly at boundaries
+        # (issue 9 kind 5); a partial sum may round a hair above 1
+        cuts = [fraction_to_count(min(float(q), 1.0), idx.size, name="cumulative proportion") for q in np.cumsum(p)[:-1]]
         for i, chunk in enumerate(np.split(idx, cuts)):
             parts[i].append(chunk)
     return [np.sort(np.concatenate(p)) for p in parts]
@@ -85,7 +87,11 @@ def split_dirichlet(y, n_learners, alpha=0.5, *, rng=None, min_size: int = 1, ma
     For every class :math:`c`, draw proportions :math:`p_c \sim \mathrm{Dirichlet}(\alpha
     \mathbf{1}_m)` and deal the class's examples (shuffled) to the learners in these
     proportions. Small :math:`\alpha` (0.1) gives learners that see few classes; large
-    :math:`\alpha` approaches iid. The whole split is redrawn, at most ``max_tries`` times,
+    :math:`\alpha` approaches iid. Learner :math:`i` gets the class's examples from position
+    :math:`\lfloor P_{i-1} n_c \rfloor` to :math:`\lfloor P_i n_c \rfloor` (:math:`P_i` the
+    cumulative proportions, :math:`n_c` the class size; the floor is exact where :math:`P_i` is
+    the double nearest to a fraction :math:`k/n_c`: 0.29 of 100 examples is 29, although
+    ``0.29 * 100 == 28.999999999999996``). The whole split is redrawn, at most ``max_tries`` times,
     until every learner holds at least ``min_size`` examples.
 
     Parameters
