@@ -21,6 +21,10 @@ Three layers, each with one job:
 - :class:`Attack` is an attack chosen once (name, ``f``, parameters): the object that the
   Radon machine, the federated simulator and the Flower examples accept.
 
+The attacks and where they come from: ALIE [1]_, IPM [2]_, Mimic [3]_, min-max and
+min-sum [4]_, Gaussian noise [5]_, sign flip [6]_, label flip [7]_ [6]_. The
+:doc:`attacks page </concepts/attacks>` of the documentation states each formula.
+
 All attacks are in one registry (:func:`available_attacks`, :func:`attack_info`,
 :func:`register_attack`), so a benchmark can iterate over every attack as it does over every
 aggregator.

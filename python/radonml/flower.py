@@ -194,7 +194,7 @@ def _flagged(msg: Message, key: str) -> bool:
 
 
 class FedAggregate(FedAvg):
-    """Flower strategy that aggregates the clients' arrays with any radonml aggregator.
+    r"""Flower strategy that aggregates the clients' arrays with any radonml aggregator.
 
     Parameters
     ----------

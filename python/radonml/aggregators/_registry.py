@@ -362,21 +362,21 @@ def aggregate(models, method="radon", *, weights=None, **options) -> np.ndarray:
     definition allows; ``f`` is the number of Byzantine models tolerated, and rules that
     need it check :math:`n` against their condition:
 
-    ======================  =====================================================  ========  ==============
-    method                  definition                                             weights   condition
-    ======================  =====================================================  ========  ==============
-    ``"radon"``             iterated Radon point (Kamp et al. 2017)                no        n >= d + 2
-    ``"mean"``              :math:`\sum_i w_i x_i / \sum_i w_i` (FedAvg)            yes
-    ``"median"``            coordinate-wise (weighted) median                      yes
-    ``"trimmed_mean"``      drop ``beta`` (or ``f`` models) per end, per coord.     yes       n > 2f
-    ``"meamed"``            mean of the n - f values nearest the median            no        n >= 2f + 1
-    ``"geometric_median"``  :math:`\arg\min_z \sum_i w_i \lVert z - x_i\rVert`      yes
-    ``"krum"``              the model of least Krum score (Blanchard et al. 2017)  no        n >= 2f + 3
-    ``"multi_krum"``        mean of the m least-scored models                      yes       n >= 2f + 3
-    ``"bulyan"``            Krum-type selection, then a trimmed mean (2018)        no        n >= 4f + 3
-    ``"centered_clipping"`` iterated clipped mean around a centre (2021)           yes
-    ``"mda"``               mean of the n - f models of least diameter             yes       n >= 2f + 1
-    ======================  =====================================================  ========  ==============
+    =======================  =======================================================  ========  ==============
+    method                   definition                                               weights   condition
+    =======================  =======================================================  ========  ==============
+    ``"radon"``              iterated Radon point (Kamp et al. 2017)                  no        n >= d + 2
+    ``"mean"``               :math:`\sum_i w_i x_i / \sum_i w_i` (FedAvg)             yes
+    ``"median"``             coordinate-wise (weighted) median                        yes
+    ``"trimmed_mean"``       drop ``beta`` (or ``f`` models) per end, per coord.      yes       n > 2f
+    ``"meamed"``             mean of the n - f values nearest the median              no        n >= 2f + 1
+    ``"geometric_median"``   :math:`\arg\min_z \sum_i w_i \lVert z - x_i\rVert`       yes
+    ``"krum"``               the model of least Krum score (Blanchard et al. 2017)    no        n >= 2f + 3
+    ``"multi_krum"``         mean of the m least-scored models                        yes       n >= 2f + 3
+    ``"bulyan"``             Krum-type selection, then a trimmed mean (2018)          no        n >= 4f + 3
+    ``"centered_clipping"``  iterated clipped mean around a centre (2021)             yes
+    ``"mda"``                mean of the n - f models of least diameter               yes       n >= 2f + 1
+    =======================  =======================================================  ========  ==============
 
     Pre-aggregators (:func:`available_preaggregators`) compose with any aggregator,
     left to right: ``"nnm>krum"``, ``"bucketing>geometric_median"``, ``"arc>nnm>mean"``.

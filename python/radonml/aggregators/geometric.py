@@ -1,7 +1,9 @@
 r"""Aggregators defined by distances to a moving centre: the geometric median (Weiszfeld)
 and centered clipping.
 
-Both run in the compiled core on data scaled by an exact power of two, so no raw
+The geometric median is computed by Weiszfeld's iterations [1]_ with Vardi and Zhang's
+modification at the data points [2]_; it is the aggregation of RFA [3]_. Centered clipping is
+Karimireddy et al.'s [4]_. Both run in the compiled core on data scaled by an exact power of two, so no raw
 coordinate is squared: they are scale-equivariant from 1e-170 to 1e300.
 
 References
