@@ -64,8 +64,29 @@ SUBMODULES = (
 )
 
 
-def public_objects():
+def _import(name, missing):
+    """Import a module; None (and its name added to ``missing``) when an optional
+    dependency (torch, flwr) is not installed."""
+    try:
+        return importlib.import_module(name)
+    except ModuleNotFoundError as err:
+        if err.name is not None and err.name.split(".")[0] in OPTIONAL_DEPENDENCIES:
+            missing.append(name)
+            return None
+        raise
+
+
+OPTIONAL_DEPENDENCIES = ("torch", "flwr", "ray")
+
+
+def public_objects(missing=None):
     """``{qualified documented name: object}`` for every name in a public ``__all__``.
+
+    Parameters
+    ----------
+    missing : list, optional
+        Receives the names of the modules skipped because an optional dependency (torch,
+        flwr) is not installed; without it, such a module raises.
 
     Returns
     -------
@@ -75,9 +96,12 @@ def public_objects():
         Every other public name (``"radonml.aggregators.distance.krum"``) to its documented
         name; a name that no namespace exports maps to None.
     """
+    skipped = [] if missing is None else missing
     documented, by_id = {}, {}
     for ns in NAMESPACES:
-        mod = importlib.import_module(ns)
+        mod = _import(ns, skipped) if missing is not None else importlib.import_module(ns)
+        if mod is None:
+            continue
         for name in mod.__all__:
             obj = getattr(mod, name)
             key = id(obj)
@@ -86,7 +110,9 @@ def public_objects():
                 documented[f"{ns}.{name}"] = obj
     elsewhere = {}
     for sub in SUBMODULES:
-        mod = importlib.import_module(sub)
+        mod = _import(sub, skipped) if missing is not None else importlib.import_module(sub)
+        if mod is None:
+            continue
         for name in mod.__all__:
             obj = getattr(mod, name)
             key = id(obj)

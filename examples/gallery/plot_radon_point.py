@@ -29,7 +29,8 @@ def draw_hull(ax, pts, color, label):
         ax.add_patch(Polygon(hull, closed=True, alpha=0.25, color=color, label=label))
     elif len(pts) == 2:
         ax.plot(pts[:, 0], pts[:, 1], color=color, lw=3, alpha=0.6, label=label)
-    ax.scatter(pts[:, 0], pts[:, 1], color=color, s=60, zorder=3)
+    ax.scatter(pts[:, 0], pts[:, 1], color=color, s=60 if len(pts) > 1 else 500, zorder=3,
+               label=label if len(pts) == 1 else None)
 
 
 # %%
@@ -52,7 +53,7 @@ for ax, (title, points) in zip(axes, configurations.items()):
     ax.scatter(*part.point, marker="*", s=300, color="black", zorder=4, label="Radon point")
     ax.set_title(title)
     ax.set_aspect("equal")
-    ax.legend(loc="upper left", fontsize=8)
+    ax.legend(loc="upper right", fontsize=8)
     print(f"{title}: weights {np.round(part.weights, 3)}, point {np.round(part.point, 3)}")
     # the point is the same convex combination from both sides
     assert np.allclose(part.weights[part.positive] @ I, -part.weights[~part.positive] @ J)

@@ -1,4 +1,4 @@
-"""Aggregate PyTorch modules with any aggregator of the registry (SPEC §2, §3).
+"""Aggregate PyTorch modules with any aggregator of the registry (:doc:`/concepts/aggregators`).
 
 A module's *parameters* (``module.parameters()``, in registration order) are flattened into
 one vector per model, the vectors are stacked into an ``(m, d)`` float64 array and combined

@@ -3,7 +3,7 @@ r"""Deep linear networks :math:`f(X) = X W_1 W_2 \cdots W_L` along (partial) int
 With the squared loss :math:`L(W) = \frac1n \lVert X W_1\cdots W_L - Y\rVert_F^2`, interpolating a
 set S of k layers, :math:`W_l(\alpha) = (1-\alpha)W_l^A + \alpha W_l^B` for :math:`l \in S` and the
 other layers from a base model, makes the end-to-end matrix a polynomial of degree k in
-:math:`\alpha` and the loss one of degree 2k (SPEC §5). One layer gives a convex quadratic;
+:math:`\alpha` and the loss one of degree 2k (:doc:`/concepts/lmc`). One layer gives a convex quadratic;
 the whole network a polynomial of degree 2L, which can have a barrier. radonml computes that
 polynomial exactly in the compiled core and maximizes it through the real roots of its
 derivative, so barriers are exact, not read off a grid.
@@ -241,7 +241,7 @@ def exact_barrier(X, Y, weights_a, weights_b, *, layers=None, base: str = "a", k
     r"""Exact loss barrier of a deep linear network along a (partial) interpolation path.
 
     The loss :math:`L(\alpha)` is the degree-2k polynomial of :func:`path_polynomial`. With
-    reference losses :math:`L_A, L_B` the barrier (SPEC §5) is
+    reference losses :math:`L_A, L_B` the barrier (:doc:`/concepts/lmc`) is
 
     - ``"linear"``: :math:`\max_{\alpha\in[0,1]} L(\alpha) - (1-\alpha)L_A - \alpha L_B`,
     - ``"mean"``: :math:`\max_{\alpha\in[0,1]} L(\alpha) - \tfrac12(L_A + L_B)`,

@@ -1,5 +1,5 @@
 r"""Layer-wise and cumulative barriers: interpolate one layer, or the first (last) c layers, and
-measure the barrier against the full endpoint models (SPEC §5; Adilova et al., 2024).
+measure the barrier against the full endpoint models (Adilova et al., 2024; :doc:`/concepts/lmc`).
 
 References
 ----------
@@ -77,7 +77,7 @@ def _store(paths, barriers, index, shape, alphas, metrics, endpoints):
 
 @dataclass
 class LayerwiseResult(JSONMixin):
-    r"""Barriers of single-layer paths against the full endpoint models (SPEC §5).
+    r"""Barriers of single-layer paths against the full endpoint models (:doc:`/concepts/lmc`).
 
     Attributes
     ----------
@@ -179,7 +179,7 @@ def layerwise_barriers(model_a: nn.Module, model_b: nn.Module, evaluate, *, base
 
 @dataclass
 class CumulativeResult(JSONMixin):
-    r"""Barriers of interpolating the first (or last) 1, 2, ..., L layers (SPEC §5).
+    r"""Barriers of interpolating the first (or last) 1, 2, ..., L layers (:doc:`/concepts/lmc`).
 
     Attributes
     ----------

@@ -1,4 +1,4 @@
-"""Linear models along the straight path between two weight vectors (SPEC §5), fast and exact.
+"""Linear models along the straight path between two weight vectors (:doc:`/concepts/lmc`), fast and exact.
 
 For :math:`\\theta(\\alpha) = (1-\\alpha)\\theta_A + \\alpha\\theta_B` a linear model's outputs are
 affine in :math:`\\alpha`: :math:`z(\\alpha) = (1-\\alpha) z_A + \\alpha z_B` with

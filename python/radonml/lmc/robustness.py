@@ -1,5 +1,5 @@
 r"""Robustness of each layer: moving toward the other model vs. random directions of the same
-norm (SPEC §5; Adilova et al., 2024, who find the averaging direction far more harmful).
+norm (Adilova et al., 2024, who find the averaging direction far more harmful).
 
 References
 ----------
@@ -66,7 +66,7 @@ def _norm(d: Dict[str, torch.Tensor]) -> float:
 def perturbation_robustness(model_a: nn.Module, model_b: nn.Module, evaluate, *, n_draws: int = 5, rng=None,
                             alphas=None, layers=None, groups=None, chunk_size=None, align=None, align_data=None,
                             bn_data=None) -> RobustnessResult:
-    r"""Robustness of each layer to random perturbations vs. the averaging direction (SPEC §5).
+    r"""Robustness of each layer to random perturbations vs. the averaging direction (:doc:`/concepts/lmc`).
 
     For layer l with :math:`\Delta^l = \theta_B^l - \theta_A^l` (its parameters; buffers stay
     at :math:`\theta_A`'s), evaluate :math:`\theta_A + \alpha\Delta^l` and, for ``n_draws``
