@@ -38,7 +38,8 @@ from .radon import (
     tukey_depth,
 )
 
-__version__ = "0.1.0"
+# the package version, read by the build (pyproject.toml: metadata.version.provider)
+__version__ = "0.2.0.dev0"
 
 __all__ = [
     "radon_number",

@@ -147,6 +147,13 @@ def lower_median(values, weights=None) -> np.ndarray:
     -------
     ndarray of shape ``values.shape[1:]`` and the dtype of ``values``
 
+    Raises
+    ------
+    ValueError
+        No array along axis 0, or NaN or infinite floats.
+    TypeError
+        Values that are neither real numbers nor booleans.
+
     Examples
     --------
     >>> lower_median(np.array([[1], [4], [2], [3]]))
@@ -203,6 +210,21 @@ class StateLayout:
         ``{name: slice}`` of the ``"aggregator"`` tensors in the vector of :meth:`stack`.
     n_aggregated : int
         :math:`d`, the length of that vector.
+
+    Examples
+    --------
+    Two states of a BatchNorm layer: the float tensors go through the aggregator, the integer
+    batch counter takes the lower median.
+
+    >>> import radonml
+    >>> lay = StateLayout.from_entries([("w", (2,), np.float32, False), ("n", (), np.int64, True)])
+    >>> states = [{"w": np.array([1.0, 2.0]), "n": np.array(3)}, {"w": np.array([3.0, 4.0]), "n": np.array(5)}]
+    >>> X = lay.stack(states)
+    >>> X
+    array([[1., 2.],
+           [3., 4.]])
+    >>> lay.combine(radonml.aggregate(X, "mean"), states)
+    {'w': array([2., 3.]), 'n': array(3)}
     """
 
     def __init__(self, names, shapes, kinds, rules, buffers):

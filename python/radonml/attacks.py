@@ -21,6 +21,10 @@ Three layers, each with one job:
 - :class:`Attack` is an attack chosen once (name, ``f``, parameters): the object that the
   Radon machine, the federated simulator and the Flower examples accept.
 
+The attacks and where they come from: ALIE [1]_, IPM [2]_, Mimic [3]_, min-max and
+min-sum [4]_, Gaussian noise [5]_, sign flip [6]_, label flip [7]_ [6]_. The
+:doc:`attacks page </concepts/attacks>` of the documentation states each formula.
+
 All attacks are in one registry (:func:`available_attacks`, :func:`attack_info`,
 :func:`register_attack`), so a benchmark can iterate over every attack as it does over every
 aggregator.
@@ -449,6 +453,12 @@ def mimic(honest, f, *, target=None, direction=None) -> np.ndarray:
     ----------
     Karimireddy, He, Jaggi, ICLR 2022, Sec. 5 and App. (mimic attack).
 
+    Raises
+    ------
+    ValueError
+        Both ``target`` and ``direction`` given, ``target`` not a row of ``honest``, or
+        ``direction`` of the wrong length or zero.
+
     Examples
     --------
     >>> honest = [[0.0, 0.0], [1.0, 0.1], [-3.0, 0.0], [2.0, -0.1]]
@@ -504,6 +514,13 @@ def inf_nan(honest, f, *, value=np.inf) -> np.ndarray:
     Returns
     -------
     (f, d) ndarray of float64
+
+    Raises
+    ------
+    TypeError
+        ``value`` not a real number.
+    ValueError
+        ``value`` finite.
 
     Examples
     --------
@@ -891,6 +908,12 @@ class AttackInfo:
     knows_aggregator : bool
         ``fn`` accepts ``aggregator=`` and ``aggregator_options=`` and then attacks that
         aggregator (as :func:`min_max`); a benchmark passes the aggregator under test.
+
+    Examples
+    --------
+    >>> info = attack_info("alie")
+    >>> info.kind, info.takes_own, info.accepted_params()
+    ('model', False, ('z',))
     """
 
     name: str
@@ -942,6 +965,14 @@ def register_attack(
     overwrite : bool, default False
         Allow replacing an existing name.
 
+    Raises
+    ------
+    TypeError
+        ``name`` not a non-empty string, ``fn`` not callable, or a flag not a bool.
+    ValueError
+        A data-level attack with ``takes_own`` or ``knows_aggregator``, or an existing name
+        without ``overwrite=True``.
+
     Examples
     --------
     >>> import numpy as np
@@ -968,6 +999,23 @@ def register_attack(
 def available_attacks(kind: Optional[str] = None) -> list:
     """Names of the registered attacks, sorted; only those of one ``kind`` if given.
 
+    Parameters
+    ----------
+    kind : {"model", "data"}, optional
+        Model-level attacks (on the vectors learners send) or data-level ones (on a
+        learner's training data); default both.
+
+    Returns
+    -------
+    list of str
+
+    Raises
+    ------
+    ValueError
+        An unknown ``kind``.
+
+    Examples
+    --------
     >>> available_attacks("data")
     ['label_flip']
     >>> {"alie", "ipm", "min_max", "sign_flip"} <= set(available_attacks("model"))
@@ -981,6 +1029,15 @@ def available_attacks(kind: Optional[str] = None) -> list:
 def attack_info(attack) -> AttackInfo:
     """Look up a registered attack by name (a callable becomes an unregistered model-level
     attack that takes neither ``own`` nor ``rng``).
+
+    Parameters
+    ----------
+    attack : str or callable
+        A name of :func:`available_attacks`, or ``fn(honest, f, **params) -> (f, d)``.
+
+    Returns
+    -------
+    AttackInfo
 
     Raises
     ------
@@ -1085,6 +1142,15 @@ class Corruption:
         The attack's name.
     params : dict
         Its parameters.
+
+    Examples
+    --------
+    >>> out = corrupt([[1.0, 1.0], [2.0, 2.0], [3.0, 3.0]], "sign_flip", byzantine=[2])
+    >>> out.n, out.f, out.indices, out.honest
+    (3, 1, array([2]), array([[1., 1.],
+           [2., 2.]]))
+    >>> out.to_dict()["attack"]
+    'sign_flip'
     """
 
     models: np.ndarray

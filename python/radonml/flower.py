@@ -106,7 +106,24 @@ def arrayrecord_to_vector(record: ArrayRecord) -> Tuple[np.ndarray, List[str], L
     The vector follows the record's key order; NaN and inf are copied as they are (this
     function reads; :class:`FedAggregate` drops such replies).
 
-    >>> v, keys, arrs = arrayrecord_to_vector(ArrayRecord([np.ones((2, 2)), np.zeros(1)]))
+    Parameters
+    ----------
+    record : flwr.app.ArrayRecord
+        A client's (or the server's) arrays.
+
+    Returns
+    -------
+    vector : (d,) ndarray of float64
+        The floating-point arrays, each flattened in row-major order, concatenated in key
+        order; :math:`d` is their total size.
+    keys : list of str
+        The record's keys, in order.
+    arrays : list of ndarray
+        The record's arrays as numpy arrays (integer and boolean ones included).
+
+    Examples
+    --------
+    >>> v, keys, arrs = arrayrecord_to_vector = arrayrecord_to_vector(ArrayRecord([np.ones((2, 2)), np.zeros(1)]))
     >>> v
     array([1., 1., 1., 1., 0.])
     """
@@ -121,8 +138,34 @@ def vector_to_arrays(vector: np.ndarray, keys: List[str], like: List[np.ndarray]
     """Inverse of :func:`arrayrecord_to_vector`: an ``ArrayRecord`` with the keys, shapes and
     dtypes of ``like``; floating arrays are read from ``vector``, others copied from ``like``.
 
-    Raises ``ValueError`` when ``vector`` has the wrong length, holds NaN or inf, or holds a
-    value that does not fit in its array's dtype (named)."""
+    Parameters
+    ----------
+    vector : (d,) array-like of float
+        :math:`d` is the total size of the floating-point arrays of ``like``.
+    keys : list of str
+        One key per array of ``like``.
+    like : list of ndarray
+        The arrays whose shapes and dtypes the result takes (as :func:`arrayrecord_to_vector`
+        returns them).
+
+    Returns
+    -------
+    flwr.app.ArrayRecord
+
+    Raises
+    ------
+    ValueError
+        ``vector`` has the wrong length, holds NaN or inf, or holds a value that does not fit
+        in its array's dtype (the array is named).
+
+    Examples
+    --------
+    >>> like = [np.zeros((2, 2), dtype=np.float32), np.array([7], dtype=np.int64)]
+    >>> rec = vector_to_arrays(np.arange(4.0), ["w", "steps"], like)
+    >>> rec["w"].numpy(), rec["steps"].numpy()
+    (array([[0., 1.],
+           [2., 3.]], dtype=float32), array([7]))
+    """
     vector = np.asarray(vector, dtype=np.float64)
     n_float = sum(np.asarray(a).size for a in like if np.asarray(a).dtype.kind == "f")
     if vector.ndim != 1 or vector.shape[0] != n_float:
@@ -194,7 +237,7 @@ def _flagged(msg: Message, key: str) -> bool:
 
 
 class FedAggregate(FedAvg):
-    """Flower strategy that aggregates the clients' arrays with any radonml aggregator.
+    r"""Flower strategy that aggregates the clients' arrays with any radonml aggregator.
 
     Parameters
     ----------
@@ -720,8 +763,31 @@ class FedAggregate(FedAvg):
 
 
 class FedRadon(FedAggregate):
-    """:class:`FedAggregate` with the iterated Radon point (the Radon machine's aggregation,
-    Kamp, Boley, Missura, Gärtner, NeurIPS 2017) and the geometric median as fallback."""
+    r""":class:`FedAggregate` with the iterated Radon point (the Radon machine's aggregation,
+    Kamp, Boley, Missura, Gärtner, NeurIPS 2017) and the geometric median as fallback.
+
+    A Radon point of :math:`k` client models in :math:`\mathbb{R}^d` exists only for
+    :math:`k \ge d + 2`, so FedRadon suits small models (linear and logistic models, small
+    heads); rounds with fewer replies use ``fallback`` (:doc:`/concepts/radon`).
+
+    Parameters
+    ----------
+    fallback : str or None, default "geometric_median"
+        As in :class:`FedAggregate`.
+    rng : None, int or numpy.random.Generator
+        Randomness of the Radon tree (which replies form a group).
+    aggregator_options : dict, optional
+        Passed to :func:`radonml.iterated_radon_point` (e.g. ``{"remainder": "resample"}``).
+    **kwargs
+        :class:`FedAggregate`'s attack options and Flower's ``FedAvg`` options
+        (``fraction_train``, ``min_train_nodes``, ...).
+
+    Examples
+    --------
+    >>> strategy = FedRadon(min_train_nodes=9, rng=0)
+    >>> strategy.method, strategy.fallback, strategy.weighted
+    ('radon', 'geometric_median', False)
+    """
 
     def __init__(self, *, fallback="geometric_median", rng=None, aggregator_options=None, **kwargs):
         super().__init__("radon", fallback=fallback, weighted=False, rng=rng, aggregator_options=aggregator_options, **kwargs)

@@ -1,4 +1,4 @@
-"""Aggregate PyTorch modules with any aggregator of the registry (SPEC §2, §3).
+"""Aggregate PyTorch modules with any aggregator of the registry (:doc:`/concepts/aggregators`).
 
 A module's *parameters* (``module.parameters()``, in registration order) are flattened into
 one vector per model, the vectors are stacked into an ``(m, d)`` float64 array and combined
@@ -78,6 +78,21 @@ def _check_module(module, name: str = "module") -> nn.Module:
 def n_parameters(module) -> int:
     """Number of scalar parameters :math:`d` of ``module`` (the length of its flat vector).
 
+    Parameters
+    ----------
+    module : torch.nn.Module
+
+    Returns
+    -------
+    int
+
+    Raises
+    ------
+    TypeError
+        ``module`` is not a ``torch.nn.Module``.
+
+    Examples
+    --------
     >>> n_parameters(torch.nn.Linear(3, 2))
     8
     """
@@ -88,10 +103,19 @@ def n_parameters(module) -> int:
 def parameter_slices(module) -> Dict[str, slice]:
     """Where each named parameter lies in the flat vector of :func:`flatten_parameters`.
 
+    Parameters
+    ----------
+    module : torch.nn.Module
+
     Returns
     -------
     dict
         ``{name: slice}`` in registration order (the names of ``module.named_parameters()``).
+
+    Raises
+    ------
+    TypeError
+        ``module`` is not a ``torch.nn.Module``.
 
     Examples
     --------
@@ -199,6 +223,26 @@ def load_flat_parameters(module, vector) -> nn.Module:
     NaN or inf, or a value that does not fit in its parameter's dtype, raises ``ValueError``
     and leaves the module as it was.
 
+    Parameters
+    ----------
+    module : torch.nn.Module
+        Modified in place.
+    vector : (d,) array-like or Tensor of float
+        :math:`d` = :func:`n_parameters` of ``module``.
+
+    Returns
+    -------
+    torch.nn.Module
+        ``module`` itself.
+
+    Raises
+    ------
+    TypeError
+        ``module`` is not a module, or ``vector`` not a 1-D array of numbers.
+    ValueError
+        ``vector`` of the wrong length, with NaN or inf, or with a value that overflows its
+        parameter's dtype (the message names the parameter).
+
     Examples
     --------
     >>> lin = load_flat_parameters(torch.nn.Linear(2, 1), [1.0, 2.0, 3.0])
@@ -228,6 +272,27 @@ def unflatten_parameters(module, vector) -> Dict[str, np.ndarray]:
 
     The inverse of :func:`flatten_parameters` without touching the module.
 
+    Parameters
+    ----------
+    module : torch.nn.Module
+        Only its parameters' names and shapes are read.
+    vector : (d,) array-like or Tensor of float
+        :math:`d` = :func:`n_parameters` of ``module``.
+
+    Returns
+    -------
+    dict of str to ndarray of float64
+        In registration order.
+
+    Raises
+    ------
+    TypeError
+        ``module`` is not a module, or ``vector`` not a 1-D array of numbers.
+    ValueError
+        ``vector`` of the wrong length or with NaN or inf.
+
+    Examples
+    --------
     >>> {k: v.shape for k, v in unflatten_parameters(torch.nn.Linear(3, 2), np.arange(8.0)).items()}
     {'weight': (2, 3), 'bias': (2,)}
     """
@@ -294,6 +359,19 @@ def state_arrays(module) -> Dict[str, np.ndarray]:
 
     The input of :meth:`StateLayout.stack` and :meth:`StateLayout.combine`. NaN and inf are
     copied as they are (:meth:`StateLayout.nonfinite` finds them).
+
+    Parameters
+    ----------
+    module : torch.nn.Module
+
+    Returns
+    -------
+    dict of str to ndarray
+
+    Raises
+    ------
+    TypeError
+        ``module`` is not a ``torch.nn.Module``.
 
     Examples
     --------

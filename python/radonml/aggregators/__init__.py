@@ -1,4 +1,5 @@
-"""One registry of aggregators over a stack of models (SPEC §3; issue 10's catalogue).
+"""One registry of aggregators over a stack of models (:doc:`/concepts/aggregators` states
+each rule, its breakdown condition and its paper).
 
 Every component of radonml that combines models (the scikit-learn Radon machine, the torch
 adapters, the federated protocols and the Flower strategy) goes through :func:`aggregate`,
@@ -92,7 +93,33 @@ __all__ = [
 
 
 def radon_condition(n, d, **_):
-    """Why no Radon point exists for n models in R^d (None if one does): n >= d + 2."""
+    r"""Why no Radon point exists for ``n`` models in :math:`\mathbb{R}^d` (None if one does).
+
+    The registry's condition of ``"radon"``: a Radon point needs :math:`n \ge d + 2`
+    (:doc:`/concepts/radon`).
+
+    Parameters
+    ----------
+    n : int
+        Number of models.
+    d : int
+        Their dimension.
+    **_
+        The aggregator's options (none changes the condition).
+
+    Returns
+    -------
+    str or None
+        The reason, in the words of the error :func:`aggregate` raises; None when
+        :math:`n \ge d + 2`.
+
+    Examples
+    --------
+    >>> radon_condition(4, 2) is None
+    True
+    >>> radon_condition(3, 2)
+    '3 models are fewer than the Radon number r = d + 2 = 4 (a Radon point needs at least r = d + 2 models)'
+    """
     if n >= d + 2:
         return None
     return f"{n} models are fewer than the Radon number r = d + 2 = {d + 2} (a Radon point needs at least r = d + 2 models)"

@@ -126,12 +126,28 @@ def pairwise_sq_distances(models: np.ndarray, n_threads=None):
     2 G_{ij}` in units of :math:`s^2`. The scaling keeps :math:`D` finite for inputs near
     1e300 and normal for inputs near 1e-170.
 
+    Parameters
+    ----------
+    models : (m, d) ndarray of float64
+        One model per row, C-contiguous and finite (as :func:`radonml.aggregate` passes them).
+    n_threads : int, optional
+        Threads of the compiled core (None or 0: all cores).
+
     Returns
     -------
     D : (m, m) ndarray of float64
         :math:`\lVert x_i - x_j \rVert^2 / s^2`, symmetric, zero diagonal.
     scale : float
         :math:`s`.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> D, scale = pairwise_sq_distances(np.array([[0.0, 0.0], [3.0, 4.0], [6.0, 8.0]]))
+    >>> D * scale**2
+    array([[  0.,  25., 100.],
+           [ 25.,   0.,  25.],
+           [100.,  25.,   0.]])
     """
     D, _, _, scale = _core.centered_gram(models, threads(n_threads))
     return D, float(scale)

@@ -62,6 +62,13 @@ class RegisteredRule:
         ``fn``'s output is non-finite whenever an input is (a plain sum, as the mean's):
         :func:`aggregate` then looks for NaN/inf in the input only when the output has one,
         which saves a pass over the models.
+
+    Examples
+    --------
+    >>> from radonml.aggregators import REGISTRY
+    >>> rule = REGISTRY["krum"]
+    >>> rule.kind, rule.weighted, rule.accepts("f"), rule.accepts("beta")
+    ('aggregator', False, True, False)
     """
 
     name: str
@@ -74,7 +81,18 @@ class RegisteredRule:
     propagates_nonfinite: bool = False
 
     def accepts(self, option: str) -> bool:
-        """Whether ``option`` is one of the keywords ``fn`` names."""
+        """Whether ``option`` is one of the keywords ``fn`` names.
+
+        Parameters
+        ----------
+        option : str
+            A keyword argument name, e.g. ``"f"``.
+
+        Returns
+        -------
+        bool
+            False when ``fn`` takes ``**options`` (anything goes, nothing is named).
+        """
         return self.options is not None and option in self.options
 
 
@@ -193,6 +211,14 @@ def register_preaggregator(
 def available_aggregators() -> list:
     """Names of the registered aggregators, sorted.
 
+    Returns
+    -------
+    list of str
+        Every name :func:`aggregate` accepts as ``method`` (and as the last step of a
+        pipeline), built-in or registered with :func:`register_aggregator`.
+
+    Examples
+    --------
     >>> {"mean", "median", "radon", "krum", "bulyan"} <= set(available_aggregators())
     True
     """
@@ -202,6 +228,13 @@ def available_aggregators() -> list:
 def available_preaggregators() -> list:
     """Names of the registered pre-aggregators, sorted (compose them as ``"nnm>krum"``).
 
+    Returns
+    -------
+    list of str
+        Built-in and registered (:func:`register_preaggregator`) pre-aggregators.
+
+    Examples
+    --------
     >>> available_preaggregators()
     ['arc', 'bucketing', 'nnm', 'static_clipping']
     """
@@ -238,18 +271,61 @@ def _steps(method, name: str = "method") -> Tuple[RegisteredRule, ...]:
 def check_method(method, name: str = "method") -> Tuple[RegisteredRule, ...]:
     """Validate a method name or pipeline (``"nnm>krum"``) and return its steps.
 
+    Parameters
+    ----------
+    method : str
+        A registered aggregator name or a pipeline ``"pre>...>aggregator"``.
+    name : str, default "method"
+        The argument's name in error messages.
+
+    Returns
+    -------
+    tuple of RegisteredRule
+        The steps, left to right; the last one is the aggregator.
+
     Raises
     ------
     TypeError
         Not a string.
     ValueError
         An unknown step, or a pipeline not made of pre-aggregators followed by one aggregator.
+
+    Examples
+    --------
+    >>> [step.name for step in check_method("nnm>krum")]
+    ['nnm', 'krum']
+    >>> check_method("nnm>bucketing")  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    ValueError: 'nnm>bucketing' must end in an aggregator, but 'bucketing' is a pre-aggregator; ...
     """
     return _steps(method, name)
 
 
 def accepts_option(method, option: str) -> bool:
-    """Whether some step of the registered ``method`` names the keyword ``option``."""
+    """Whether some step of the registered ``method`` names the keyword ``option``.
+
+    Parameters
+    ----------
+    method : str
+        A registered aggregator name or pipeline.
+    option : str
+        A keyword argument name, e.g. ``"f"``.
+
+    Returns
+    -------
+    bool
+
+    Raises
+    ------
+    TypeError, ValueError
+        ``method`` is not a registered name or pipeline (as :func:`check_method`).
+
+    Examples
+    --------
+    >>> accepts_option("krum", "f"), accepts_option("mean", "f"), accepts_option("bucketing>mean", "bucket_size")
+    (True, False, True)
+    """
     return any(r.accepts(option) for r in _steps(method))
 
 
@@ -257,6 +333,22 @@ def supports_weights(method) -> bool:
     """Whether ``method`` (a registered name or pipeline) uses per-model weights: its
     aggregator does, and every pre-aggregator before it carries them.
 
+    Parameters
+    ----------
+    method : str
+        A registered aggregator name or pipeline.
+
+    Returns
+    -------
+    bool
+
+    Raises
+    ------
+    TypeError, ValueError
+        ``method`` is not a registered name or pipeline (as :func:`check_method`).
+
+    Examples
+    --------
     >>> supports_weights("mean"), supports_weights("krum"), supports_weights("nnm>multi_krum")
     (True, False, True)
     """
@@ -362,21 +454,21 @@ def aggregate(models, method="radon", *, weights=None, **options) -> np.ndarray:
     definition allows; ``f`` is the number of Byzantine models tolerated, and rules that
     need it check :math:`n` against their condition:
 
-    ======================  =====================================================  ========  ==============
-    method                  definition                                             weights   condition
-    ======================  =====================================================  ========  ==============
-    ``"radon"``             iterated Radon point (Kamp et al. 2017)                no        n >= d + 2
-    ``"mean"``              :math:`\sum_i w_i x_i / \sum_i w_i` (FedAvg)            yes
-    ``"median"``            coordinate-wise (weighted) median                      yes
-    ``"trimmed_mean"``      drop ``beta`` (or ``f`` models) per end, per coord.     yes       n > 2f
-    ``"meamed"``            mean of the n - f values nearest the median            no        n >= 2f + 1
-    ``"geometric_median"``  :math:`\arg\min_z \sum_i w_i \lVert z - x_i\rVert`      yes
-    ``"krum"``              the model of least Krum score (Blanchard et al. 2017)  no        n >= 2f + 3
-    ``"multi_krum"``        mean of the m least-scored models                      yes       n >= 2f + 3
-    ``"bulyan"``            Krum-type selection, then a trimmed mean (2018)        no        n >= 4f + 3
-    ``"centered_clipping"`` iterated clipped mean around a centre (2021)           yes
-    ``"mda"``               mean of the n - f models of least diameter             yes       n >= 2f + 1
-    ======================  =====================================================  ========  ==============
+    =======================  =======================================================  ========  ==============
+    method                   definition                                               weights   condition
+    =======================  =======================================================  ========  ==============
+    ``"radon"``              iterated Radon point (Kamp et al. 2017)                  no        n >= d + 2
+    ``"mean"``               :math:`\sum_i w_i x_i / \sum_i w_i` (FedAvg)             yes
+    ``"median"``             coordinate-wise (weighted) median                        yes
+    ``"trimmed_mean"``       drop ``beta`` (or ``f`` models) per end, per coord.      yes       n > 2f
+    ``"meamed"``             mean of the n - f values nearest the median              no        n >= 2f + 1
+    ``"geometric_median"``   :math:`\arg\min_z \sum_i w_i \lVert z - x_i\rVert`       yes
+    ``"krum"``               the model of least Krum score (Blanchard et al. 2017)    no        n >= 2f + 3
+    ``"multi_krum"``         mean of the m least-scored models                        yes       n >= 2f + 3
+    ``"bulyan"``             Krum-type selection, then a trimmed mean (2018)          no        n >= 4f + 3
+    ``"centered_clipping"``  iterated clipped mean around a centre (2021)             yes
+    ``"mda"``                mean of the n - f models of least diameter               yes       n >= 2f + 1
+    =======================  =======================================================  ========  ==============
 
     Pre-aggregators (:func:`available_preaggregators`) compose with any aggregator,
     left to right: ``"nnm>krum"``, ``"bucketing>geometric_median"``, ``"arc>nnm>mean"``.
@@ -510,6 +602,13 @@ class ResolvedAggregator:
     fallback : str or None
         Used when the method's condition on the number of models fails (see
         :func:`aggregate_with_fallback`).
+
+    Examples
+    --------
+    >>> agg = resolve_aggregator("trimmed_mean")
+    >>> vector, used = agg([[0.0], [1.0], [2.0], [100.0]], weights=[1, 1, 1, 1], f=1)
+    >>> vector, used
+    (array([1.5]), 'trimmed_mean')
     """
 
     method: Union[str, Callable]
@@ -523,9 +622,22 @@ class ResolvedAggregator:
         return m if isinstance(m, str) else getattr(m, "__name__", "callable")
 
     def __call__(self, models, weights=None, **options) -> Tuple[np.ndarray, Union[str, Callable]]:
-        """Aggregate ``models`` (m, d); ``weights`` are used only if :attr:`weighted`.
+        """Aggregate ``models``; ``weights`` are used only if :attr:`weighted`.
 
-        Returns ``(vector, used_method)`` as :func:`aggregate_with_fallback` does.
+        Parameters
+        ----------
+        models : (m, d) array-like of float
+            One model per row.
+        weights : (m,) array-like of float, optional
+            Per-model weights (e.g. sample counts); ignored unless :attr:`weighted`.
+        **options
+            Passed to the aggregator (e.g. ``f=2``).
+
+        Returns
+        -------
+        vector : (d,) ndarray of float64
+        used : str or callable
+            The method that produced ``vector`` (the fallback when the method could not run).
         """
         w = weights if self.weighted else None
         return aggregate_with_fallback(models, self.method, weights=w, fallback=self.fallback, **options)

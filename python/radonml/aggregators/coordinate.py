@@ -180,6 +180,13 @@ def meamed(models: np.ndarray, weights=None, *, f=None, n_threads=None) -> np.nd
     -------
     (d,) ndarray of float64
 
+    Raises
+    ------
+    TypeError
+        ``f`` missing or not a non-negative integer.
+    ValueError
+        Fewer than :math:`2f + 1` models.
+
     Examples
     --------
     >>> meamed(np.array([[0.0], [1.0], [2.0], [100.0]]), f=1)

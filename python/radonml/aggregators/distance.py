@@ -120,6 +120,13 @@ def krum(models: np.ndarray, weights=None, *, f=None, n_neighbours=None, n_threa
         A copy of the selected model; equal scores go to the first model in a fixed order
         of the vectors (independent of the input order).
 
+    Raises
+    ------
+    TypeError
+        ``f`` missing or not a non-negative integer.
+    ValueError
+        Fewer than :math:`2f + 3` models, or ``n_neighbours`` above :math:`n - 1`.
+
     Examples
     --------
     >>> X = np.array([[0.0], [0.1], [0.25], [0.3], [50.0]])
@@ -161,6 +168,14 @@ def multi_krum(models: np.ndarray, weights=None, *, f=None, m=None, n_neighbours
     Returns
     -------
     (d,) ndarray of float64
+
+    Raises
+    ------
+    TypeError
+        ``f`` missing or not a non-negative integer.
+    ValueError
+        Fewer than :math:`2f + 3` models, ``m`` above :math:`n`, or every selected model of
+        weight 0.
 
     Examples
     --------
@@ -228,6 +243,13 @@ def bulyan(models: np.ndarray, weights=None, *, f=None, inner="krum", n_threads=
     Returns
     -------
     (d,) ndarray of float64
+
+    Raises
+    ------
+    TypeError
+        ``f`` missing or not a non-negative integer, or ``inner`` not a registered name.
+    ValueError
+        Fewer than :math:`4f + 3` models.
 
     Examples
     --------
@@ -332,6 +354,15 @@ def minimum_diameter_averaging(
     Returns
     -------
     (d,) ndarray of float64
+
+    Raises
+    ------
+    TypeError
+        ``f`` missing or not a non-negative integer.
+    ValueError
+        Fewer than :math:`2f + 1` models, or every selected model of weight 0.
+    RuntimeError
+        The exact search found no subset (a bug: it always finds one).
 
     Examples
     --------

@@ -1,7 +1,9 @@
 r"""Aggregators defined by distances to a moving centre: the geometric median (Weiszfeld)
 and centered clipping.
 
-Both run in the compiled core on data scaled by an exact power of two, so no raw
+The geometric median is computed by Weiszfeld's iterations [1]_ with Vardi and Zhang's
+modification at the data points [2]_; it is the aggregation of RFA [3]_. Centered clipping is
+Karimireddy et al.'s [4]_. Both run in the compiled core on data scaled by an exact power of two, so no raw
 coordinate is squared: they are scale-equivariant from 1e-170 to 1e300.
 
 References
@@ -52,7 +54,37 @@ def _start(init, models, weights, name, n_threads):
 
 def geometric_median_options(n, d, tol=1e-10, max_iter=1000, init=None, **_):
     """Validate the geometric median's options before any work (a registry condition: it
-    runs on any n, so it returns None)."""
+    runs on any n, so it returns None).
+
+    Parameters
+    ----------
+    n, d : int
+        Number of models and their dimension.
+    tol, max_iter, init
+        The options of :func:`geometric_median`.
+    **_
+        Options of other steps of a pipeline (ignored).
+
+    Returns
+    -------
+    None
+        The geometric median runs on any number of models.
+
+    Raises
+    ------
+    ValueError
+        ``tol`` not positive and finite, ``max_iter`` below 1, or ``init`` neither a known
+        name nor a (d,) vector.
+
+    Examples
+    --------
+    >>> geometric_median_options(5, 2, init=[0.0, 0.0]) is None
+    True
+    >>> geometric_median_options(5, 2, tol=-1.0)
+    Traceback (most recent call last):
+    ...
+    ValueError: tol must be a positive finite number, got -1.0
+    """
     _positive(tol, "tol")
     check_int(max_iter, "max_iter", minimum=1)
     _check_init(init, d, "init")
@@ -60,7 +92,33 @@ def geometric_median_options(n, d, tol=1e-10, max_iter=1000, init=None, **_):
 
 
 def centered_clipping_options(n, d, radius=None, iterations=1, init=None, **_):
-    """Validate centered clipping's options before any work (returns None: any n)."""
+    """Validate centered clipping's options before any work (returns None: any n).
+
+    Parameters
+    ----------
+    n, d : int
+        Number of models and their dimension.
+    radius, iterations, init
+        The options of :func:`centered_clipping`.
+    **_
+        Options of other steps of a pipeline (ignored).
+
+    Returns
+    -------
+    None
+        Centered clipping runs on any number of models.
+
+    Raises
+    ------
+    ValueError
+        ``radius`` not positive and finite, ``iterations`` negative, or ``init`` neither a
+        known name nor a (d,) vector.
+
+    Examples
+    --------
+    >>> centered_clipping_options(5, 2, radius=1.0, iterations=3) is None
+    True
+    """
     if radius is not None:
         _positive(radius, "radius")
     check_int(iterations, "iterations", minimum=0)

@@ -61,6 +61,13 @@ def nearest_neighbour_mixing(models: np.ndarray, weights=None, *, f=None, n_thre
     models : (n, d) ndarray of float64
     weights : (n,) ndarray or None
 
+    Raises
+    ------
+    TypeError
+        ``f`` missing or not a non-negative integer.
+    ValueError
+        Fewer than :math:`2f + 1` models.
+
     Examples
     --------
     >>> Y, _ = nearest_neighbour_mixing(np.array([[0.0], [1.0], [2.0], [10.0]]), f=1)
@@ -224,6 +231,13 @@ def adaptive_robust_clipping(models: np.ndarray, weights=None, *, f=None, n_thre
     -------
     models : (n, d) ndarray of float64
     weights : (n,) ndarray or None
+
+    Raises
+    ------
+    TypeError
+        ``f`` missing or not a non-negative integer.
+    ValueError
+        Fewer than :math:`2f + 1` models.
 
     Examples
     --------

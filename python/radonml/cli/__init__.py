@@ -29,7 +29,23 @@ SUBCOMMANDS = {
 
 
 def build_parser() -> argparse.ArgumentParser:
-    """The ``radonml`` parser with one subparser per available subcommand."""
+    """The ``radonml`` parser with one subparser per available subcommand.
+
+    A subcommand whose module is missing from this build is left out; any other import error
+    is raised.
+
+    Returns
+    -------
+    argparse.ArgumentParser
+        Parsing sets ``command`` and ``_run`` (the subcommand's ``run(args) -> int``).
+
+    Examples
+    --------
+    >>> parser = build_parser()
+    >>> args = parser.parse_args(["compare", "--seed", "3", "--no-plot"])
+    >>> args.command, args.seed
+    ('compare', 3)
+    """
     from .. import __version__
 
     modules = {}
@@ -64,6 +80,28 @@ def main(argv=None) -> int:
     A bad value of one option exits through argparse (``SystemExit(2)``); an invalid
     combination of options (``ValueError``/``TypeError`` raised by the command) is printed
     as ``radonml COMMAND: error: ...`` and returns 2.
+
+    Parameters
+    ----------
+    argv : list of str, optional
+        The arguments after ``radonml``.
+
+    Returns
+    -------
+    int
+        0 on success, 2 for invalid options, 130 when interrupted.
+
+    Raises
+    ------
+    SystemExit
+        From argparse: ``--help``, ``--version`` or an option it rejects.
+
+    Examples
+    --------
+    >>> main(["--version"])  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    SystemExit: 0
     """
     parser = build_parser()
     args = parser.parse_args(argv)

@@ -1,4 +1,4 @@
-r"""Flatness of a torch model's loss (SPEC §6): relative flatness, Hessian trace and
+r"""Flatness of a torch model's loss (:doc:`/concepts/flatness`): relative flatness, Hessian trace and
 eigenvalues, and the FAM regularizer.
 
 Relative flatness of a layer with weight matrix :math:`W` (rows :math:`w_s`) and Hessian

@@ -122,6 +122,17 @@ class FlatnessResult(_JSON):
         How Hessian-vector products were computed (``"vmap(jvp(grad))"``, ...).
     note : str
         Why a slower mode was used, if one was.
+
+    Examples
+    --------
+    >>> import torch
+    >>> from radonml.flatness import relative_flatness
+    >>> _ = torch.manual_seed(0)
+    >>> model = torch.nn.Sequential(torch.nn.Linear(4, 3), torch.nn.ReLU(), torch.nn.Linear(3, 2))
+    >>> X, y = torch.randn(16, 4), torch.randint(0, 2, (16,))
+    >>> res = relative_flatness(model, (X, y), layer="2.weight", loss_fn=torch.nn.functional.cross_entropy)
+    >>> res.measure, res.method, res.n_examples, res.interval
+    ('relative_flatness', 'exact', 16, None)
     """
 
     measure: str
@@ -173,6 +184,17 @@ class EigenvalueResult(_JSON):
     seed : int or None
     hvp_mode, note : str
         As in :class:`FlatnessResult`.
+
+    Examples
+    --------
+    >>> import torch
+    >>> from radonml.flatness import top_hessian_eigenvalue
+    >>> _ = torch.manual_seed(0)
+    >>> model = torch.nn.Sequential(torch.nn.Linear(4, 3), torch.nn.ReLU(), torch.nn.Linear(3, 2))
+    >>> X, y = torch.randn(16, 4), torch.randint(0, 2, (16,))
+    >>> res = top_hessian_eigenvalue(model, (X, y), loss_fn=torch.nn.functional.cross_entropy, layer="2.weight", seed=0)
+    >>> res.converged, res.value >= 0
+    (True, True)
     """
 
     value: float
@@ -213,6 +235,17 @@ class LayerwiseFlatness(_JSON):
         :math:`\mathrm{Tr}\,H` over all parameters (what PyHessian's ``trace`` estimates).
     model_top_eigenvalue : EigenvalueResult or None
         Over all parameters (PyHessian's ``eigenvalues``).
+
+    Examples
+    --------
+    >>> import torch
+    >>> from radonml.flatness import layerwise_flatness
+    >>> _ = torch.manual_seed(0)
+    >>> model = torch.nn.Sequential(torch.nn.Linear(4, 3), torch.nn.ReLU(), torch.nn.Linear(3, 2))
+    >>> X, y = torch.randn(16, 4), torch.randint(0, 2, (16,))
+    >>> res = layerwise_flatness(model, (X, y), loss_fn=torch.nn.functional.cross_entropy, eigenvalues=False)
+    >>> sorted(res.values), res.values["relative_flatness"].shape
+    (['hessian_trace', 'relative_flatness'], (2,))
     """
 
     layers: List[str]
@@ -925,6 +958,13 @@ def layerwise_flatness(model: nn.Module, data, *, loss_fn: Callable, layers=None
     -------
     LayerwiseFlatness
         ``.table()`` prints it.
+
+    Raises
+    ------
+    ValueError
+        The model has no 2-D weight; otherwise as :func:`relative_flatness`.
+    TypeError
+        ``layers`` neither None nor a non-empty list of weight names.
 
     Examples
     --------

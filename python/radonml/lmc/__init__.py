@@ -1,4 +1,4 @@
-r"""(Layer-wise) linear mode connectivity (SPEC §5).
+r"""(Layer-wise) linear mode connectivity (:doc:`/concepts/lmc`).
 
 Two models :math:`\theta_A, \theta_B` of one architecture; the path
 :math:`\theta(\alpha) = (1-\alpha)\theta_A + \alpha\theta_B`, possibly only for some layers

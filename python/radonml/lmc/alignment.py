@@ -70,6 +70,24 @@ class AlignmentResult:
         Sweeps over the permutations (weight matching; 1 for activation matching).
     converged : bool
         Whether a sweep changed nothing (weight matching stops there or at ``max_iter``).
+
+    Examples
+    --------
+    B is A with its hidden units reversed; weight matching finds that permutation:
+
+    >>> import torch
+    >>> from radonml import lmc
+    >>> _ = torch.manual_seed(0)
+    >>> model_a = torch.nn.Sequential(torch.nn.Linear(3, 4), torch.nn.ReLU(), torch.nn.Linear(4, 2))
+    >>> model_b = torch.nn.Sequential(torch.nn.Linear(3, 4), torch.nn.ReLU(), torch.nn.Linear(4, 2))
+    >>> with torch.no_grad():
+    ...     _ = model_b[0].weight.copy_(model_a[0].weight.flip(0)), model_b[0].bias.copy_(model_a[0].bias.flip(0))
+    ...     _ = model_b[2].weight.copy_(model_a[2].weight.flip(1)), model_b[2].bias.copy_(model_a[2].bias)
+    >>> res = lmc.weight_matching(model_a, model_b, rng=0)
+    >>> [p.tolist() for p in res.permutations.values()], res.converged
+    ([[3, 2, 1, 0]], True)
+    >>> torch.equal(res.model[0].weight, model_a[0].weight)
+    True
     """
 
     model: nn.Module

@@ -48,7 +48,23 @@ BATCHNORM_TYPES = (nn.BatchNorm1d, nn.BatchNorm2d, nn.BatchNorm3d, nn.SyncBatchN
 
 
 def batchnorm_layers(model: nn.Module) -> List[str]:
-    """Names of ``model``'s BatchNorm modules that keep running statistics (``""``: the model itself)."""
+    """Names of ``model``'s BatchNorm modules that keep running statistics (``""``: the model itself).
+
+    Parameters
+    ----------
+    model : torch.nn.Module
+
+    Returns
+    -------
+    list of str
+        In ``model.named_modules()`` order.
+
+    Examples
+    --------
+    >>> net = nn.Sequential(nn.Linear(2, 3), nn.BatchNorm1d(3), nn.BatchNorm1d(3, track_running_stats=False))
+    >>> batchnorm_layers(net)
+    ['1']
+    """
     return [n for n, m in model.named_modules()
             if isinstance(m, BATCHNORM_TYPES) and m.track_running_stats and m.running_mean is not None]
 
@@ -56,11 +72,41 @@ def batchnorm_layers(model: nn.Module) -> List[str]:
 def batch_normalize(x: torch.Tensor, weight, bias, eps: float, where: str = "") -> Tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     r"""Training-mode batch normalization of ``x`` (N, C, ...) over all axes but 1.
 
-    Returns ``(y, mean, unbiased_var)`` with
-    :math:`y = (x - \mu)/\sqrt{\sigma^2 + \epsilon}\,\gamma + \beta`, :math:`\sigma^2` the
-    biased variance (as BatchNorm normalizes; two-pass) and ``unbiased_var`` =
-    :math:`\tfrac{n}{n-1}\sigma^2` (as it tracks), n the entries per channel. ``weight`` and
-    ``bias`` (C,) may be None. Raises ValueError (naming ``where``) for n < 2.
+    :math:`y = (x - \mu)/\sqrt{\sigma^2 + \epsilon}\,\gamma + \beta`, with :math:`\sigma^2`
+    the biased variance (as BatchNorm normalizes; two-pass) over the :math:`n` entries per
+    channel.
+
+    Parameters
+    ----------
+    x : (N, C, ...) torch.Tensor
+    weight, bias : (C,) torch.Tensor or None
+        :math:`\gamma` and :math:`\beta` (None: 1 and 0).
+    eps : float
+        :math:`\epsilon`.
+    where : str, default ""
+        The layer's name, for error messages.
+
+    Returns
+    -------
+    y : torch.Tensor
+        Of ``x``'s shape.
+    mean : (C,) torch.Tensor
+        :math:`\mu`.
+    unbiased_var : (C,) torch.Tensor
+        :math:`\tfrac{n}{n-1}\sigma^2`, what BatchNorm tracks.
+
+    Raises
+    ------
+    ValueError
+        ``x`` with fewer than 2 dimensions, or fewer than 2 entries per channel (the message
+        names ``where``).
+
+    Examples
+    --------
+    >>> x = torch.tensor([[0.0], [2.0]])
+    >>> y, mean, var = batch_normalize(x, None, None, eps=0.0)
+    >>> y.ravel(), mean, var
+    (tensor([-1.,  1.]), tensor([1.]), tensor([2.]))
     """
     if x.dim() < 2:
         raise ValueError(f"BatchNorm layer {where!r}: expected an input of shape (N, C, ...), got {tuple(x.shape)}")
@@ -155,6 +201,19 @@ def stacked_batchnorm_statistics(template: nn.Module, stacked: Dict[str, torch.T
     ValueError
         ``batches`` yields nothing, a batch with one value per channel, or statistics that
         are not finite (the message names the layer and the point).
+
+    Examples
+    --------
+    Two parameter sets of one BatchNorm layer: its input is the same, so the statistics are.
+
+    >>> template = nn.Sequential(nn.Linear(1, 1), nn.BatchNorm1d(1)).eval()
+    >>> state = template.state_dict()
+    >>> stacked = {k: torch.stack([v, v]) for k, v in state.items() if k.startswith("0.")}
+    >>> shared = {k: v for k, v in state.items() if not k.startswith("0.")}
+    >>> X = torch.tensor([[1.0], [2.0], [3.0]])
+    >>> new_stacked, new_shared, method = stacked_batchnorm_statistics(template, stacked, shared, 2, lambda: [X])
+    >>> new_stacked["1.running_mean"].shape, bool(torch.equal(*new_stacked["1.running_var"]))
+    (torch.Size([2, 1]), True)
     """
     names = batchnorm_layers(template) if layers is None else list(layers)
     try:

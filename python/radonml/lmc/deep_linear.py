@@ -3,7 +3,7 @@ r"""Deep linear networks :math:`f(X) = X W_1 W_2 \cdots W_L` along (partial) int
 With the squared loss :math:`L(W) = \frac1n \lVert X W_1\cdots W_L - Y\rVert_F^2`, interpolating a
 set S of k layers, :math:`W_l(\alpha) = (1-\alpha)W_l^A + \alpha W_l^B` for :math:`l \in S` and the
 other layers from a base model, makes the end-to-end matrix a polynomial of degree k in
-:math:`\alpha` and the loss one of degree 2k (SPEC §5). One layer gives a convex quadratic;
+:math:`\alpha` and the loss one of degree 2k (:doc:`/concepts/lmc`). One layer gives a convex quadratic;
 the whole network a polynomial of degree 2L, which can have a barrier. radonml computes that
 polynomial exactly in the compiled core and maximizes it through the real roots of its
 derivative, so barriers are exact, not read off a grid.
@@ -105,6 +105,25 @@ def _check_layers(layers, L):
 def loss(X, Y, weights) -> float:
     r"""Squared loss :math:`\frac1n \lVert X W_1 \cdots W_L - Y\rVert_F^2` of a deep linear network.
 
+    Parameters
+    ----------
+    X : (n, d_0) array-like of float
+    Y : (n, d_L) or (n,) array-like of float
+    weights : list of (d_{l-1}, d_l) arrays
+        :math:`W_1, \dots, W_L`.
+
+    Returns
+    -------
+    float
+
+    Raises
+    ------
+    TypeError
+        ``weights`` is not a list of matrices.
+    ValueError
+        Shapes that do not chain (``X``'s columns, consecutive weights, ``Y``'s columns), or
+        an empty network.
+
     Examples
     --------
     >>> loss(np.eye(2), np.zeros((2, 1)), [np.ones((2, 1))])
@@ -136,6 +155,15 @@ class PathPolynomial(JSONMixin):
         Where the other layers come from.
     degree : int
         :math:`2k`.
+
+    Examples
+    --------
+    One layer :math:`w(\alpha) = 1 - 2\alpha` (from 1 to -1) of a one-layer network on
+    :math:`x = 1, y = 1`: :math:`L(\alpha) = (1 - 2\alpha - 1)^2 = 4\alpha^2`.
+
+    >>> poly = path_polynomial(np.eye(1), np.ones((1, 1)), [np.array([[1.0]])], [np.array([[-1.0]])])
+    >>> poly.degree, poly([0.0, 0.5, 1.0]), poly.monomial().round(12)
+    (2, array([0., 1., 4.]), array([0., 0., 4.]))
     """
 
     chebyshev: np.ndarray
@@ -197,6 +225,27 @@ def path_polynomial(X, Y, weights_a, weights_b, *, layers=None, base: str = "a",
     Returns
     -------
     PathPolynomial
+
+    Raises
+    ------
+    TypeError
+        ``weights`` is not a list of matrices.
+    ValueError
+        Shapes that do not chain (``X``'s columns, consecutive weights, ``Y``'s columns), or
+        an empty network; ``layers`` outside ``[0, L)``.
+
+    References
+    ----------
+    L. Adilova, M. Andriushchenko, M. Kamp, A. Fischer, M. Jaggi, "Layer-wise linear mode
+    connectivity", ICLR 2024 (deep linear networks).
+
+    Examples
+    --------
+    Interpolating the second of two layers only: :math:`k = 1`, a quadratic.
+
+    >>> wa = [np.array([[1.0]]), np.array([[1.0]])]; wb = [np.array([[-1.0]]), np.array([[-1.0]])]
+    >>> path_polynomial(np.eye(1), np.ones((1, 1)), wa, wb, layers=[1]).degree
+    2
     """
     X, Y, wa, wb = _check_pair(X, Y, weights_a, weights_b)
     S = _check_layers(layers, len(wa))
@@ -241,7 +290,7 @@ def exact_barrier(X, Y, weights_a, weights_b, *, layers=None, base: str = "a", k
     r"""Exact loss barrier of a deep linear network along a (partial) interpolation path.
 
     The loss :math:`L(\alpha)` is the degree-2k polynomial of :func:`path_polynomial`. With
-    reference losses :math:`L_A, L_B` the barrier (SPEC §5) is
+    reference losses :math:`L_A, L_B` the barrier (:doc:`/concepts/lmc`) is
 
     - ``"linear"``: :math:`\max_{\alpha\in[0,1]} L(\alpha) - (1-\alpha)L_A - \alpha L_B`,
     - ``"mean"``: :math:`\max_{\alpha\in[0,1]} L(\alpha) - \tfrac12(L_A + L_B)`,
@@ -265,6 +314,11 @@ def exact_barrier(X, Y, weights_a, weights_b, *, layers=None, base: str = "a", k
     -------
     ExactBarrier
         ``coefficients`` are the loss's Chebyshev coefficients.
+
+    Raises
+    ------
+    ValueError
+        An unknown ``kind`` or ``endpoints``; otherwise as :func:`path_polynomial`.
 
     Examples
     --------
@@ -348,6 +402,20 @@ def init_weights(dims: Sequence[int], *, rng=None, scale: float = 1.0) -> List[n
         :math:`(d_0, d_1, \ldots, d_L)`: input, hidden widths, output.
     rng : None, int or numpy.random.Generator
     scale : float, default 1.0
+
+    Returns
+    -------
+    list of (d_{l-1}, d_l) ndarray of float64
+
+    Raises
+    ------
+    ValueError
+        Fewer than two sizes, or a size below 1.
+
+    Examples
+    --------
+    >>> [w.shape for w in init_weights([4, 3, 2], rng=0)]
+    [(4, 3), (3, 2)]
     """
     dims = [check_int(d, "dims", minimum=1) for d in dims]
     if len(dims) < 2:
@@ -378,6 +446,20 @@ def train(X, Y, weights, *, lr: float = 0.05, n_steps: int = 500, return_history
     Returns
     -------
     list of ndarray, or (list, ndarray) with ``return_history``
+
+    Raises
+    ------
+    ValueError
+        Shapes that do not chain, ``lr`` not positive and finite, ``n_steps < 0``, or a loss
+        that became NaN or infinite (diverged; the message says at which step).
+
+    Examples
+    --------
+    >>> rng = np.random.default_rng(0)
+    >>> X = rng.standard_normal((50, 3)); Y = X @ rng.standard_normal((3, 2))
+    >>> ws, hist = train(X, Y, init_weights([3, 4, 2], rng=1), lr=0.05, n_steps=300, return_history=True)
+    >>> bool(hist[-1] < 1e-3 * hist[0])
+    True
     """
     X, Y = _check_data(X, Y)
     ws = [w.copy() for w in _check_network(weights, "weights", X.shape[1])]
@@ -423,6 +505,13 @@ class DLNToy(JSONMixin):
     barriers : dict
         Closed-form barriers (all three definitions agree: both endpoints have zero loss):
         ``"full"``, ``"layer 1"`` and ``"layer 2"`` (each layer interpolated into A).
+
+    Examples
+    --------
+    >>> toy = toy_example(g=10.0)
+    >>> exact = exact_barrier(toy.X, toy.Y, toy.weights_a, toy.weights_b).value
+    >>> bool(np.isclose(exact, toy.barriers["full"]))
+    True
     """
 
     X: np.ndarray
@@ -462,6 +551,23 @@ def toy_example(g: float = 10.0, *, n: int = 200, dims=(5, 5, 3), rng=0) -> DLNT
     Returns
     -------
     DLNToy
+
+    Raises
+    ------
+    ValueError
+        ``g`` not a finite number above 1, ``n`` below 1, or :math:`d_1 < d_0`.
+
+    References
+    ----------
+    L. Adilova, M. Andriushchenko, M. Kamp, A. Fischer, M. Jaggi, "Layer-wise linear mode
+    connectivity", ICLR 2024 (Fig. 4).
+
+    Examples
+    --------
+    >>> toy = toy_example(g=10.0)
+    >>> S = float(np.sum(toy.Y ** 2) / len(toy.Y))
+    >>> {k: round(v / S, 2) for k, v in toy.barriers.items()}
+    {'full': 4.1, 'layer 1': 81.0, 'layer 2': 0.81}
     """
     if not isinstance(g, (int, float)) or isinstance(g, bool) or not g > 1 or not np.isfinite(g):
         raise ValueError(f"g must be a finite number > 1, got {g!r}")

@@ -47,6 +47,18 @@ class ClassificationEvaluator:
         Why the last model could not be batched (then its points were evaluated one by one).
     last_method : str
         How :meth:`evaluate_stacked` last ran: ``"batched"`` or ``"vmap"``.
+
+    Examples
+    --------
+    >>> import torch
+    >>> model = torch.nn.Linear(2, 2)
+    >>> with torch.no_grad():
+    ...     _ = model.weight.copy_(torch.eye(2)), model.bias.zero_()
+    >>> X = torch.tensor([[1.0, 0.0], [0.0, 1.0], [2.0, 1.0]])
+    >>> evaluate = classification_evaluator((X, torch.tensor([0, 1, 1])))
+    >>> metrics = evaluate(model)
+    >>> round(metrics["accuracy"], 4)
+    0.6667
     """
 
     def __init__(self, data, loss_fn=None, batch_size=1024, vectorize=True):

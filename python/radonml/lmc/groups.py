@@ -1,4 +1,4 @@
-"""Layers of a torch model as groups of its ``state_dict`` tensors (SPEC §5).
+"""Layers of a torch model as groups of its ``state_dict`` tensors (:doc:`/concepts/lmc`).
 
 A layer is one module's own tensors: weight, bias and normalization statistics move together.
 Every function of :mod:`radonml.lmc` that takes ``layers`` names them by these groups and
@@ -22,7 +22,7 @@ ROOT = "(root)"
 def layer_groups(model: nn.Module, example_input=None) -> "OrderedDict[str, List[str]]":
     """Parameters and buffers of ``model`` grouped by the module that owns them.
 
-    A layer (SPEC §5) is one module's own tensors: weight, bias and normalization statistics
+    A layer (:doc:`/concepts/lmc`) is one module's own tensors: weight, bias and normalization statistics
     move together. Groups are ordered from input to output: by the order in which the modules
     run on ``example_input`` when it is given (forward hooks), otherwise by registration order,
     which is the execution order for :class:`torch.nn.Sequential` and most models.

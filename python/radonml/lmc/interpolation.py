@@ -1,5 +1,5 @@
 r"""The interpolation path :math:`\theta(\alpha) = (1-\alpha)\theta_A + \alpha\theta_B` of two torch
-models, whole or on some layers, as a model and as metrics along the path (SPEC §5).
+models, whole or on some layers, as a model and as metrics along the path (:doc:`/concepts/lmc`).
 
 Models are evaluated with :func:`torch.func.functional_call` on interpolated parameter
 dictionaries, never by copying modules per point, in eval mode (dropout off, normalization

@@ -1,5 +1,5 @@
 r"""Layer-wise and cumulative barriers: interpolate one layer, or the first (last) c layers, and
-measure the barrier against the full endpoint models (SPEC §5; Adilova et al., 2024).
+measure the barrier against the full endpoint models (Adilova et al., 2024; :doc:`/concepts/lmc`).
 
 References
 ----------
@@ -77,7 +77,7 @@ def _store(paths, barriers, index, shape, alphas, metrics, endpoints):
 
 @dataclass
 class LayerwiseResult(JSONMixin):
-    r"""Barriers of single-layer paths against the full endpoint models (SPEC §5).
+    r"""Barriers of single-layer paths against the full endpoint models (:doc:`/concepts/lmc`).
 
     Attributes
     ----------
@@ -95,6 +95,22 @@ class LayerwiseResult(JSONMixin):
         The whole-model path (every floating-point tensor interpolated, whatever ``groups``).
     full_barriers : dict
         Metric to kind to the whole-model barrier.
+
+    Examples
+    --------
+    See :func:`~radonml.lmc.layerwise_barriers`; ``table(kind=...)`` prints one row per layer
+    and the whole model's barrier beside them.
+    >>> import torch
+    >>> from radonml import lmc
+    >>> _ = torch.manual_seed(0)
+    >>> def mlp():
+    ...     return torch.nn.Sequential(torch.nn.Linear(2, 8), torch.nn.ReLU(), torch.nn.Linear(8, 2))
+    >>> model_a, model_b = mlp(), mlp()
+    >>> X, y = torch.randn(64, 2), torch.randint(0, 2, (64,))
+    >>> evaluate = lmc.classification_evaluator((X, y))
+    >>> res = lmc.layerwise_barriers(model_a, model_b, evaluate)
+    >>> res.barriers["loss"]["linear"].shape == (len(res.layers), len(res.bases))
+    True
     """
 
     layers: List[str]
@@ -154,6 +170,27 @@ def layerwise_barriers(model_a: nn.Module, model_b: nn.Module, evaluate, *, base
     ------
     TypeError, ValueError
         As :func:`~radonml.lmc.evaluate_path`.
+
+    References
+    ----------
+    L. Adilova, M. Andriushchenko, M. Kamp, A. Fischer, M. Jaggi, "Layer-wise linear mode
+    connectivity", ICLR 2024.
+
+    Examples
+    --------
+    >>> import torch
+    >>> from radonml import lmc
+    >>> _ = torch.manual_seed(0)
+    >>> def mlp():
+    ...     return torch.nn.Sequential(torch.nn.Linear(2, 8), torch.nn.ReLU(), torch.nn.Linear(8, 2))
+    >>> model_a, model_b = mlp(), mlp()
+    >>> X, y = torch.randn(64, 2), torch.randint(0, 2, (64,))
+    >>> evaluate = lmc.classification_evaluator((X, y))
+    >>> res = lmc.layerwise_barriers(model_a, model_b, evaluate)
+    >>> res.layers, res.bases
+    (['0', '2'], ['a', 'b'])
+    >>> res.barriers["loss"]["linear"].shape, bool(res.full_barriers["loss"]["linear"] >= 0)
+    ((2, 2), True)
     """
     pair = ModelPair(model_a, model_b, groups, evaluate=evaluate, align=align, align_data=align_data, bn_data=bn_data)
     bases = resolve_bases(base)
@@ -179,7 +216,7 @@ def layerwise_barriers(model_a: nn.Module, model_b: nn.Module, evaluate, *, base
 
 @dataclass
 class CumulativeResult(JSONMixin):
-    r"""Barriers of interpolating the first (or last) 1, 2, ..., L layers (SPEC §5).
+    r"""Barriers of interpolating the first (or last) 1, 2, ..., L layers (:doc:`/concepts/lmc`).
 
     Attributes
     ----------
@@ -197,6 +234,20 @@ class CumulativeResult(JSONMixin):
         Metric to (n_directions, n_bases, L, m) array.
     barriers : dict
         Metric to kind to (n_directions, n_bases, L) array.
+
+    Examples
+    --------
+    >>> import torch
+    >>> from radonml import lmc
+    >>> _ = torch.manual_seed(0)
+    >>> def mlp():
+    ...     return torch.nn.Sequential(torch.nn.Linear(2, 8), torch.nn.ReLU(), torch.nn.Linear(8, 2))
+    >>> model_a, model_b = mlp(), mlp()
+    >>> X, y = torch.randn(64, 2), torch.randint(0, 2, (64,))
+    >>> evaluate = lmc.classification_evaluator((X, y))
+    >>> res = lmc.cumulative_barriers(model_a, model_b, evaluate, direction="both")
+    >>> res.directions, res.counts.tolist(), res.barriers["loss"]["mean"].shape
+    (['input', 'output'], [1, 2], (2, 1, 2))
     """
 
     layers: List[str]
@@ -241,6 +292,26 @@ def cumulative_barriers(model_a: nn.Module, model_b: nn.Module, evaluate, *, dir
     ------
     ValueError
         Unknown ``direction``; otherwise as :func:`~radonml.lmc.evaluate_path`.
+
+    References
+    ----------
+    L. Adilova, M. Andriushchenko, M. Kamp, A. Fischer, M. Jaggi, "Layer-wise linear mode
+    connectivity", ICLR 2024.
+
+    Examples
+    --------
+    >>> import torch
+    >>> from radonml import lmc
+    >>> _ = torch.manual_seed(0)
+    >>> def mlp():
+    ...     return torch.nn.Sequential(torch.nn.Linear(2, 8), torch.nn.ReLU(), torch.nn.Linear(8, 2))
+    >>> model_a, model_b = mlp(), mlp()
+    >>> X, y = torch.randn(64, 2), torch.randint(0, 2, (64,))
+    >>> evaluate = lmc.classification_evaluator((X, y))
+    >>> res = lmc.cumulative_barriers(model_a, model_b, evaluate)
+    >>> full = lmc.layerwise_barriers(model_a, model_b, evaluate).full_barriers["loss"]["linear"]
+    >>> bool(abs(res.barriers["loss"]["linear"][0, 0, -1] - full) < 1e-6)  # c = L: the whole model
+    True
     """
     if direction not in ("input", "output", "both"):
         raise ValueError(f"direction must be 'input', 'output' or 'both', got {direction!r}")

@@ -1,4 +1,4 @@
-"""Linear models along the straight path between two weight vectors (SPEC §5), fast and exact.
+"""Linear models along the straight path between two weight vectors (:doc:`/concepts/lmc`), fast and exact.
 
 For :math:`\\theta(\\alpha) = (1-\\alpha)\\theta_A + \\alpha\\theta_B` a linear model's outputs are
 affine in :math:`\\alpha`: :math:`z(\\alpha) = (1-\\alpha) z_A + \\alpha z_B` with
@@ -213,6 +213,13 @@ def exact_barrier(X, y, w_a, w_b, *, kind: str = "linear", intercept_a=None, int
 
     The coefficients are computed in one pass over X; the result states them and where
     the loss is lowest is :math:`\alpha = -c_1 / (2 c_2)` (when inside [0, 1]).
+
+    Parameters
+    ----------
+    X, y, w_a, w_b, intercept_a, intercept_b, n_threads
+        As in :func:`path_metrics` with ``loss="squared"``.
+    kind : {"linear", "mean", "max"}, default "linear"
+        The barrier's definition (:func:`radonml.lmc.barrier`).
 
     Returns
     -------

@@ -162,7 +162,30 @@ class PermutationSpec(JSONMixin):
 def permute_axis(t: torch.Tensor, axis: int, perm: torch.Tensor) -> torch.Tensor:
     """``t`` with ``new[i] = old[perm[i]]`` along ``axis``: on single entries when the axis has
     ``len(perm)`` of them, on blocks of ``k`` consecutive entries when it has ``k * len(perm)``
-    (flattened channels)."""
+    (flattened channels).
+
+    Parameters
+    ----------
+    t : torch.Tensor
+    axis : int
+    perm : (n,) torch.Tensor of int64
+        A permutation of ``range(n)``; ``t.shape[axis]`` is ``n`` or a multiple of it.
+
+    Returns
+    -------
+    torch.Tensor
+        A new tensor of ``t``'s shape.
+
+    Examples
+    --------
+    >>> t = torch.arange(6.0).reshape(3, 2)
+    >>> permute_axis(t, 0, torch.tensor([2, 0, 1]))
+    tensor([[4., 5.],
+            [0., 1.],
+            [2., 3.]])
+    >>> permute_axis(torch.arange(4.0), 0, torch.tensor([1, 0]))  # blocks of 2 (flattened channels)
+    tensor([2., 3., 0., 1.])
+    """
     n, m = perm.numel(), t.shape[axis]
     if m == n:
         return t.index_select(axis, perm)
@@ -173,7 +196,36 @@ def permute_axis(t: torch.Tensor, axis: int, perm: torch.Tensor) -> torch.Tensor
 
 
 def check_permutations(spec: PermutationSpec, permutations, sizes) -> Dict[str, np.ndarray]:
-    """``permutations`` validated: one permutation of ``range(n)`` per name of ``spec``."""
+    """``permutations`` validated: one permutation of ``range(n)`` per name of ``spec``.
+
+    Parameters
+    ----------
+    spec : PermutationSpec
+    permutations : dict of str to (n,) array-like of int
+    sizes : dict of str to int
+        Each permutation's size (:meth:`PermutationSpec.sizes`).
+
+    Returns
+    -------
+    dict of str to (n,) ndarray of int64
+
+    Raises
+    ------
+    TypeError
+        ``permutations`` is not a mapping.
+    ValueError
+        A permutation missing, extra, or not a permutation of ``range(n)``.
+
+    Examples
+    --------
+    >>> spec = PermutationSpec({"w": ("P",)})
+    >>> check_permutations(spec, {"P": [1, 0, 2]}, {"P": 3})
+    {'P': array([1, 0, 2])}
+    >>> check_permutations(spec, {"P": [1, 1, 2]}, {"P": 3})
+    Traceback (most recent call last):
+    ...
+    ValueError: permutations['P'] must be a permutation of range(3), got an array of shape (3,) and dtype int64
+    """
     if not isinstance(permutations, Mapping):
         raise TypeError(f"permutations must be a dict of permutation name to index array, got {type(permutations).__name__}")
     out = {}

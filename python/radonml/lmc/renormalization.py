@@ -54,9 +54,34 @@ def repair_layers(model: nn.Module, spec: Optional[PermutationSpec] = None) -> L
     """The layers REPAIR corrects: every ``nn.Linear``/``nn.Conv*d`` whose outputs are hidden
     units (a permutation of ``spec`` acts on their weight's output axis), in model order.
 
-    Raises ValueError when the model has BatchNorm (re-estimate its statistics instead), when
-    the structure cannot be derived (the message names the module), when a layer to correct
-    has no bias, or when there is no hidden layer."""
+    Parameters
+    ----------
+    model : torch.nn.Module
+    spec : PermutationSpec, optional
+        Default: derived from ``model`` (:func:`~radonml.lmc.permutation_spec`).
+
+    Returns
+    -------
+    list of str
+        Module names.
+
+    Raises
+    ------
+    TypeError
+        ``model`` is not a module.
+    ValueError
+        The model has BatchNorm (re-estimate its statistics instead), its structure cannot
+        be derived (the message names the module), a layer to correct has no bias, or there
+        is no hidden layer.
+
+    Examples
+    --------
+    >>> import torch
+    >>> _ = torch.manual_seed(0)
+    >>> net = torch.nn.Sequential(torch.nn.Linear(2, 3), torch.nn.ReLU(), torch.nn.Linear(3, 1))
+    >>> repair_layers(net)
+    ['0']
+    """
     if not isinstance(model, nn.Module):
         raise TypeError(f"model must be a torch.nn.Module, got {type(model).__name__}")
     bns = batchnorm_layers(model)
@@ -87,6 +112,13 @@ class UnitStatistics:
     mean, std : dict of str to Tensor (C,)
         Layer name to its channels' mean and standard deviation (square root of the
         cumulative average of the unbiased batch variances).
+
+    Examples
+    --------
+    >>> import torch
+    >>> stats = UnitStatistics(mean={"0": torch.zeros(3)}, std={"0": torch.ones(3)})
+    >>> stats.std["0"]
+    tensor([1., 1., 1.])
     """
 
     mean: Dict[str, torch.Tensor]
@@ -95,7 +127,39 @@ class UnitStatistics:
 
 def unit_statistics(model: nn.Module, layers: List[str], data, *, batch_size: int = DEFAULT_BATCH_SIZE) -> UnitStatistics:
     """Per-channel statistics of ``layers``' outputs on ``data`` (eval mode, outputs unchanged):
-    cumulative averages over batches of the batch means and unbiased batch variances."""
+    cumulative averages over batches of the batch means and unbiased batch variances.
+
+    Parameters
+    ----------
+    model : torch.nn.Module
+        Not modified (a copy runs with forward hooks).
+    layers : list of str
+        Module names (:func:`repair_layers`).
+    data : Tensor, (X, y) pair or DataLoader
+        The inputs (labels are ignored).
+    batch_size : int, default 1024
+        Rows per forward pass when ``data`` is a tensor.
+
+    Returns
+    -------
+    UnitStatistics
+
+    Raises
+    ------
+    ValueError
+        A layer that does not run in the forward pass, a batch with one value per channel, or
+        statistics that are not finite.
+
+    Examples
+    --------
+    >>> import torch
+    >>> _ = torch.manual_seed(0)
+    >>> net = torch.nn.Sequential(torch.nn.Linear(2, 3), torch.nn.ReLU(), torch.nn.Linear(3, 1))
+    >>> X = torch.randn(32, 2)
+    >>> stats = unit_statistics(net, ["0"], X)
+    >>> torch.allclose(stats.mean["0"], net[0](X).mean(0).double(), atol=1e-6)
+    True
+    """
     m = copy.deepcopy(model).eval()
     mods = dict(m.named_modules())
     sums: Dict[str, List[torch.Tensor]] = {}
@@ -182,6 +246,29 @@ def stacked_repair(template: nn.Module, stacked: Dict[str, torch.Tensor], shared
     (dict, str)
         ``weight`` and ``bias`` of every corrected layer, shape (n_points, ...), and the
         method (``"vmap"`` or ``"loop"``).
+
+    References
+    ----------
+    K. Jordan, H. Sedghi, O. Saukh, R. Entezari, B. Neyshabur, "REPAIR: REnormalizing Permuted
+    Activations for Interpolation Repair", ICLR 2023.
+
+    Examples
+    --------
+    Give the hidden layer of one parameter set the statistics of its own outputs: REPAIR
+    changes (almost) nothing.
+
+    >>> import torch
+    >>> _ = torch.manual_seed(0)
+    >>> net = torch.nn.Sequential(torch.nn.Linear(2, 3), torch.nn.ReLU(), torch.nn.Linear(3, 1))
+    >>> X = torch.randn(64, 2)
+    >>> stats = unit_statistics(net, ["0"], X)
+    >>> state = net.state_dict()
+    >>> stacked = {k: v.unsqueeze(0) for k, v in state.items() if k.startswith("0.")}
+    >>> shared = {k: v for k, v in state.items() if not k.startswith("0.")}
+    >>> mean, std = interpolated_targets(stats, stats, [0.0], ["0"], torch.float32)
+    >>> new, method = stacked_repair(net, stacked, shared, 1, lambda: [X], ["0"], mean, std)
+    >>> torch.allclose(new["0.weight"][0], state["0.weight"], atol=1e-3)
+    True
     """
     try:
         return _repair(template, stacked, shared, n_points, batches, layers, target_mean, target_std, eps, describe, True)
@@ -251,8 +338,33 @@ def _repair(template, stacked, shared, n_points, batches, layers, target_mean, t
 
 
 def interpolated_targets(stats_a: UnitStatistics, stats_b: UnitStatistics, alphas, layers, dtype) -> Tuple[Dict, Dict]:
-    """Targets (n_points, C) in ``dtype`` per layer: the endpoints' means and standard
-    deviations interpolated at ``alphas``."""
+    r"""Targets (n_points, C) in ``dtype`` per layer: the endpoints' means and standard
+    deviations interpolated at ``alphas``,
+    :math:`\mu^{(\alpha)} = (1-\alpha)\mu^A + \alpha\mu^B` and likewise :math:`\sigma^{(\alpha)}`.
+
+    Parameters
+    ----------
+    stats_a, stats_b : UnitStatistics
+        Of the endpoints (:func:`unit_statistics`).
+    alphas : (n_points,) array-like of float
+    layers : list of str
+    dtype : torch.dtype
+        Of the returned tensors.
+
+    Returns
+    -------
+    target_mean, target_std : dict of str to (n_points, C) Tensor
+
+    Examples
+    --------
+    >>> import torch
+    >>> a = UnitStatistics(mean={"0": torch.zeros(2)}, std={"0": torch.ones(2)})
+    >>> b = UnitStatistics(mean={"0": torch.ones(2)}, std={"0": 3 * torch.ones(2)})
+    >>> mean, std = interpolated_targets(a, b, [0.0, 0.5], ["0"], torch.float32)
+    >>> std["0"]
+    tensor([[1., 1.],
+            [2., 2.]])
+    """
     al = torch.as_tensor(np.asarray(alphas, dtype=np.float64)).view(-1, 1)
     tm = {n: (1 - al) * stats_a.mean[n].cpu().view(1, -1) + al * stats_b.mean[n].cpu().view(1, -1) for n in layers}
     ts = {n: (1 - al) * stats_a.std[n].cpu().view(1, -1) + al * stats_b.std[n].cpu().view(1, -1) for n in layers}

@@ -1,5 +1,5 @@
 r"""Robustness of each layer: moving toward the other model vs. random directions of the same
-norm (SPEC §5; Adilova et al., 2024, who find the averaging direction far more harmful).
+norm (Adilova et al., 2024, who find the averaging direction far more harmful).
 
 References
 ----------
@@ -41,6 +41,20 @@ class RobustnessResult(JSONMixin):
         u a uniformly random unit direction over layer l's parameters.
     random_draws : dict
         Metric to (n_layers, n_draws, m).
+
+    Examples
+    --------
+    >>> import torch
+    >>> from radonml import lmc
+    >>> _ = torch.manual_seed(0)
+    >>> def mlp():
+    ...     return torch.nn.Sequential(torch.nn.Linear(2, 8), torch.nn.ReLU(), torch.nn.Linear(8, 2))
+    >>> model_a, model_b = mlp(), mlp()
+    >>> X, y = torch.randn(64, 2), torch.randint(0, 2, (64,))
+    >>> evaluate = lmc.classification_evaluator((X, y))
+    >>> res = lmc.perturbation_robustness(model_a, model_b, evaluate, n_draws=3, rng=0)
+    >>> res.random_draws["loss"].shape == (len(res.layers), 3, len(res.alphas))
+    True
     """
 
     layers: List[str]
@@ -66,7 +80,7 @@ def _norm(d: Dict[str, torch.Tensor]) -> float:
 def perturbation_robustness(model_a: nn.Module, model_b: nn.Module, evaluate, *, n_draws: int = 5, rng=None,
                             alphas=None, layers=None, groups=None, chunk_size=None, align=None, align_data=None,
                             bn_data=None) -> RobustnessResult:
-    r"""Robustness of each layer to random perturbations vs. the averaging direction (SPEC §5).
+    r"""Robustness of each layer to random perturbations vs. the averaging direction (:doc:`/concepts/lmc`).
 
     For layer l with :math:`\Delta^l = \theta_B^l - \theta_A^l` (its parameters; buffers stay
     at :math:`\theta_A`'s), evaluate :math:`\theta_A + \alpha\Delta^l` and, for ``n_draws``
@@ -94,6 +108,27 @@ def perturbation_robustness(model_a: nn.Module, model_b: nn.Module, evaluate, *,
     ValueError
         ``n_draws < 1``; a layer without floating-point parameters; otherwise as
         :func:`~radonml.lmc.evaluate_path`.
+
+    References
+    ----------
+    L. Adilova, M. Andriushchenko, M. Kamp, A. Fischer, M. Jaggi, "Layer-wise linear mode
+    connectivity", ICLR 2024.
+
+    Examples
+    --------
+    >>> import torch
+    >>> from radonml import lmc
+    >>> _ = torch.manual_seed(0)
+    >>> def mlp():
+    ...     return torch.nn.Sequential(torch.nn.Linear(2, 8), torch.nn.ReLU(), torch.nn.Linear(8, 2))
+    >>> model_a, model_b = mlp(), mlp()
+    >>> X, y = torch.randn(64, 2), torch.randint(0, 2, (64,))
+    >>> evaluate = lmc.classification_evaluator((X, y))
+    >>> res = lmc.perturbation_robustness(model_a, model_b, evaluate, n_draws=3, rng=0)
+    >>> res.layers, res.interpolation["loss"].shape
+    (['0', '2'], (2, 11))
+    >>> bool(res.interpolation["loss"][0, 0] == res.random_mean["loss"][0, 0])  # alpha = 0: model A
+    True
     """
     n_draws = check_int(n_draws, "n_draws", minimum=1)
     pair = ModelPair(model_a, model_b, groups, evaluate=evaluate, align=align, align_data=align_data, bn_data=bn_data)

@@ -40,6 +40,15 @@ class TrainedPair(NamedTuple):
     checkpoints : dict of str to list of dict
         ``{"a": [...], "b": [...]}``: copies of each run's state dict, the initialization first,
         then one after every epoch (``epochs + 1`` each).
+
+    Examples
+    --------
+    >>> import torch
+    >>> X, y = torch.randn(16, 3), torch.arange(16) % 2
+    >>> pair = train_pair(lambda: torch.nn.Linear(3, 2), X, y, epochs=1, batch_size=8)
+    >>> model_a, model_b, checkpoints = pair
+    >>> sorted(checkpoints), len(checkpoints["b"]), model_a.training
+    (['a', 'b'], 2, False)
     """
 
     model_a: nn.Module
