@@ -48,7 +48,7 @@ EXAMPLES = (
     "radonml lmc --hidden 64,64,64 --different-init --align weight --eval-split test",
     "radonml lmc --model mynet.py:make_model --checkpoint-a a.pt --checkpoint-b b.pt --data test.npz",
     "radonml lmc --model pkg.models:resnet --checkpoint-a a.pt --checkpoint-b b.pt --data pkg.data:test_loader",
-    "radonml lmc --resolution 1e-3 --per-layer-subspace --save-checkpoints --out runs/lmc1",
+    "radonml lmc --resolution 1e-4 --per-layer-subspace --save-checkpoints --out runs/lmc1",
 )
 
 #: The default regime (benchmarks/lmc.md, section 6: the paper's three findings hold for it).
@@ -113,9 +113,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                       help="allow checkpoints and .pt data that need unpickling (whole saved modules, Datasets). "
                            "UNPICKLING RUNS CODE FROM THE FILE: use only with files you trust")
     C.add_option(parser, "--alphas", type=C.int_at_least(2), default=11, metavar="N", help="points per path (grid)")
-    C.add_option(parser, "--resolution", type=C.positive_float, default=None, metavar="R",
+    C.add_option(parser, "--resolution", type=C.positive_float, default=1e-3, metavar="R",
                  help="find every path's loss barrier to relative resolution R by refining the grid where the "
-                      "maximum can lie (radonml.lmc.search_barrier), instead of reading it off the grid")
+                      "maximum can lie (radonml.lmc.search_barrier)")
+    parser.add_argument("--grid-only", action="store_true",
+                        help="read the barriers off the --alphas grid instead (no refinement)")
     C.add_option(parser, "--align", choices=("weight", "activation"), default=None,
                  help="align B's hidden units to A's first (weight or activation matching); for models trained "
                       "from different initializations")
@@ -244,8 +246,8 @@ def _run(args) -> int:
 
     analysis = lmc.analyze_pair(
         model_a, model_b, evaluator, checkpoints=ckpts, alphas=args.alphas, n_draws=args.n_draws,
-        per_layer_subspace=args.per_layer_subspace, resolution=args.resolution, rng=args.seed, align=args.align,
-        align_data=data if args.align == "activation" else None, progress=stage)
+        per_layer_subspace=args.per_layer_subspace, resolution=None if args.grid_only else args.resolution,
+        rng=args.seed, align=args.align, align_data=data if args.align == "activation" else None, progress=stage)
 
     scores = {}
     if mine:

@@ -25,6 +25,7 @@ from torch import nn
 
 from .._validation import check_int
 from ._common import JSONMixin, barrier_metrics, check_alphas, check_kind
+from .barriers import DEFAULT_RESOLUTION
 from .findings import Findings, paper_findings
 from .layerwise import CumulativeResult, LayerwiseResult, cumulative_barriers, layerwise_barriers
 from .robustness import RobustnessResult, perturbation_robustness
@@ -225,7 +226,7 @@ def _split_checkpoints(checkpoints):
 
 
 def analyze_pair(model_a: nn.Module, model_b: nn.Module, evaluate, *, checkpoints=None, alphas=11, n_draws: int = 5,
-                 scales=DEFAULT_SCALES, per_layer_subspace: bool = False, resolution=None, rng=0,
+                 scales=DEFAULT_SCALES, per_layer_subspace: bool = False, resolution=DEFAULT_RESOLUTION, rng=0,
                  studies=STUDIES, metric: str = "loss", kind: str = "linear", align=None, align_data=None,
                  bn_data=None, groups=None, chunk_size=None,
                  progress: Optional[Callable[[str], None]] = None) -> PairAnalysis:
@@ -256,10 +257,10 @@ def analyze_pair(model_a: nn.Module, model_b: nn.Module, evaluate, *, checkpoint
         Noise norms of the subspace study (fractions of :math:`\lVert\theta_B - \theta_A\rVert`).
     per_layer_subspace : bool, default False
         Also run the subspace study per layer.
-    resolution : float, optional
+    resolution : float or None, default 1e-3
         Find the loss barriers of the whole-model, layer-wise and cumulative paths to this
-        relative resolution (:func:`~radonml.lmc.search_barrier`) instead of reading them off
-        the grid.
+        relative resolution (:func:`~radonml.lmc.search_barrier`), starting from the ``alphas``
+        grid; None reads them off the grid.
     rng : int, None or numpy.random.Generator, default 0
         Seeds the random directions.
     studies : sequence of str, default all of :data:`STUDIES`
