@@ -128,3 +128,21 @@ def test_bad_inputs(models, data):
 
 def test_docstring_examples():
     assert doctest.testmod(subspaces).failed == 0
+
+
+def test_scale_zero_is_the_model_itself_and_costs_nothing(models, data):
+    a, b = models
+    ev = lmc.classification_evaluator(data)
+    calls = []
+
+    def counting(model):  # a plain function: one call per point
+        calls.append(1)
+        return ev(model)
+
+    n_draws, scales = 2, [0.0, 0.1, 0.5]
+    res = lmc.subspace_perturbations(a, b, [ref.mlp(7), a, b], counting, scales=scales, n_draws=n_draws, rng=0)
+    # the two models once, then per model: two signs on the line + n_draws per subspace, at the 2 nonzero scales
+    assert len(calls) == 2 + 2 * (2 + 2 * n_draws) * 2
+    np.testing.assert_allclose(res.mean["loss"][:, :, 0], np.repeat(res.unperturbed["loss"][:, None], 3, 1))
+    np.testing.assert_array_equal(res.std["loss"][:, :, 0], 0.0)
+    assert lmc.subspaces.DEFAULT_SCALES == (0.0, 0.05, 0.1, 0.25, 0.5)

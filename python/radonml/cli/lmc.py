@@ -27,8 +27,8 @@ findings of Adilova et al. (ICLR 2024) on them.
 
 Without checkpoints, two models are trained offline on digits or mnist1d, from one
 initialization with different data orders (or, with --different-init, from two). The
-defaults are a regime in which the paper's findings hold (a 24 x 128 ReLU MLP on digits,
-plain SGD at lr 0.01 for 30 epochs; benchmarks/lmc.md).
+defaults are a regime in which the paper's findings hold (a 16 x 128 ReLU MLP on digits,
+plain SGD at lr 0.02 for 30 epochs; benchmarks/lmc.md).
 
 Your own models: --checkpoint-a and --checkpoint-b (files written by torch.save), with
 --model package.module:factory (or file.py:factory) for state dicts, and --data (a .npz or
@@ -52,7 +52,7 @@ EXAMPLES = (
 )
 
 #: The default regime (benchmarks/lmc.md, section 6: the paper's three findings hold for it).
-DEFAULT_DATASET, DEFAULT_HIDDEN, DEFAULT_LR, DEFAULT_EPOCHS = "digits", "24x128", 0.01, 30
+DEFAULT_DATASET, DEFAULT_HIDDEN, DEFAULT_LR, DEFAULT_EPOCHS = "digits", "16x128", 0.02, 30
 _BUILTIN_MODELS = ("mlp", "cnn")
 
 
@@ -203,6 +203,26 @@ def _describe(args, mine: bool) -> str:
             f"lr {args.lr:g})")
 
 
+def _note_untrained(model_a, model_b, ckpts, evaluator, analysis) -> None:
+    """A note when a run ended with at least half its initial loss: the findings would compare a
+    trained with an untrained model (deep plain ReLU nets can stall at chance level)."""
+    import copy
+
+    if not ckpts:
+        return
+    ends = analysis.layerwise.endpoints.get("loss")
+    if ends is None:
+        return
+    for i, (run, model) in enumerate((("a", model_a), ("b", model_b))):
+        init = copy.deepcopy(model)
+        init.load_state_dict(ckpts[run][0])
+        start = evaluator(init)["loss"]
+        if not ends[i] < 0.5 * start:
+            C.note("radonml lmc", f"model {run.upper()} did not train (loss {ends[i]:.4g}, at initialization "
+                                  f"{start:.4g}): the findings compare a trained with an untrained model; try another "
+                                  "--seed or a lower --lr")
+
+
 def run(args) -> int:
     """Run ``radonml lmc``; returns the exit status."""
     _check(args)
@@ -262,6 +282,7 @@ def _run(args) -> int:
               f"B {scores['b']['accuracy']:.3f}; paths on {split}")
     if analysis.alignment is not None:
         print(f"B aligned to A by {args.align} matching")
+    _note_untrained(model_a, model_b, ckpts, evaluator, analysis)
     print(analysis.table())
 
     os.makedirs(args.out, exist_ok=True)

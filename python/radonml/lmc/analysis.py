@@ -137,11 +137,11 @@ class PairAnalysis(JSONMixin):
         if sp is not None and self.metric in sp.mean:
             out.append(f"subspaces: noise of norm s*D (D = {sp.distance:.4g}) raises the {self.metric} (mean of A, B) by")
             base = np.asarray(sp.unperturbed[self.metric])[:, None]
-            out.append(f"  {'s =':<26}" + "".join(f"{s:>10g}" for s in sp.scales))
+            out.append(f"  {'s =':<26}" + "".join(f" {s:>10g}" for s in sp.scales))
             for di, d in enumerate(sp.directions):
                 label = d + (f" (dim {sp.subspace_dim})" if d == "training" else "")
                 rise = (np.asarray(sp.mean[self.metric])[:, di, :] - base).mean(axis=0)
-                out.append(f"  {label:<26}" + "".join(f"{v:>10.4g}" for v in rise))
+                out.append(f"  {label:<26}" + "".join(f" {v:>10.4g}" for v in rise))
         if self.findings is not None:
             out.append("findings of Adilova et al. (ICLR 2024) on this run:")
             out.append(self.findings.text())
