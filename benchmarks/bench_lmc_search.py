@@ -1,11 +1,12 @@
 """Barriers found, not sampled: ``radonml.lmc.find_barrier`` against a 1001-point and an 11-point grid.
 
     python benchmarks/bench_lmc_search.py                 # the table in benchmarks/lmc.md (all layers, both bases)
-    python benchmarks/bench_lmc_search.py --every 4       # every 4th layer only
+    python benchmarks/bench_lmc_search.py --every 4       # every 4th layer (and cumulative count) only
 
 On the models ``radonml lmc`` trains with its defaults (same seed, same data, same training;
-paths on the training split), for the whole-model path and every single-layer path (both bases,
-barriers against the full endpoint models): the linear loss barrier from a 1001-point grid of
+paths on the training split), for the whole-model path, every single-layer path (both bases)
+and every cumulative path (the first c layers averaged with the rest from A, the last c with
+the rest from B; barriers against the full endpoint models): the linear loss barrier from a 1001-point grid of
 alphas (what a careful user would do by hand, ``radonml.lmc.evaluate_path(..., alphas=1001)``),
 from the fixed 11-point grid (the default of every study), and found by
 ``radonml.lmc.find_barrier(..., resolution=1e-3)`` (11-point start, refined where the maximum
@@ -45,7 +46,10 @@ def main(argv=None):
     ev = lmc.classification_evaluator((torch.as_tensor(ds.X_train, dtype=torch.float32), torch.as_tensor(ds.y_train)))
     layers = list(lmc.layer_groups(a))[::args.every]
     ends = lmc.evaluate_path(a, b, ev, alphas=[0.0, 1.0]).loss
+    names = list(lmc.layer_groups(a))
     paths = [("full model", None, "a")] + [(f"layer {l} into {k.upper()}", [l], k) for l in layers for k in "ab"]
+    paths += [(f"first {c} layers, rest from A", names[:c], "a") for c in range(2, len(names))][::args.every]
+    paths += [(f"last {c} layers, rest from B", names[-c:], "b") for c in range(2, len(names))][::args.every]
     grid1001, grid11 = np.linspace(0, 1, 1001), np.linspace(0, 1, 11)
     print(f"# MLP {depth}x{width} on digits, lr {DEFAULT_LR}, {DEFAULT_EPOCHS} epochs, seed {args.seed}; "
           f"endpoints' training loss {ends[0]:.4f}, {ends[1]:.4f}\n")
@@ -69,7 +73,10 @@ def main(argv=None):
         print(f"| {name} | {b1001:.6f} | {e11:.2e} | {s.value:.6f} | {es:.1e} | {s.n_evals} ({1001 / s.n_evals:.0f}x) "
               f"| {'yes' if s.certified else 'no'} |", flush=True)
     e11, es, n, ok = (np.array(v) for v in zip(*rows))
-    print(f"\n{len(rows)} paths: found barriers within {es.max():.1e} (relative, largest) of the 1001-point grid's with "
+    inner = e11 > 0
+    print(f"\n{inner.sum()} of {len(rows)} paths have their maximum between the 11 grid points; on those the "
+          f"search took {n[inner].mean():.1f} forward passes on average, at most {int(n[inner].max()) if inner.any() else 0}.")
+    print(f"{len(rows)} paths: found barriers within {es.max():.1e} (relative, largest) of the 1001-point grid's with "
           f"{int(n.max())} forward passes at most ({1001 / n.max():.0f}x fewer; mean {n.mean():.1f}, {1001 / n.mean():.0f}x); "
           f"{int(ok.sum())} of {ok.size} certified. The 11-point grid is off by up to {e11.max():.2e} "
           f"(mean {e11.mean():.2e}). CPU: 1001-point grids {cpu['grid']:.1f} s, searches {cpu['search']:.1f} s "
