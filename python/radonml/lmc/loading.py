@@ -22,6 +22,7 @@ import importlib.util
 import os
 import pickle
 import sys
+import zipfile
 from collections.abc import Mapping
 from typing import Dict, Optional
 
@@ -114,8 +115,8 @@ def load_checkpoint(path, *, allow_pickle: bool = False):
     try:
         obj = torch.load(path, map_location="cpu", weights_only=not allow_pickle)
     except pickle.UnpicklingError as exc:
-        if allow_pickle:
-            raise ValueError(f"checkpoint {path!r} could not be unpickled: {exc}") from None
+        if allow_pickle or not zipfile.is_zipfile(path):  # torch.save writes zip archives
+            raise ValueError(f"checkpoint {path!r} is not a file torch.load can read: {str(exc)[:200]}") from None
         raise ValueError(f"checkpoint {path!r} holds Python objects beyond tensors (e.g. a whole saved module), which "
                          f"loading with weights_only=True refuses; {_UNSAFE}") from None
     except Exception as exc:  # not a torch file at all
