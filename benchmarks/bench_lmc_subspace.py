@@ -1,6 +1,6 @@
 """Where the subspace study means something: loss under noise of growing norm, per kind of direction.
 
-    python benchmarks/bench_lmc_subspace.py          # the table in benchmarks/lmc.md, section 7
+    python benchmarks/bench_lmc_subspace.py          # the table in benchmarks/lmc.md, section 8
 
 On the models ``radonml lmc`` trains with its defaults (seed 0; every epoch's checkpoint of both
 runs), the training loss of model A under noise of norm ``s * D`` (D = ||theta_B - theta_A||),

@@ -304,7 +304,7 @@ def test_default_run_reproduces_the_papers_three_findings(tmp_path, capsys):
     the paper's first three findings hold, and the numbers they rest on agree with an
     independent evaluation of the saved models (deep copy, load_state_dict, forward).
 
-    The regime was chosen by the sweep in benchmarks/lmc.md (section 6): there the three
+    The regime was chosen by the sweep in benchmarks/lmc.md (section 7): there the three
     findings hold for seeds 0-3, the first four tried; not for every seed beyond them.
     """
     from radonml.datasets import load_digits

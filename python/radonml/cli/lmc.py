@@ -51,7 +51,7 @@ EXAMPLES = (
     "radonml lmc --resolution 1e-4 --per-layer-subspace --save-checkpoints --out runs/lmc1",
 )
 
-#: The default regime (benchmarks/lmc.md, section 6: the paper's three findings hold for it).
+#: The default regime (benchmarks/lmc.md, section 7: the paper's three findings hold for it).
 DEFAULT_DATASET, DEFAULT_HIDDEN, DEFAULT_LR, DEFAULT_EPOCHS = "digits", "16x128", 0.02, 30
 _BUILTIN_MODELS = ("mlp", "cnn")
 

@@ -150,6 +150,15 @@ class PairAnalysis(JSONMixin):
     def __str__(self) -> str:
         return self.table()
 
+    def __repr__(self) -> str:
+        lw = self.layerwise
+        full = lw.full_barriers.get(self.metric, {}).get(self.kind, float("nan"))
+        studies = [k for k in STUDIES if getattr(self, k, None) is not None]
+        verdicts = ", ".join(f"{i}: {'-' if f.holds is None else 'holds' if f.holds else 'does not hold'}"
+                             for i, f in enumerate(self.findings.findings if self.findings else [], 1))
+        return (f"PairAnalysis({len(lw.layers)} layers, full-model {self.metric} barrier ({self.kind}) {full:.4g}, "
+                f"studies {studies}, findings {{{verdicts}}})")
+
     # ------------------------------------------------------------------ figures
     def figures(self) -> Dict[str, object]:
         """File name to matplotlib Figure, one per study (:mod:`radonml.plot`)."""

@@ -85,6 +85,11 @@ class Findings(JSONMixin):
     def __str__(self) -> str:
         return self.text()
 
+    def __repr__(self) -> str:
+        return "Findings(" + ", ".join(
+            f"{f.key}: {'not measured' if f.holds is None else 'holds' if f.holds else 'does not hold'}"
+            for f in self.findings) + ")"
+
 
 def _fmt(x: float) -> str:
     return "inf" if not np.isfinite(x) else f"{x:.3g}"
