@@ -278,7 +278,7 @@ def table_groups(args):
         G = rng.standard_normal((g, k, d))
         methods = {
             "kernel": lambda: _core.radon_points(G, 1),
-            "general": lambda: _core.radon_points(G, 1, 0, False),
+            "general": lambda: _core.radon_points(G, 1, _core.RadonSolver.fast_lu, False),
             "svd": lambda: svd_radon_points(G),
         }
         from threadpoolctl import threadpool_limits

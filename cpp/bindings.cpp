@@ -27,10 +27,10 @@ namespace {
 
 // ----------------------------------------------------------------- radon ---
 
-// first_solver (private, for tests): 0 = fast LU with checked fallbacks,
-// 1 = start at the full-pivot LU, 2 = column-pivoted QR only; fixed_kernel =
-// false skips the fixed-size SIMD kernel (the general path's LU instead).
-py::tuple radon_points_py(DArray groups, int n_threads, int first_solver, bool fixed_kernel) {
+// first_solver (private, for tests): fast_lu = fast LU with checked fallbacks,
+// full_pivot_lu = start at the full-pivot LU, col_piv_qr = column-pivoted QR only;
+// fixed_kernel = false skips the fixed-size SIMD kernel (the general path's LU instead).
+py::tuple radon_points_py(DArray groups, int n_threads, radonml::RadonSolver first_solver, bool fixed_kernel) {
   if (groups.ndim() != 3) throw std::invalid_argument("groups must be a (g, k, d) array");
   const auto g = groups.shape(0);
   if (groups.shape(1) > INT32_MAX || groups.shape(2) > INT32_MAX)
@@ -38,7 +38,8 @@ py::tuple radon_points_py(DArray groups, int n_threads, int first_solver, bool f
   const int k = static_cast<int>(groups.shape(1));
   const int d = static_cast<int>(groups.shape(2));
   if (d < 1 || k < d + 2) throw std::invalid_argument("groups must have k >= d + 2 points per group and d >= 1");
-  if (first_solver < 0 || first_solver > 2) throw std::invalid_argument("first_solver must be 0, 1 or 2");
+  const int first = static_cast<int>(first_solver);
+  if (first < 0 || first > 2) throw std::invalid_argument("first_solver must be a RadonSolver enumerator");
   DArray points({g, static_cast<py::ssize_t>(d)});
   DArray lambdas({g, static_cast<py::ssize_t>(k)});
   py::array_t<std::int8_t> solvers(g);
@@ -48,7 +49,7 @@ py::tuple radon_points_py(DArray groups, int n_threads, int first_solver, bool f
   std::int8_t* sol = solvers.mutable_data();
   {
     py::gil_scoped_release release;
-    radonml::radon_points(src, g, k, d, pts, lam, sol, n_threads, first_solver, fixed_kernel);
+    radonml::radon_points(src, g, k, d, pts, lam, sol, n_threads, first, fixed_kernel);
   }
   return py::make_tuple(points, lambdas, solvers);
 }
@@ -414,7 +415,7 @@ PYBIND11_MODULE(_core, m) {
   // ----------------------------------------------------------------- radon
   m.attr("max_threads") = radonml::kMaxThreads;
   m.def("radon_points", &radon_points_py, py::arg("groups"), py::arg("n_threads") = 0,
-        py::arg("first_solver") = 0, py::arg("fixed_kernel") = true);
+        py::arg("first_solver") = radonml::RadonSolver::fast_lu, py::arg("fixed_kernel") = true);
   m.def("iterated_radon_point", &iterated_radon_point_py, py::arg("points"), py::arg("leaves"), py::arg("groups"),
         py::arg("n_threads") = 0);
   m.def("random_permutation", &random_permutation_py, py::arg("n"), py::arg("seed"), py::arg("n_threads") = 0);

@@ -1,4 +1,4 @@
-"""Tests of the aggregator registry (SPEC §3): every built-in against an independent
+"""Tests of the aggregator registry (Blanchard et al. 2017; Guerraoui et al. 2018; El Mhamdi et al. 2018): every built-in against an independent
 reference (numpy, scipy.stats, scipy.optimize), weights, registration and bad input."""
 
 import warnings

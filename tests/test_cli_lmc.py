@@ -1,13 +1,22 @@
-"""`radonml lmc` end to end on tiny configurations."""
+"""`radonml lmc` end to end: tiny trained configurations, your own checkpoints (a factory
+module, state dicts, whole pickled modules, data files and functions, a regression loss),
+each checked against an independent evaluation of the same models."""
 
+import copy
 import json
+import sys
+import textwrap
 
 import numpy as np
 import pytest
 
-pytest.importorskip("torch")
+torch = pytest.importorskip("torch")
 
+import lmc_reference as ref  # noqa: E402
+from radonml import lmc  # noqa: E402
 from radonml.cli import main  # noqa: E402
+
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 TINY = ["--epochs", "2", "--hidden", "16,16", "--alphas", "3", "--n-draws", "2", "--quiet"]
 
@@ -17,14 +26,20 @@ def test_lmc_mnist1d_mlp_end_to_end(tmp_path, capsys):
 
     matplotlib.use("Agg")
     out = tmp_path / "run"
-    rc = main(["lmc", "--dataset", "mnist1d", "--n-samples", "400", *TINY, "--out", str(out)])
+    rc = main(["lmc", "--dataset", "mnist1d", "--n-samples", "400", "--lr", "0.05", *TINY, "--out", str(out)])
     assert rc == 0
     text = capsys.readouterr().out
-    assert "full model" in text and "layer 0 into A" in text and "cumulative from the input" in text
+    assert "full-model barrier" in text and "loss into A" in text and "layers averaged from the input" in text
+    assert "findings of Adilova et al." in text and "1. single-layer barriers" in text
     for name in ("lmc.json", "path.png", "layerwise.png", "cumulative.png", "robustness.png", "subspace.png"):
         assert (out / name).stat().st_size > 0, name
     data = json.loads((out / "lmc.json").read_text())
-    assert set(data) >= {"config", "full_path", "layerwise", "cumulative", "robustness", "subspace", "timings_s"}
+    assert set(data) >= {"config", "full_path", "layerwise", "cumulative", "robustness", "subspace", "timings_s",
+                         "findings", "per_layer"}
+    assert [f["key"] for f in data["findings"]["findings"]] == ["single_layer", "middle_layers",
+                                                                  "averaging_direction", "subspaces"]
+    assert [r["layer"] for r in data["per_layer"]] == ["0", "2", "4"]
+    assert set(data["timings_s"]["robustness"]) == {"wall", "cpu"}
     lw = data["layerwise"]
     assert lw["layers"] == ["0", "2", "4"] and lw["bases"] == ["a", "b"]
     assert np.array(lw["barriers"]["loss"]["mean"]).shape == (3, 2)
@@ -73,3 +88,279 @@ def test_lmc_bad_arguments(tmp_path, capsys, args, match):
     assert exc.value.code == 2
     assert match in capsys.readouterr().err
     assert not (tmp_path / "x").exists()
+
+
+# ------------------------------------------------------------------ your own checkpoints --
+
+FACTORY = textwrap.dedent('''
+    import torch
+    from torch import nn
+
+
+    def make_model():
+        return nn.Sequential(nn.Linear(10, 16), nn.ReLU(), nn.Linear(16, 16), nn.ReLU(), nn.Linear(16, 4))
+
+
+    def make_regressor():
+        return nn.Sequential(nn.Linear(10, 8), nn.Tanh(), nn.Linear(8, 1))
+
+
+    def test_loader():
+        g = torch.Generator().manual_seed(0)
+        X = torch.randn(300, 10, generator=g)
+        y = torch.randint(0, 4, (300,), generator=g)
+        return torch.utils.data.DataLoader(torch.utils.data.TensorDataset(X, y), batch_size=64)
+''')
+
+
+def _nudged(model, seed, scale=0.05):
+    g = torch.Generator().manual_seed(seed)
+    state = {k: v + scale * torch.randn(v.shape, generator=g) for k, v in model.state_dict().items()}
+    return state
+
+
+@pytest.fixture
+def mine(tmp_path):
+    """A factory module, two checkpoints (the lmc_reference models), their runs and the data."""
+    (tmp_path / "mynet.py").write_text(FACTORY)
+    a, b = ref.models()  # the architecture of make_model
+    X, y = ref.data()  # the data of test_loader
+    init = ref.mlp(7).state_dict()
+    files = {"init": init, "a1": _nudged(a, 1), "b1": _nudged(b, 2), "A": a.state_dict(), "B": b.state_dict()}
+    for name, state in files.items():
+        torch.save(state, tmp_path / f"{name}.pt")
+    np.savez(tmp_path / "data.npz", X=X.numpy(), y=y.numpy())
+    return {"dir": tmp_path, "a": a, "b": b, "X": X, "y": y, "states": files}
+
+
+def _run(tmp_path, *args):
+    out = tmp_path / "out"
+    rc = main(["lmc", "--alphas", "5", "--n-draws", "2", "--quiet", "--no-plot", "--out", str(out), *args])
+    return rc, (json.loads((out / "lmc.json").read_text()) if rc == 0 else None)
+
+
+def test_your_checkpoints_state_dicts_npz_and_a_factory_file(mine, capsys):
+    d = mine["dir"]
+    traj = {r: ",".join(str(d / f"{n}.pt") for n in ("init", f"{r.lower()}1", r)) for r in "AB"}
+    rc, data = _run(d, "--model", f"{d / 'mynet.py'}:make_model", "--checkpoint-a", str(d / "A.pt"),
+                    "--checkpoint-b", str(d / "B.pt"), "--trajectory-a", traj["A"], "--trajectory-b", traj["B"],
+                    "--data", str(d / "data.npz"))
+    assert rc == 0
+    text = capsys.readouterr().out
+    assert "your checkpoints" in text and "findings of Adilova et al." in text
+    # the same numbers as an independent evaluation: deep copy, load_state_dict, forward
+    a, b, X, y = mine["a"], mine["b"], mine["X"], mine["y"]
+    alphas = np.array(data["full_path"]["alphas"])
+    want = ref.reference_path(a, b, alphas, X, y)
+    np.testing.assert_allclose(data["full_path"]["metrics"]["loss"], want[:, 0], rtol=1e-5)
+    np.testing.assert_allclose(data["full_path"]["metrics"]["accuracy"], want[:, 1], rtol=1e-6)
+    lw = data["layerwise"]
+    la, lb = want[0, 0], want[-1, 0]
+    for i, layer in enumerate(lw["layers"]):
+        for j, base in enumerate("ab"):
+            path = ref.reference_path(a, b, alphas, X, y, layers=[layer], base=base)[:, 0]
+            expected = np.max(path - ((1 - alphas) * la + alphas * lb))
+            assert lw["barriers"]["loss"]["linear"][i][j] == pytest.approx(expected, rel=1e-4, abs=1e-6)
+    # the training subspace: the span of both runs' differences from the first checkpoint
+    flat = [torch.cat([s[k].reshape(-1) for k in s]).double().numpy() for s in
+            (mine["states"][n] for n in ("init", "a1", "A", "init", "b1", "B"))]
+    rank = np.linalg.matrix_rank(np.array(flat[1:]) - flat[0])
+    assert data["subspace"]["subspace_dim"] == rank == 4
+    assert data["scores"]["a"]["loss"] == pytest.approx(la, rel=1e-6)
+    # the Python API does the same
+    pair = lmc.load_pair(f"{d / 'mynet.py'}:make_model", d / "A.pt", d / "B.pt",
+                         trajectory_a=traj["A"].split(","), trajectory_b=traj["B"].split(","))
+    api = lmc.analyze_pair(pair.model_a, pair.model_b, lmc.make_evaluator(lmc.load_data(d / "data.npz")),
+                           checkpoints=pair.checkpoints, alphas=5, n_draws=2, rng=0)
+    assert api.layerwise.barriers["loss"]["linear"].tolist() == lw["barriers"]["loss"]["linear"]
+    assert api.subspace.mean["loss"].tolist() == data["subspace"]["mean"]["loss"]
+
+
+def test_your_checkpoints_wrapped_state_dicts_a_package_and_a_dataloader_function(mine, monkeypatch):
+    d = mine["dir"]
+    monkeypatch.syspath_prepend(str(d))
+    monkeypatch.delitem(sys.modules, "mynet", raising=False)
+    for name in "AB":  # a training script's wrapper: {"state_dict": {"model.<key>": ...}, "epoch": ...}
+        torch.save({"state_dict": {f"model.{k}": v for k, v in mine["states"][name].items()}, "epoch": 3},
+                   d / f"{name}_wrapped.pt")
+    out = d / "out"
+    rc = main(["lmc", "--model", "mynet:make_model", "--checkpoint-a", str(d / "A_wrapped.pt"), "--checkpoint-b",
+               str(d / "B_wrapped.pt"), "--data", "mynet:test_loader", "--alphas", "3", "--n-draws", "2", "--quiet",
+               "--resolution", "1e-3", "--out", str(out)])
+    assert rc == 0
+    data = json.loads((out / "lmc.json").read_text())
+    want = ref.reference_path(mine["a"], mine["b"], np.array([0.0, 0.5, 1.0]), mine["X"], mine["y"])
+    np.testing.assert_allclose(data["full_path"]["metrics"]["loss"], want[:, 0], rtol=1e-5)
+    assert data["subspace"] is None  # no trajectories: skipped
+    assert data["layerwise"]["search"]["resolution"] == 1e-3  # barriers found, not sampled
+    for name in ("path.png", "layerwise.png", "cumulative.png", "robustness.png"):
+        assert (out / name).stat().st_size > 0
+    assert not (out / "subspace.png").exists()
+
+
+def test_whole_pickled_modules_only_with_allow_pickle(mine, capsys):
+    d = mine["dir"]
+    torch.save(mine["a"], d / "A_module.pt")
+    torch.save(mine["b"], d / "B_module.pt")
+    args = ["--checkpoint-a", str(d / "A_module.pt"), "--checkpoint-b", str(d / "B_module.pt"),
+            "--data", str(d / "data.npz")]
+    rc, _ = _run(d, *args)
+    assert rc == 2
+    err = capsys.readouterr().err
+    assert "weights_only=True refuses" in err and "unpickling runs code from the file" in err
+    assert "--allow-pickle" in err
+    rc, data = _run(d, *args, "--allow-pickle")
+    assert rc == 0
+    want = ref.reference_path(mine["a"], mine["b"], np.linspace(0, 1, 5), mine["X"], mine["y"])
+    np.testing.assert_allclose(data["full_path"]["metrics"]["loss"], want[:, 0], rtol=1e-5)
+
+
+def test_help_says_that_unpickling_runs_code(capsys):
+    with pytest.raises(SystemExit) as exc:
+        main(["lmc", "--help"])
+    assert exc.value.code == 0
+    text = " ".join(capsys.readouterr().out.split())
+    assert "UNPICKLING RUNS CODE FROM THE FILE" in text
+    assert "--checkpoint-a FILE" in text and "(default: 16x128)" in text
+
+
+def test_your_regression_models_with_mse(mine):
+    d = mine["dir"]
+    sys.path.insert(0, str(d))
+    try:
+        import importlib
+
+        mynet = importlib.import_module("mynet")
+        torch.manual_seed(3)
+        a, b = mynet.make_regressor(), mynet.make_regressor()
+    finally:
+        sys.path.remove(str(d))
+        sys.modules.pop("mynet", None)
+    X = mine["X"]
+    y = torch.sin(X[:, 0]) + 0.1 * X[:, 1]
+    torch.save(a.state_dict(), d / "ra.pt")
+    torch.save(b.state_dict(), d / "rb.pt")
+    torch.save({"X": X, "y": y}, d / "reg.pt")
+    rc, data = _run(d, "--model", f"{d / 'mynet.py'}:make_regressor", "--checkpoint-a", str(d / "ra.pt"),
+                    "--checkpoint-b", str(d / "rb.pt"), "--data", str(d / "reg.pt"), "--loss", "mse")
+    assert rc == 0
+    # independently: interpolate the state dicts, forward, mean squared error in float64
+    sa, sb = a.state_dict(), b.state_dict()
+    for alpha, got in zip(data["full_path"]["alphas"], data["full_path"]["metrics"]["loss"]):
+        m = copy.deepcopy(a)
+        m.load_state_dict({k: (1 - alpha) * sa[k] + alpha * sb[k] for k in sa})
+        with torch.no_grad():
+            mse = float(((m(X).double().squeeze(1) - y.double()) ** 2).mean())
+        assert got == pytest.approx(mse, rel=1e-5)
+    assert set(data["layerwise"]["barriers"]) == {"loss"}  # no accuracy for regression
+    assert "error into A" not in " ".join(data["per_layer"][0])
+
+
+@pytest.mark.parametrize("args, match", [
+    (["--checkpoint-a", "A.pt"], "--checkpoint-a and --checkpoint-b go together"),
+    (["--data", "data.npz"], "--data evaluates your checkpoints"),
+    (["--loss", "mse"], "--loss mse is for your own regression models"),
+    (["--checkpoint-a", "nope.pt", "--checkpoint-b", "B.pt", "--model", "mynet.py:make_model"], "does not exist"),
+    (["--checkpoint-a", "A.pt", "--checkpoint-b", "B.pt"], "is a state dict: give the architecture"),
+    (["--checkpoint-a", "A.pt", "--checkpoint-b", "B.pt", "--model", "mynet.py:make_regressor"], "does not fit"),
+    (["--checkpoint-a", "A.pt", "--checkpoint-b", "B.pt", "--model", "mynet.py:nothing"], "has no attribute"),
+    (["--checkpoint-a", "A.pt", "--checkpoint-b", "B.pt", "--model", "mynet.py:make_model", "--data", "obj.npz"],
+     "object arrays"),
+])
+def test_your_checkpoints_bad_inputs(mine, capsys, monkeypatch, args, match):
+    d = mine["dir"]
+    monkeypatch.chdir(d)
+    np.savez(d / "obj.npz", X=np.array([{"x": 1}], dtype=object), y=np.zeros(1))
+    rc, _ = _run(d, *args)
+    assert rc == 2
+    assert match in capsys.readouterr().err
+
+
+def test_bad_model_spec(capsys, tmp_path):
+    with pytest.raises(SystemExit) as exc:
+        main(["lmc", "--model", "resnet", "--out", str(tmp_path / "x")])
+    assert exc.value.code == 2
+    assert "--model: expected mlp, cnn or package.module:factory" in capsys.readouterr().err
+
+
+def test_align_weight_wiring(tmp_path):
+    out = tmp_path / "al"
+    rc = main(["lmc", "--different-init", "--align", "weight", *TINY, "--no-plot", "--out", str(out)])
+    assert rc == 0
+    data = json.loads((out / "lmc.json").read_text())
+    assert data["alignment"] is not None
+    # the permuted B computes the same function: its loss is B's (the test accuracy was measured on the raw B)
+    assert data["layerwise"]["endpoints"]["loss"][1] == pytest.approx(data["full_path"]["metrics"]["loss"][-1])
+
+
+# ------------------------------------------------------------------ the default run --
+
+@pytest.mark.slow
+def test_default_run_reproduces_the_papers_three_findings(tmp_path, capsys):
+    """`radonml lmc` with no options (seed 0; a 16 x 128 MLP on digits, lr 0.02, 30 epochs):
+    the paper's first three findings hold, and the numbers they rest on agree with an
+    independent evaluation of the saved models (deep copy, load_state_dict, forward).
+
+    The regime was chosen by the sweep in benchmarks/lmc.md (section 7): there the three
+    findings hold for seeds 0-3, the first four tried; not for every seed beyond them.
+    """
+    from radonml.datasets import load_digits
+    from radonml.torch import make_mlp
+
+    out = tmp_path / "default"
+    assert main(["lmc", "--quiet", "--no-plot", "--save-checkpoints", "--out", str(out)]) == 0
+    text = capsys.readouterr().out
+    for line in ("1. single-layer barriers are small next to the full-model barrier: holds.",
+                 "2. the layers that create the barrier sit in the middle (cumulative barriers): holds.",
+                 "3. the averaging direction hurts far more than random directions of the same norm: holds."):
+        assert line in text
+    data = json.loads((out / "lmc.json").read_text())
+    f = {x["key"]: x for x in data["findings"]["findings"]}
+    assert f["single_layer"]["holds"] and f["middle_layers"]["holds"] and f["averaging_direction"]["holds"]
+
+    # the models, rebuilt from the saved state dicts, and the training split the paths ran on
+    saved = torch.load(out / "checkpoints.pt", weights_only=True)
+    models = []
+    for k in ("model_a", "model_b"):
+        m = make_mlp(64, [128] * 16, 10, init="kaiming_normal", seed=0)
+        m.load_state_dict(saved[k])
+        models.append(m.eval())
+    a, b = models
+    ds = load_digits(seed=0)
+    X, y = torch.as_tensor(ds.X_train, dtype=torch.float32), torch.as_tensor(ds.y_train)
+    dense = np.linspace(0, 1, 101)
+    full = ref.reference_path(a, b, dense, X, y)[:, 0]
+    la, lb = full[0], full[-1]
+    assert max(la, lb) < 0.05  # both runs fit the training data
+    chord = (1 - dense) * la + dense * lb
+    full_barrier = f["single_layer"]["measured"]["full_barrier"]
+    # found to 1e-3: at least the 101-point grid's barrier, and not above it by more than the curve allows
+    assert np.max(full - chord) * (1 - 1e-3) <= full_barrier <= np.max(full - chord) * 1.02
+    # finding 1: the largest single-layer barrier, recomputed on its path
+    layer, base = f["single_layer"]["measured"]["layer"], f["single_layer"]["measured"]["base"]
+    single = ref.reference_path(a, b, dense, X, y, layers=[layer], base=base)[:, 0]
+    assert np.max(single - chord) == pytest.approx(f["single_layer"]["measured"]["max_single_layer_barrier"],
+                                                   rel=0.02)
+    assert np.max(single - chord) < 0.5 * np.max(full - chord)
+    # finding 3: half the averaging step in each layer vs random directions of its norm, recomputed for every layer
+    sa, sb = a.state_dict(), b.state_dict()
+    g = torch.Generator().manual_seed(123)
+    toward, random = [], []
+    for name in lmc.layer_groups(a):
+        keys = [k for k in sa if k.startswith(f"{name}.")]
+        delta = {k: sb[k] - sa[k] for k in keys}
+        norm = torch.sqrt(sum((d.double() ** 2).sum() for d in delta.values()))
+        for which, out_list in (("toward", toward), ("random", random)):
+            m = copy.deepcopy(a)
+            state = dict(sa)
+            if which == "toward":
+                state.update({k: sa[k] + 0.5 * delta[k] for k in keys})
+            else:
+                r = {k: torch.randn(sa[k].shape, generator=g) for k in keys}
+                rn = torch.sqrt(sum((v.double() ** 2).sum() for v in r.values()))
+                state.update({k: sa[k] + 0.5 * float(norm / rn) * r[k] for k in keys})
+            m.load_state_dict(state)
+            with torch.no_grad():
+                out_list.append(float(torch.nn.functional.cross_entropy(m(X), y)) - la)
+    assert np.mean(toward) > 2 * max(np.mean(random), 0.0)
+    assert np.mean(toward) == pytest.approx(f["averaging_direction"]["measured"]["mean_increase_averaging"], rel=1e-3)

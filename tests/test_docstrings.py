@@ -159,19 +159,7 @@ def test_api_reference_lists_every_public_name():
     assert not stale, "docs/api is out of date (python tools/api_names.py docs/api): " + "; ".join(stale)
 
 
-# Files still citing "SPEC §n" (a document outside the repository) that other branches were
-# editing: the lead replaces their references at merge and empties this list.
-SPEC_EXEMPT_FILES = {
-    "radon.py",
-    "sklearn.py",
-    "cli/federated.py",
-    "cli/lmc.py",
-    "federated/__init__.py",
-    "federated/protocols.py",
-    "lmc/barriers.py",
-    "lmc/subspaces.py",
-    "plot/_lmc.py",
-}
+SPEC_EXEMPT_FILES: set = set()  # every file cites the paper, not a document outside the repository
 
 
 def test_no_reference_to_a_document_outside_the_repository():

@@ -1,4 +1,4 @@
-"""radonml.federated: protocols, communication accounting, SPEC §4's statements, data splits."""
+"""radonml.federated: protocols, communication accounting, the statements of Kamp et al. (ECML PKDD 2018), data splits."""
 
 import copy
 import warnings
@@ -48,7 +48,7 @@ def _learners(data, m=4, dtype=torch.float32, **kw):
     return make_learners(make_mlp(X.shape[1], 8, 3, seed=1, dtype=dtype), X, y, m, X_test=Xt, y_test=yt, **kw)
 
 
-# ---------------------------------------------------------------- SPEC §4: effective learning rate
+# ---------------------------------------------------------------- Kamp et al., ECML PKDD 2018: effective learning rate
 
 
 def _central_grad_sum(model, shards):

@@ -112,7 +112,7 @@ def test_all_violators_full_sync_and_old_resolution_counts():
     f = simulate(proto, L, steps=1).final
     assert (f["messages"], f["bytes_up"], f["bytes_down"], f["syncs"]) == (2 * m, m * d * s, m * d * s, 1)
     np.testing.assert_allclose(proto.reference.numpy(), L.theta0.numpy() + np.mean(2.0 + np.arange(m)) * np.eye(d)[0], atol=1e-12)
-    # resolution="full" (SPEC §4's simpler variant): any violation synchronises all learners
+    # resolution="full" (Kamp et al. 2018's simpler variant): any violation synchronises all learners
     L = _scripted(m, {1: _move(m, d, {2: 3.0})}, dtype=torch.float64)
     proto = DynamicAveraging(delta=1.0, check_every=1, resolution="full")
     f = simulate(proto, L, steps=1).final

@@ -105,6 +105,8 @@ def test_core_stub_names_every_compiled_function_and_enum():
 
     tree = ast.parse((pathlib.Path(_core.__file__).parent / "_core.pyi").read_text())
     stubbed = {n.name: n for n in tree.body if isinstance(n, (ast.FunctionDef, ast.ClassDef))}
+    stubbed.update({n.target.id: n for n in tree.body  # module constants (``max_threads: int``)
+                    if isinstance(n, ast.AnnAssign) and isinstance(n.target, ast.Name) and not n.target.id.startswith("_")})
     compiled = {n for n in dir(_core) if not n.startswith("_")}
     assert set(stubbed) == compiled
     for name in compiled:

@@ -58,7 +58,7 @@ def test_layerwise_and_cumulative_against_manual(models, data):
 
 def test_partial_groups_measure_against_the_full_endpoint_models(models, data):
     # custom groups covering only the first layer: the full path and the endpoints are still
-    # the whole models (SPEC §5), not A with the first layer of B
+    # the whole models (Adilova et al., ICLR 2024), not A with the first layer of B
     a, b = models
     X, y = data
     ev = lmc.classification_evaluator(data)

@@ -51,14 +51,18 @@ def test_subspace_perturbations(models, data):
     assert res.subspace_dim == 2
     assert res.n_params == sum(p.numel() for p in a.parameters())
     la, lb = (float(v) for v in ref.reference_path(a, b, [0.0, 1.0], X, y)[:, 0])
-    # scale 0 is the model itself for every direction; the interpolation direction at scale 1
-    # from A lands on B (and from B on A); at 0.5 on the midpoint
+    # scale 0 is the model itself for every direction. Noise of norm s*D on the interpolation
+    # line has two signs, averaged: from A, s = 1 lands on B and on 2A - B (alpha = -1); s = 0.5
+    # on the midpoint and on alpha = -0.5. From B the same with A and B swapped.
     np.testing.assert_allclose(res.mean["loss"][0, :, 0], la, rtol=1e-5)
     np.testing.assert_allclose(res.mean["loss"][1, :, 0], lb, rtol=1e-5)
-    assert res.mean["loss"][0, 0, 2] == pytest.approx(lb, rel=1e-4)
-    assert res.mean["loss"][1, 0, 2] == pytest.approx(la, rel=1e-4)
-    mid = ref.reference_path(a, b, [0.5], X, y)[0, 0]
-    assert res.mean["loss"][0, 0, 1] == pytest.approx(mid, rel=1e-4)
+    np.testing.assert_allclose(res.unperturbed["loss"], [la, lb], rtol=1e-6)
+    (l_m1,), (l_mh,), (l_h,), (l_2,), (l_15,) = ref.reference_path(a, b, [-1.0, -0.5, 0.5, 2.0, 1.5], X, y)[:, :1]
+    assert res.mean["loss"][0, 0, 2] == pytest.approx((lb + l_m1) / 2, rel=1e-4)
+    assert res.std["loss"][0, 0, 2] == pytest.approx(abs(lb - l_m1) / 2, rel=1e-4)
+    assert res.mean["loss"][0, 0, 1] == pytest.approx((l_h + l_mh) / 2, rel=1e-4)
+    assert res.mean["loss"][1, 0, 2] == pytest.approx((la + l_2) / 2, rel=1e-4)
+    assert res.mean["loss"][1, 0, 1] == pytest.approx((l_h + l_15) / 2, rel=1e-4)
     with torch.no_grad():
         dist = float(torch.cat([(q - p).reshape(-1) for p, q in zip(a.parameters(), b.parameters())]).norm())
     assert res.distance == pytest.approx(dist, rel=1e-6)
@@ -124,3 +128,21 @@ def test_bad_inputs(models, data):
 
 def test_docstring_examples():
     assert doctest.testmod(subspaces).failed == 0
+
+
+def test_scale_zero_is_the_model_itself_and_costs_nothing(models, data):
+    a, b = models
+    ev = lmc.classification_evaluator(data)
+    calls = []
+
+    def counting(model):  # a plain function: one call per point
+        calls.append(1)
+        return ev(model)
+
+    n_draws, scales = 2, [0.0, 0.1, 0.5]
+    res = lmc.subspace_perturbations(a, b, [ref.mlp(7), a, b], counting, scales=scales, n_draws=n_draws, rng=0)
+    # the two models once, then per model: two signs on the line + n_draws per subspace, at the 2 nonzero scales
+    assert len(calls) == 2 + 2 * (2 + 2 * n_draws) * 2
+    np.testing.assert_allclose(res.mean["loss"][:, :, 0], np.repeat(res.unperturbed["loss"][:, None], 3, 1))
+    np.testing.assert_array_equal(res.std["loss"][:, :, 0], 0.0)
+    assert lmc.subspaces.DEFAULT_SCALES == (0.0, 0.05, 0.1, 0.25, 0.5)

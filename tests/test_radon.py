@@ -1,4 +1,4 @@
-"""Tests of the Radon-point engine (SPEC §1, §2): radon_point, radon_points,
+"""Tests of the Radon-point engine (Kamp et al., NeurIPS 2017): radon_point, radon_points,
 iterated_radon_point, tree_height and tukey_depth.
 
 Every Radon point is checked against an independent certificate: the returned weights make it
@@ -202,7 +202,7 @@ def test_every_solver_path_is_certified(first_solver, kind, d):
     """The full-pivot LU and column-pivoted QR fallbacks (forced here) must give certified
     points on generic and degenerate inputs alike; solver codes report which one ran."""
     G = np.stack([make_points(kind, d, d + 2, 100 * s + d) for s in range(4)])
-    pts, lams, solvers = _core.radon_points(G, 1, first_solver)
+    pts, lams, solvers = _core.radon_points(G, 1, _core.RadonSolver(first_solver))
     assert np.all(solvers >= first_solver)
     for k in range(G.shape[0]):
         res = radonml.RadonPartition(point=pts[k], weights=lams[k], positive=lams[k] > 0)
@@ -220,7 +220,7 @@ def test_every_fixed_size_kernel(d):
         for j in range(G.shape[0]):
             res = radonml.RadonPartition(point=pts[j], weights=lams[j], positive=lams[j] > 0)
             check_certificate(G[j], res, lp=d <= 8)
-        general, lams2, _ = _core.radon_points(G[:3], 1, 0, False)
+        general, lams2, _ = _core.radon_points(G[:3], 1, _core.RadonSolver.fast_lu, False)
         np.testing.assert_allclose(pts[:3], general, rtol=0, atol=1e-12)
         np.testing.assert_allclose(lams[:3], lams2, rtol=0, atol=1e-12)
 
@@ -440,7 +440,7 @@ def _least_squares_models(n_models, d, rng, n_samples=12, df=1.5):
 def _amplification(aggregate_group, quantile, seed=0, d=3, trials=2000):
     """Measured P(Q > eps) of single models (delta), of one aggregation level over disjoint
     groups of r and of the height-2 tree, with Q(w) = |w - w*|^2, the excess risk of least
-    squares with standard normal features (convex, so SPEC §2's guarantee applies)."""
+    squares with standard normal features (convex, so Kamp et al. (NeurIPS 2017)'s guarantee applies)."""
     r = d + 2
     rng = np.random.default_rng(seed)
     W, w_star = _least_squares_models(trials * r * r, d, rng)

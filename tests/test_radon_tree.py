@@ -305,7 +305,7 @@ def test_kernel_and_general_path_agree_on_groups_up_to_2r_minus_1():
             G = np.random.default_rng(100 * d + k).standard_normal((37, k, d))  # not a multiple of 8 groups
             G[5, 1] = G[5, 0]  # a degenerate group: the kernel hands it to the general path
             pts, lams, _ = _core.radon_points(G, 1)
-            gen, _, _ = _core.radon_points(G, 1, 0, False)
+            gen, _, _ = _core.radon_points(G, 1, _core.RadonSolver.fast_lu, False)
             np.testing.assert_allclose(pts, gen, rtol=0, atol=1e-11)
             for j in (0, 5):  # null vectors of M = [s_1 .. s_k; 1 .. 1]
                 assert np.abs(np.vstack([G[j].T, np.ones(k)]) @ lams[j]).max() < 1e-12 * k
@@ -433,7 +433,7 @@ def test_rank_revealing_fallbacks_need_no_k_by_k_matrix(first_solver):
     rng = np.random.default_rng(first_solver)
     base = rng.standard_normal((50, 3))
     P = base[rng.integers(0, 50, size=20000)]
-    pts, lams, solvers = _core.radon_points(P[None], 1, first_solver)
+    pts, lams, solvers = _core.radon_points(P[None], 1, _core.RadonSolver(first_solver))
     assert solvers[0] == first_solver
     res = radonml.RadonPartition(point=pts[0], weights=lams[0], positive=lams[0] > 0)
     check_certificate(P, res, lp=False)

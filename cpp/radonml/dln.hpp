@@ -1,5 +1,5 @@
 // radonml: exact loss of a deep linear network along a (partial) linear
-// interpolation path, as a polynomial in alpha (SPEC section 5).
+// interpolation path, as a polynomial in alpha (Adilova et al., ICLR 2024).
 //
 // Plain C++17 on Eigen; no Python in here.
 //

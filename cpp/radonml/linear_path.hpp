@@ -1,5 +1,5 @@
 // radonml: losses of linear models along the straight path between two
-// weight vectors (SPEC section 5), in one pass over the data.
+// weight vectors (Adilova et al., ICLR 2024), in one pass over the data.
 //
 // Plain C++17 on Eigen; no Python in here.
 //

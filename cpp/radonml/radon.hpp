@@ -1,7 +1,7 @@
 // radonml: Radon points and the iterated Radon point (the Radon machine's
 // aggregation tree).
 //
-// Plain C++17 on Eigen; no Python in here. See SPEC sections 1 and 2 and
+// Plain C++17 on Eigen; no Python in here. See Radon (1921) and
 // Kamp, Boley, Missura, Gaertner, "Effective Parallelisation for Machine
 // Learning", NeurIPS 2017.
 //

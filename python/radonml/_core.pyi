@@ -74,19 +74,27 @@ def hardware_threads() -> int:
     """Threads the core uses for ``n_threads <= 0`` (all cores)."""
 
 def radon_points(
-    groups: _ArrayLike, n_threads: SupportsIndex = 0, first_solver: SupportsIndex = 0
+    groups: _ArrayLike, n_threads: SupportsIndex = 0, first_solver: RadonSolver = ..., fixed_kernel: bool = True
 ) -> Tuple[_Float64, _Float64, npt.NDArray[np.int8]]:
-    """Radon points of g groups of r points in R^d, groups (g, r, d) with r >= d + 2.
+    """Radon points of g groups of k points in R^d, groups (g, k, d) with k >= d + 2.
 
-    Returns (points (g, d), lambdas (g, r), solvers (g,) int8: :class:`RadonSolver` values).
-    ``first_solver`` (a :class:`RadonSolver` value, for tests) skips the cheaper solvers.
+    Returns (points (g, d), lambdas (g, k), solvers (g,) int8: :class:`RadonSolver` values).
+    ``first_solver`` (for tests) skips the cheaper solvers; ``fixed_kernel=False`` skips the
+    fixed-size kernel of r = d + 2, d <= 16 (the general path's LU instead).
     """
 
 def iterated_radon_point(
-    points: _ArrayLike, leaves: _ArrayLike, r: SupportsIndex, height: SupportsIndex, n_threads: SupportsIndex = 0
+    points: _ArrayLike, leaves: _ArrayLike, groups: _ArrayLike, n_threads: SupportsIndex = 0
 ) -> _Float64:
-    """The iterated Radon point (d,) of points (n, d) over the tree whose leaves (int64 indices
-    into points, r**height of them) are given."""
+    """The iterated Radon point (d,) of points (n, d) over a tree: ``leaves`` (int64 indices into
+    points, in tree order) and ``groups`` (int64, per level from the leaves, the number of groups
+    the level's points are split into, consecutively and as evenly as possible)."""
+
+def random_permutation(n: SupportsIndex, seed: SupportsIndex, n_threads: SupportsIndex = 0) -> npt.NDArray[np.int64]:
+    """A uniformly random permutation of 0..n-1 (int64), the same for every thread count."""
+
+max_threads: int
+"""The most threads the core uses (larger n_threads are capped to it)."""
 
 def linear_path_metrics(
     X: _ArrayLike,

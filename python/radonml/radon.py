@@ -87,7 +87,7 @@ class RadonPartition:
     point : (d,) ndarray of float64
         The Radon point :math:`p = \sum_{i \in I} \lambda_i s_i = \sum_{j \in J} -\lambda_j s_j`.
     weights : (k,) ndarray of float64
-        The null vector :math:`\lambda` of SPEC §1, scaled so that its positive entries sum to 1
+        The null vector :math:`\lambda` of the Radon partition (Radon, 1921; Kamp et al., 2017), scaled so that its positive entries sum to 1
         and the others to -1: ``weights[positive]`` are the convex weights of the I-points and
         ``-weights[~positive]`` those of the J-points.
     positive : (k,) ndarray of bool

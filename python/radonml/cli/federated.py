@@ -1,5 +1,5 @@
 """``radonml federated``: the workshop essay's four claims measured, or distributed learning
-protocols side by side, on one machine (SPEC §4).
+protocols side by side, on one machine (McMahan et al., AISTATS 2017; Kamp et al., ECML PKDD 2018).
 
 Without ``--protocols`` it measures the claims (:mod:`radonml.federated.claims`): the
 mini-batch limit, the effective learning rate η/m, dynamic against periodic averaging at equal

@@ -1,71 +1,138 @@
-"""``radonml lmc``: train two networks offline and analyse their (layer-wise) linear mode connectivity.
+"""``radonml lmc``: (layer-wise) linear mode connectivity of two networks, trained here or your own.
 
-Trains two models on MNIST-1D (generated locally) or scikit-learn's digits, from one
-initialization with different data orders (or from different initializations), keeping a
-checkpoint every epoch; then computes, through the public :mod:`radonml.lmc` API, the
-full-model path, layer-wise barriers (both bases), cumulative barriers (both directions),
-per-layer robustness to random perturbations and the training-subspace study (SPEC §5),
-prints a table and writes PNG figures (:mod:`radonml.plot`) and a JSON of all numbers.
+Without checkpoints it trains two models offline (scikit-learn's digits or MNIST-1D, from one
+initialization with different data orders, or from two), keeping a checkpoint every epoch.
+With ``--checkpoint-a``/``--checkpoint-b`` (and ``--model package.module:factory`` for state
+dicts) it loads your two models and evaluates them on ``--data``. Either way it runs every
+study through :func:`radonml.lmc.analyze_pair` (full-model path, layer-wise barriers on both
+bases, cumulative barriers from both ends, per-layer robustness, the training-subspace study),
+prints the tables and, after them, each finding of Adilova et al. (ICLR 2024) with the
+measured numbers and whether it holds on this run, and writes PNG figures and a JSON file.
 """
 
 from __future__ import annotations
 
 import argparse
 import os
+import re
 import time
-
-import numpy as np
 
 from . import _conventions as C
 
 __all__ = ["HELP", "DESCRIPTION", "EXAMPLES", "add_arguments", "run"]
 
-HELP = "(Layer-wise) linear mode connectivity analysis of two trained networks"
-DESCRIPTION = """Train two networks offline and analyse their (layer-wise) linear mode connectivity.
+HELP = "(Layer-wise) linear mode connectivity analysis of two networks, trained here or your own"
+DESCRIPTION = """Analyse the (layer-wise) linear mode connectivity of two networks and check the
+findings of Adilova et al. (ICLR 2024) on them.
 
-Both models train on mnist1d (generated locally) or digits, from one initialization with
-different data orders (or, with --different-init, from two). Then: the full-model path,
-layer-wise barriers (both bases), cumulative barriers (from the input and from the output),
-per-layer robustness to random directions and the training-subspace study. Prints a table;
-writes lmc.json and the figures path.png, layerwise.png, cumulative.png, robustness.png and
-subspace.png to --out."""
+Without checkpoints, two models are trained offline on digits or mnist1d, from one
+initialization with different data orders (or, with --different-init, from two). The
+defaults are a regime in which the paper's findings hold (a 16 x 128 ReLU MLP on digits,
+plain SGD at lr 0.02 for 30 epochs; benchmarks/lmc.md).
+
+Your own models: --checkpoint-a and --checkpoint-b (files written by torch.save), with
+--model package.module:factory (or file.py:factory) for state dicts, and --data (a .npz or
+.pt file with X and y, or package.module:function returning a DataLoader); --loss mse or l1
+for regression. --trajectory-a/--trajectory-b (the runs' checkpoints, initialization first)
+add the training-subspace study. Files are read safely (torch.load(weights_only=True),
+numpy without pickle) unless --allow-pickle.
+
+Then: the full-model path, layer-wise barriers (both bases), cumulative barriers (from the
+input and from the output), per-layer robustness to random directions and the
+training-subspace study; the tables, then each finding with its numbers and "holds" or
+"does not hold on this run". Writes lmc.json and the figures path.png, layerwise.png,
+cumulative.png, robustness.png and subspace.png to --out."""
 EXAMPLES = (
     "radonml lmc",
-    "radonml lmc --dataset digits --model cnn --epochs 10",
-    "radonml lmc --hidden 64,64,64 --different-init --eval-split test",
-    "radonml lmc --per-layer-subspace --save-checkpoints --out runs/lmc1",
+    "radonml lmc --dataset mnist1d --hidden 6x128 --lr 0.05 --epochs 20",
+    "radonml lmc --hidden 64,64,64 --different-init --align weight --eval-split test",
+    "radonml lmc --model mynet.py:make_model --checkpoint-a a.pt --checkpoint-b b.pt --data test.npz",
+    "radonml lmc --model pkg.models:resnet --checkpoint-a a.pt --checkpoint-b b.pt --data pkg.data:test_loader",
+    "radonml lmc --resolution 1e-4 --per-layer-subspace --save-checkpoints --out runs/lmc1",
 )
+
+#: The default regime (benchmarks/lmc.md, section 7: the paper's three findings hold for it).
+DEFAULT_DATASET, DEFAULT_HIDDEN, DEFAULT_LR, DEFAULT_EPOCHS = "digits", "16x128", 0.02, 30
+_BUILTIN_MODELS = ("mlp", "cnn")
+
+
+class _Widths(C.CommaList):
+    """Hidden widths: ``W,W,...`` or ``DEPTHxWIDTH`` (``24x128`` is 24 layers of 128)."""
+
+    def __call__(self, text: str) -> list:
+        m = re.fullmatch(r"\s*(\d+)\s*[xX]\s*(\d+)\s*", text)
+        if m:
+            depth, width = C.positive_int(m.group(1)), C.positive_int(m.group(2))
+            return [width] * depth
+        return super().__call__(text)
+
+
+def _model_spec(text: str) -> str:
+    if text in _BUILTIN_MODELS or re.fullmatch(r"[^:\s]+:[\w.]+", text):
+        return text
+    raise argparse.ArgumentTypeError(f"expected mlp, cnn or package.module:factory (or file.py:factory), got {text!r}")
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Options of ``radonml lmc``."""
-    C.add_option(parser, "--dataset", choices=("mnist1d", "digits"), default="mnist1d", help="offline data set")
-    C.add_option(parser, "--model", choices=("mlp", "cnn"), default="mlp",
-                 help="architecture: an MLP of --hidden widths, or a small CNN (two conv layers)")
-    C.add_option(parser, "--hidden", type=C.CommaList(C.positive_int, what="hidden widths"), default=[128] * 6,
-                 metavar="W,W,...", help="MLP hidden widths, comma-separated")
+    C.add_option(parser, "--dataset", choices=("digits", "mnist1d"), default=DEFAULT_DATASET,
+                 help="offline data set to train on (and to evaluate on without --data)")
+    C.add_option(parser, "--model", type=_model_spec, default="mlp", metavar="MODEL",
+                 help="architecture: mlp (an MLP of --hidden widths), cnn (a small CNN), or "
+                      "package.module:factory / file.py:factory, a function returning your torch.nn.Module "
+                      "(trained on --dataset, or the architecture of --checkpoint-a/-b)")
+    C.add_option(parser, "--hidden", type=_Widths(C.positive_int, what="hidden widths"), default=DEFAULT_HIDDEN,
+                 metavar="W,W,...", help="MLP hidden widths, comma-separated, or DEPTHxWIDTH")
     C.add_option(parser, "--n-samples", type=C.int_at_least(20), default=4000, metavar="N",
                  help="mnist1d examples, training and test together")
-    C.add_option(parser, "--epochs", type=C.positive_int, default=20, metavar="N", help="training epochs per model")
-    C.add_option(parser, "--lr", type=C.positive_float, default=0.05, metavar="RATE", help="SGD learning rate")
+    C.add_option(parser, "--epochs", type=C.positive_int, default=DEFAULT_EPOCHS, metavar="N",
+                 help="training epochs per model")
+    C.add_option(parser, "--lr", type=C.positive_float, default=DEFAULT_LR, metavar="RATE", help="SGD learning rate")
     C.add_option(parser, "--momentum", type=C.non_negative_float, default=0.0, metavar="M", help="SGD momentum")
     C.add_option(parser, "--weight-decay", type=C.non_negative_float, default=0.0, metavar="L2",
                  help="SGD weight decay")
     C.add_option(parser, "--batch-size", type=C.positive_int, default=32, metavar="N", help="training batch size")
     parser.add_argument("--different-init", action="store_true",
                         help="initialize the two models differently (default: one shared initialization)")
-    C.add_option(parser, "--alphas", type=C.int_at_least(2), default=11, metavar="N", help="points per path")
+    mine = parser.add_argument_group("your own models")
+    C.add_option(mine, "--checkpoint-a", metavar="FILE", default=None,
+                 help="model A: a state dict (needs --model package.module:factory) or, with --allow-pickle, a "
+                      "whole saved module")
+    C.add_option(mine, "--checkpoint-b", metavar="FILE", default=None, help="model B, like --checkpoint-a")
+    parser.add_argument("--trajectory-a", type=C.CommaList(what="checkpoint files"), metavar="FILE,FILE,...",
+                        help="checkpoints along run A's training, the initialization first (for the subspace study)")
+    parser.add_argument("--trajectory-b", type=C.CommaList(what="checkpoint files"), metavar="FILE,FILE,...",
+                        help="checkpoints along run B's training, like --trajectory-a")
+    C.add_option(mine, "--data", metavar="SOURCE", default=None,
+                 help="evaluation data: a .npz file (arrays X and y, read without pickle), a .pt file ((X, y) or "
+                      "{'X':..., 'y':...}, read with weights_only=True), or package.module:function returning a "
+                      "DataLoader or (X, y); default: the --eval-split of --dataset")
+    C.add_option(mine, "--loss", choices=("cross_entropy", "mse", "l1"), default="cross_entropy",
+                 help="cross_entropy: classification (loss and error barriers); mse or l1: regression")
+    mine.add_argument("--allow-pickle", action="store_true",
+                      help="allow checkpoints and .pt data that need unpickling (whole saved modules, Datasets). "
+                           "UNPICKLING RUNS CODE FROM THE FILE: use only with files you trust")
+    C.add_option(parser, "--alphas", type=C.int_at_least(2), default=11, metavar="N", help="points per path (grid)")
+    C.add_option(parser, "--resolution", type=C.positive_float, default=1e-3, metavar="R",
+                 help="find every path's loss barrier to relative resolution R by refining the grid where the "
+                      "maximum can lie (radonml.lmc.search_barrier)")
+    parser.add_argument("--grid-only", action="store_true",
+                        help="read the barriers off the --alphas grid instead (no refinement)")
+    C.add_option(parser, "--align", choices=("weight", "activation"), default=None,
+                 help="align B's hidden units to A's first (weight or activation matching); for models trained "
+                      "from different initializations")
     C.add_option(parser, "--n-draws", type=C.positive_int, default=5, metavar="N",
-                 help="random directions per layer and scale")
+                 help="random directions per layer and subspace")
     parser.add_argument("--per-layer-subspace", action="store_true", help="also run the subspace study per layer")
     C.add_option(parser, "--eval-split", choices=("train", "test"), default="train",
-                 help="data the paths are evaluated on")
+                 help="split of --dataset the paths are evaluated on")
     parser.add_argument("--save-checkpoints", action="store_true",
                         help="also write the two final models and every epoch's checkpoint to checkpoints.pt")
     C.add_common_options(parser, out="radonml-lmc", n_jobs_default=1,
                          n_jobs_help="torch CPU threads, -1 for all cores (1 is fastest for these small models "
                                      "on shared cores)",
-                         seed_help="seed of the data split, the initialization and the data orders",
+                         seed_help="seed of the data split, the initialization, the data orders and the random "
+                                   "directions",
                          plot_help="do not write the PNG figures",
                          deprecated=("--no-plots", "--no-progress", "--threads0"))
 
@@ -73,7 +140,23 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 # ------------------------------------------------------------------ the steps of run
 
 
-def _load(args):
+def _check(args) -> None:
+    """Invalid combinations (ValueError: printed as 'radonml lmc: error: ...')."""
+    mine = args.checkpoint_a is not None or args.checkpoint_b is not None
+    if (args.checkpoint_a is None) != (args.checkpoint_b is None):
+        raise ValueError("--checkpoint-a and --checkpoint-b go together")
+    if (args.trajectory_a is None) != (args.trajectory_b is None):
+        raise ValueError("--trajectory-a and --trajectory-b go together")
+    if args.trajectory_a is not None and not mine:
+        raise ValueError("--trajectory-a/-b need --checkpoint-a/-b (trained models keep their own checkpoints)")
+    if args.data is not None and not mine:
+        raise ValueError("--data evaluates your checkpoints (--checkpoint-a/-b); to train here, choose --dataset")
+    if args.loss != "cross_entropy" and not mine:
+        raise ValueError(f"--loss {args.loss} is for your own regression models (--checkpoint-a/-b); the models "
+                         "trained here are classifiers")
+
+
+def _load_dataset(args):
     from ..datasets import load_digits, load_mnist1d
 
     if args.dataset == "mnist1d":
@@ -86,11 +169,15 @@ def _train(args, ds, report):
     from tqdm.auto import tqdm
 
     from ..lmc import train_pair
+    from ..lmc.loading import import_object
     from ..torch import make_cnn, make_mlp
 
     side = 8 if args.dataset == "digits" else None
+    factory = None if args.model in _BUILTIN_MODELS else import_object(args.model, "--model")
 
     def make():  # seed=None: drawn from torch's global generator, which train_pair seeds
+        if factory is not None:
+            return factory()
         if args.model == "cnn":
             return make_cnn(ds.n_features, ds.n_classes, image_side=side, seed=None)
         return make_mlp(ds.n_features, args.hidden, ds.n_classes, init="kaiming_normal", seed=None)
@@ -104,118 +191,108 @@ def _train(args, ds, report):
         bar.close()
 
 
-def _analyse(args, model_a, model_b, ckpts, evaluator, report):
-    """The four studies of radonml.lmc; returns (results by name, seconds by stage)."""
-    from tqdm.auto import tqdm
-
-    from .. import lmc
-
-    alphas = np.linspace(0.0, 1.0, args.alphas)
-    checkpoints = ckpts["a"] + ckpts["b"] if args.different_init else ckpts["a"] + ckpts["b"][1:]
-    stages = {
-        # the layer-wise study evaluates the full path too
-        "full and layer-wise paths": lambda: {"layerwise": lmc.layerwise_barriers(
-            model_a, model_b, evaluator, base="both", alphas=alphas)},
-        "cumulative": lambda: {"cumulative": lmc.cumulative_barriers(
-            model_a, model_b, evaluator, direction="both", base="both", alphas=alphas)},
-        "robustness": lambda: {"robustness": lmc.perturbation_robustness(
-            model_a, model_b, evaluator, n_draws=args.n_draws, rng=args.seed, alphas=alphas)},
-        "subspace": lambda: {"subspace": lmc.subspace_perturbations(
-            model_a, model_b, checkpoints, evaluator, n_draws=args.n_draws, per_layer=args.per_layer_subspace,
-            rng=args.seed, origin="first")},
-    }
-    results, timings = {}, {}
-    bar = tqdm(list(stages), desc="analyses", disable=not report.progress, leave=False)
-    for stage in bar:
-        bar.set_postfix_str(stage)
-        t = time.perf_counter()
-        results.update(stages[stage]())
-        timings[stage] = time.perf_counter() - t
-    bar.close()
-    results["full_path"] = results["layerwise"].full_path
-    return results, timings
+def _describe(args, mine: bool) -> str:
+    if mine:
+        return (f"your checkpoints {args.checkpoint_a} and {args.checkpoint_b}"
+                + ("" if args.model in _BUILTIN_MODELS else f" ({args.model})"))
+    arch = args.model
+    if args.model == "mlp":
+        widths = set(args.hidden)
+        arch = f"MLP {len(args.hidden)}x{args.hidden[0]}" if len(widths) == 1 else "MLP " + ",".join(map(str, args.hidden))
+    return (f"{arch} on {args.dataset} ({'different' if args.different_init else 'same'} init, {args.epochs} epochs, "
+            f"lr {args.lr:g})")
 
 
-def _print_summary(args, results, accuracy) -> None:
-    lw, fp = results["layerwise"], results["full_path"]
-    print(f"radonml lmc: {args.model} on {args.dataset} ({'different' if args.different_init else 'same'} init, "
-          f"{args.epochs} epochs); test accuracy A {accuracy['a']:.3f}, B {accuracy['b']:.3f}; "
-          f"paths on the {args.eval_split} split")
-    print("full path loss:  " + " ".join(f"{v:.3f}" for v in fp.loss))
-    kinds = ("linear", "mean", "max")
-    for metric in ("loss", "error"):
-        b = lw.barriers[metric]
-        print(f"{metric + ' barrier':<22}" + "".join(f"{k:>10}" for k in kinds))
-        print(f"{'full model':<22}" + "".join(f"{lw.full_barriers[metric][k]:>10.4f}" for k in kinds))
-        for i, layer in enumerate(lw.layers):
-            for j, base in enumerate(lw.bases):
-                print(f"{'layer ' + layer + ' into ' + base.upper():<22}" + "".join(f"{b[k][i, j]:>10.4f}" for k in kinds))
-    single = lw.barriers["loss"]["linear"]
-    full = lw.full_barriers["loss"]["linear"]
-    print(f"largest single-layer loss barrier (linear) / full-model barrier: {single.max():.4f} / {full:.4f}"
-          + (f" = {single.max() / full:.2f}" if full > 0 else ""))
-    cu = results["cumulative"]
-    for di, d in enumerate(cu.directions):
-        print(f"cumulative from the {d} (mean loss barrier, base A): "
-              + " ".join(f"{v:.4f}" for v in cu.barriers["loss"]["mean"][di, 0]))
-    rb = results["robustness"]
-    half = int(np.argmin(np.abs(rb.alphas - 0.5)))
-    print("robustness at alpha=0.5 (loss): " + "; ".join(
-        f"{layer}: toward B {rb.interpolation['loss'][i, half]:.4f}, random {rb.random_mean['loss'][i, half]:.4f}"
-        for i, layer in enumerate(rb.layers)))
-    sp = results["subspace"]
-    print(f"subspace (dim {sp.subspace_dim} of {sp.n_params}), loss of A at scale {sp.scales[-1]:g}: "
-          + ", ".join(f"{d} {sp.mean['loss'][0, i, -1]:.4f}" for i, d in enumerate(sp.directions)))
+def _note_untrained(model_a, model_b, ckpts, evaluator, analysis) -> None:
+    """A note when a run ended with at least half its initial loss: the findings would compare a
+    trained with an untrained model (deep plain ReLU nets can stall at chance level)."""
+    import copy
 
-
-def _write_figures(results, out: str) -> list:
-    C.use_file_backend()
-    import matplotlib.pyplot as plt
-
-    from ..plot import plot_cumulative_barriers, plot_layerwise_barriers, plot_path, plot_robustness, plot_subspace
-
-    figures = {
-        "path.png": plot_path(results["full_path"]),
-        "layerwise.png": plot_layerwise_barriers(results["layerwise"]),
-        "cumulative.png": plot_cumulative_barriers(results["cumulative"]),
-        "robustness.png": plot_robustness(results["robustness"]),
-        "subspace.png": plot_subspace(results["subspace"]),
-    }
-    for name, fig in figures.items():
-        fig.savefig(os.path.join(out, name), dpi=110)
-        plt.close(fig)
-    return list(figures)
+    if not ckpts:
+        return
+    ends = analysis.layerwise.endpoints.get("loss")
+    if ends is None:
+        return
+    for i, (run, model) in enumerate((("a", model_a), ("b", model_b))):
+        init = copy.deepcopy(model)
+        init.load_state_dict(ckpts[run][0])
+        start = evaluator(init)["loss"]
+        if not ends[i] < 0.5 * start:
+            C.note("radonml lmc", f"model {run.upper()} did not train (loss {ends[i]:.4g}, at initialization "
+                                  f"{start:.4g}): the findings compare a trained with an untrained model; try another "
+                                  "--seed or a lower --lr")
 
 
 def run(args) -> int:
     """Run ``radonml lmc``; returns the exit status."""
-    t0 = time.perf_counter()
+    _check(args)
     with C.torch_threads(args.n_jobs):
-        return _run(args, t0)
+        return _run(args)
 
 
-def _run(args, t0) -> int:
+def _run(args) -> int:
     import torch
 
     from .. import lmc
+    from ..lmc.loading import load_data, load_pair, make_evaluator
 
+    t0, c0 = time.perf_counter(), time.process_time()
     say = C.Reporter(args.quiet)
-    ds = _load(args)
-    model_a, model_b, ckpts = _train(args, ds, say)
-    t_train = time.perf_counter() - t0
-    Xe, ye = (ds.X_train, ds.y_train) if args.eval_split == "train" else (ds.X_test, ds.y_test)
-    evaluator = lmc.classification_evaluator((torch.as_tensor(Xe, dtype=torch.float32), torch.as_tensor(ye)))
-    test = lmc.classification_evaluator((torch.as_tensor(ds.X_test, dtype=torch.float32), torch.as_tensor(ds.y_test)))
-    results, timings = _analyse(args, model_a, model_b, ckpts, evaluator, say)
-    accuracy = {k: test(m)["accuracy"] for k, m in (("a", model_a), ("b", model_b))}
-    _print_summary(args, results, accuracy)
+    mine = args.checkpoint_a is not None
+    if mine:
+        pair = load_pair(None if args.model in _BUILTIN_MODELS else args.model, args.checkpoint_a, args.checkpoint_b,
+                         trajectory_a=args.trajectory_a, trajectory_b=args.trajectory_b,
+                         allow_pickle=args.allow_pickle)
+        if pair.checkpoints is None:
+            C.note("radonml lmc", "no --trajectory-a/-b: the training-subspace study is skipped")
+    else:
+        ds = _load_dataset(args)
+        pair = _train(args, ds, say)
+    model_a, model_b, ckpts = pair
+    if args.data is not None:
+        data = load_data(args.data, allow_pickle=args.allow_pickle)
+        split = f"--data {args.data}"
+    else:
+        if mine:
+            ds = _load_dataset(args)
+        X, y = (ds.X_train, ds.y_train) if args.eval_split == "train" else (ds.X_test, ds.y_test)
+        data = (torch.as_tensor(X, dtype=torch.float32), torch.as_tensor(y))
+        split = f"the {args.eval_split} split of {args.dataset}"
+    evaluator = make_evaluator(data, loss=args.loss)
+    t_load = {"wall": time.perf_counter() - t0, "cpu": time.process_time() - c0}
+
+    def stage(name):
+        say(f"radonml lmc: {name} ...")
+
+    analysis = lmc.analyze_pair(
+        model_a, model_b, evaluator, checkpoints=ckpts, alphas=args.alphas, n_draws=args.n_draws,
+        per_layer_subspace=args.per_layer_subspace, resolution=None if args.grid_only else args.resolution,
+        rng=args.seed, align=args.align, align_data=data if args.align == "activation" else None, progress=stage)
+
+    scores = {}
+    if mine:
+        scores = {k: evaluator(m) for k, m in (("a", model_a), ("b", model_b))}
+        what = ", ".join(f"{metric} A {scores['a'][metric]:.4g}, B {scores['b'][metric]:.4g}" for metric in scores["a"])
+        print(f"radonml lmc: {_describe(args, True)}; on {split}: {what}")
+    else:
+        test = lmc.classification_evaluator((torch.as_tensor(ds.X_test, dtype=torch.float32),
+                                             torch.as_tensor(ds.y_test)))
+        scores = {k: test(m) for k, m in (("a", model_a), ("b", model_b))}
+        print(f"radonml lmc: {_describe(args, False)}; test accuracy A {scores['a']['accuracy']:.3f}, "
+              f"B {scores['b']['accuracy']:.3f}; paths on {split}")
+    if analysis.alignment is not None:
+        print(f"B aligned to A by {args.align} matching")
+    _note_untrained(model_a, model_b, ckpts, evaluator, analysis)
+    print(analysis.table())
 
     os.makedirs(args.out, exist_ok=True)
+    config = {k: v for k, v in vars(args).items() if not k.startswith("_")}
     payload = {
-        "config": {k: v for k, v in vars(args).items() if not k.startswith("_")},
-        "test_accuracy": accuracy,
-        "timings_s": {"training": t_train, **timings},
-        **{k: v.to_dict() for k, v in results.items()},
+        "config": config,
+        "scores": scores,
+        "test_accuracy": {k: v.get("accuracy") for k, v in scores.items()} if not mine else None,
+        "timings_s": {"training" if not mine else "loading": t_load, **analysis.timings_s},
+        **analysis.to_dict(),
     }
     C.write_json(os.path.join(args.out, "lmc.json"), payload)
     written = ["lmc.json"]
@@ -224,6 +301,9 @@ def _run(args, t0) -> int:
                    os.path.join(args.out, "checkpoints.pt"))
         written.append("checkpoints.pt")
     if not args.no_plot:
-        written += _write_figures(results, args.out)
-    say(f"wrote {', '.join(written)} to {args.out} in {time.perf_counter() - t0:.1f} s (training {t_train:.1f} s)")
+        C.use_file_backend()
+        written += analysis.save_figures(args.out)
+    say(f"wrote {', '.join(written)} to {args.out} in {time.perf_counter() - t0:.1f} s "
+        f"({time.process_time() - c0:.1f} s CPU; {'loading' if mine else 'training'} {t_load['wall']:.1f} s)")
     return 0
+

@@ -1,4 +1,4 @@
-r"""Distributed learning protocols side by side, with honest communication accounting (SPEC §4).
+r"""Distributed learning protocols side by side, with honest communication accounting (McMahan et al., AISTATS 2017; Kamp et al., ECML PKDD 2018).
 
 :math:`m` learners share one torch architecture; each holds its own data shard (iid, a
 Dirichlet(:math:`\alpha`) label split, or class shards) and its own parameter vector

@@ -1,4 +1,4 @@
-r"""The workshop essay's four claims about distributed learning, measured (SPEC §4).
+r"""The workshop essay's four claims about distributed learning, measured (Kamp et al., ECML PKDD 2018; Kamp et al., NeurIPS 2017).
 
 Each function runs the experiment that can confirm or refute one claim with the simulator
 (:func:`radonml.federated.simulate`) and returns a :class:`ClaimResult`: the measured numbers,
@@ -371,7 +371,7 @@ def effective_learning_rate(
 
     .. math:: \frac{1}{m}\sum_i (\theta_0 - \eta \nabla\ell_i(\theta_0)) = \theta_0 - \frac{\eta}{m} G
 
-    (Kamp et al. 2018, Prop. 3; SPEC §4).
+    (Kamp et al. 2018, Prop. 3).
 
     **Criterion.** Holds if, for every :math:`m`, the averaged model is within ``atol``
     (max-abs, float64) of :math:`\theta_0 - \frac{\eta}{m}G`, while it is more than

@@ -1,4 +1,4 @@
-r"""Protocols: what the learners communicate, and when (SPEC §4).
+r"""Protocols: what the learners communicate, and when (McMahan et al., AISTATS 2017; Kamp et al., ECML PKDD 2018).
 
 :class:`MiniBatchSGD`, :class:`PeriodicAveraging` (FedAvg), :class:`DynamicAveraging` (Kamp
 et al., 2018), :class:`LayerwiseAveraging` (Adilova et al., 2024), :class:`RadonOneShot` (the
@@ -258,7 +258,7 @@ class DynamicAveraging(Protocol):
     per try, and after at most :math:`m` tries (about :math:`\log_{1+\text{growth}} m`) the
     set would reach ``full_sync_fraction * m``.
     ``resolution="full"`` is the simpler variant that synchronises fully on every violation
-    (SPEC §4; dlplatform's ``DynamicSync``). ``max_violations`` adds the violation counter of
+    (Kamp et al., ECML PKDD 2018; dlplatform's ``DynamicSync``). ``max_violations`` adds the violation counter of
     the papers' protocol description (Kamp et al. 2014, 2018): violations are summed since the
     last full synchronisation, and once the sum reaches ``max_violations`` (the papers use
     :math:`m`) the resolution is a full synchronisation; ``None`` (``DynamicHedgeSync``) never
@@ -451,7 +451,7 @@ class DynamicAveraging(Protocol):
 
 
 class LayerwiseAveraging(Protocol):
-    r"""Periodic averaging of only some layers (SPEC §5; Adilova et al., ICLR 2024): every
+    r"""Periodic averaging of only some layers (Adilova et al., ICLR 2024): every
     ``period`` steps the parameters of ``layers`` (module names such as ``"0"`` or
     ``"encoder.fc1"``; a parameter belongs to a layer if its name is ``layer`` or starts with
     ``layer + "."``) are aggregated across all learners and sent back; the other parameters
@@ -498,7 +498,7 @@ class LayerwiseAveraging(Protocol):
 
 
 class RadonOneShot(Protocol):
-    """One round (SPEC §4): every learner trains alone to the end, then sends its model once;
+    """One round (Kamp et al., NeurIPS 2017): every learner trains alone to the end, then sends its model once;
     the coordinator aggregates with ``method`` (default the iterated Radon point, Kamp et al.,
     NeurIPS 2017; any registered name works) and sends the result back.
 

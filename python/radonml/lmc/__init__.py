@@ -5,7 +5,8 @@ Two models :math:`\theta_A, \theta_B` of one architecture; the path
 with the rest from a *base* model, and the barriers along it. One module per concept:
 
 - :mod:`~radonml.lmc.barriers`: :func:`barrier` (the "linear", "mean" and "max" barriers),
-  :class:`PathResult`, :class:`ExactBarrier`;
+  :class:`PathResult`, :class:`ExactBarrier`, and barriers found to a given resolution instead
+  of read off a grid (:func:`search_barrier`, :func:`find_barrier`, :class:`BarrierSearch`);
 - :mod:`~radonml.lmc.groups`: a model's layers as groups of state-dict tensors
   (:func:`layer_groups`);
 - :mod:`~radonml.lmc.interpolation`: :func:`interpolate` (a model on the path) and
@@ -28,13 +29,19 @@ with the rest from a *base* model, and the barriers along it. One module per con
 - :mod:`~radonml.lmc.renormalization`: :func:`repair` (REPAIR of interpolated networks without
   BatchNorm);
 - :mod:`~radonml.lmc.training`: :func:`train_pair` (two SGD runs from one initialization);
+- :mod:`~radonml.lmc.loading`: :func:`load_pair` (your own checkpoints and architecture),
+  :func:`load_data`, :func:`make_evaluator` (classification or regression);
+- :mod:`~radonml.lmc.analysis`: :func:`analyze_pair` (every study at once, what ``radonml lmc``
+  runs) and :class:`PairAnalysis`;
+- :mod:`~radonml.lmc.findings`: :func:`paper_findings` (the paper's four findings, measured,
+  each with "holds" or "does not hold");
 - :mod:`~radonml.lmc.linear`: exact, compiled paths of linear models (``path_metrics``);
 - :mod:`~radonml.lmc.deep_linear`: exact paths of deep linear networks as polynomials in
   :math:`\alpha` (``path_loss``, ``exact_barrier``).
 
 The torch studies are imported on first use: ``import radonml.lmc`` (and
-:mod:`~radonml.lmc.barriers`, :mod:`~radonml.lmc.linear`, :mod:`~radonml.lmc.deep_linear`)
-need only numpy and the compiled core.
+:mod:`~radonml.lmc.barriers`, :mod:`~radonml.lmc.findings`, :mod:`~radonml.lmc.linear`,
+:mod:`~radonml.lmc.deep_linear`) need only numpy and the compiled core.
 
 Every study takes ``align=`` (``"weight"``, ``"activation"`` or an :class:`AlignmentResult`)
 to align B to A first, and ``bn_data=`` for the data BatchNorm statistics are re-estimated on
@@ -59,11 +66,14 @@ from __future__ import annotations
 from importlib import import_module as _import_module
 from typing import TYPE_CHECKING
 
-from .barriers import BARRIER_KINDS, ExactBarrier, PathResult, barrier
+from .barriers import BARRIER_KINDS, DEFAULT_RESOLUTION, BarrierSearch, ExactBarrier, PathResult, barrier, find_barrier, search_barrier
+from .findings import Finding, Findings, paper_findings
 
 if TYPE_CHECKING:  # the lazily imported names, for type checkers and IDEs
     from .alignment import AlignmentResult, activation_matching, weight_matching
     from .batchnorm import reestimate_bn
+    from .analysis import PairAnalysis, analyze_pair
+    from .loading import load_checkpoint, load_data, load_pair, make_evaluator, RegressionEvaluator, regression_evaluator
     from .evaluators import ClassificationEvaluator, classification_evaluator
     from .groups import ROOT, layer_groups
     from .interpolation import evaluate_path, interpolate
@@ -71,7 +81,7 @@ if TYPE_CHECKING:  # the lazily imported names, for type checkers and IDEs
     from .permutations import PermutationSpec, check_permutation_spec, permutation_spec, permute_state
     from .renormalization import repair
     from .robustness import RobustnessResult, perturbation_robustness
-    from .subspaces import SubspaceResult, subspace_perturbations
+    from .subspaces import DEFAULT_SCALES, SubspaceResult, subspace_perturbations
     from .training import TrainedPair, train_pair
 
 __all__ = [
@@ -81,6 +91,8 @@ __all__ = [
     "classification_evaluator",
     "ClassificationEvaluator",
     "barrier",
+    "search_barrier",
+    "find_barrier",
     "layerwise_barriers",
     "cumulative_barriers",
     "perturbation_robustness",
@@ -93,8 +105,17 @@ __all__ = [
     "permute_state",
     "reestimate_bn",
     "repair",
+    "load_pair",
+    "load_checkpoint",
+    "load_data",
+    "make_evaluator",
+    "regression_evaluator",
+    "RegressionEvaluator",
+    "analyze_pair",
+    "paper_findings",
     "PathResult",
     "ExactBarrier",
+    "BarrierSearch",
     "LayerwiseResult",
     "CumulativeResult",
     "RobustnessResult",
@@ -102,7 +123,12 @@ __all__ = [
     "TrainedPair",
     "AlignmentResult",
     "PermutationSpec",
+    "PairAnalysis",
+    "Finding",
+    "Findings",
     "BARRIER_KINDS",
+    "DEFAULT_RESOLUTION",
+    "DEFAULT_SCALES",
     "ROOT",
 ]
 
@@ -121,6 +147,7 @@ _LAZY_NAMES = {
     "RobustnessResult": "robustness",
     "perturbation_robustness": "robustness",
     "SubspaceResult": "subspaces",
+    "DEFAULT_SCALES": "subspaces",
     "subspace_perturbations": "subspaces",
     "TrainedPair": "training",
     "train_pair": "training",
@@ -133,9 +160,18 @@ _LAZY_NAMES = {
     "permute_state": "permutations",
     "reestimate_bn": "batchnorm",
     "repair": "renormalization",
+    "load_pair": "loading",
+    "load_checkpoint": "loading",
+    "load_data": "loading",
+    "make_evaluator": "loading",
+    "regression_evaluator": "loading",
+    "RegressionEvaluator": "loading",
+    "PairAnalysis": "analysis",
+    "analyze_pair": "analysis",
 }
 _SUBMODULES = ("barriers", "groups", "interpolation", "evaluators", "layerwise", "robustness", "subspaces",
-               "training", "linear", "deep_linear", "permutations", "alignment", "batchnorm", "renormalization")
+               "training", "loading", "analysis", "findings", "linear", "deep_linear", "permutations", "alignment",
+               "batchnorm", "renormalization")
 
 
 def __getattr__(name):

@@ -10,14 +10,14 @@ connectivity", ICLR 2024.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Dict, List
+from typing import Dict, List, Optional
 
 import numpy as np
 from torch import nn
 
 from ._common import JSONMixin, all_barriers, barrier_metrics, check_alphas
 from ._points import ModelPair, evaluate_points, interpolation_points, resolve_bases, resolve_layers
-from .barriers import PathResult
+from .barriers import PathResult, search_barrier
 
 __all__ = ["LayerwiseResult", "layerwise_barriers", "CumulativeResult", "cumulative_barriers"]
 
@@ -32,9 +32,11 @@ class _PathCache:
     interpolated keys and its base (or by its keys alone when the rest of A and B agree, e.g.
     the whole-model path, which every base gives)."""
 
-    def __init__(self, pair, evaluate, alphas, chunk_size):
+    def __init__(self, pair, evaluate, alphas, chunk_size, resolution=None):
         self.pair, self.evaluate, self.alphas, self.chunk_size = pair, evaluate, alphas, chunk_size
+        self.resolution = resolution
         self._cache: Dict[tuple, tuple] = {}
+        self._found: Dict[tuple, tuple] = {}
 
     def get(self, keys, base):
         """(metrics, method) of the path interpolating ``keys`` with the rest from ``base``."""
@@ -50,6 +52,30 @@ class _PathCache:
     def full(self):
         return self.get(self.pair.keys_of(None), "a")
 
+    def found(self, keys, base, ends):
+        """(barriers, search) of one path: None and None without ``resolution``; otherwise the
+        barriers (metric to kind to value) over the grid and the points that
+        :func:`~radonml.lmc.search_barrier` added to find the loss barrier to ``resolution``."""
+        if self.resolution is None:
+            return None, None
+        m, _ = self.get(keys, base)
+        ks = frozenset(keys)
+        key = (ks, None if self.pair.base_free(ks) else base)
+        if key not in self._found:
+            bm = barrier_metrics(m)  # accuracy as error, like ``ends``
+            metric = "loss" if "loss" in bm else next(iter(bm))
+            inside = (self.alphas >= 0) & (self.alphas <= 1)
+
+            def fun(al):
+                pts = interpolation_points(self.pair, al, list(keys), base)
+                return barrier_metrics(evaluate_points(self.pair, self.evaluate, pts, self.chunk_size)[0])
+
+            s = search_barrier(fun, metric=metric, alphas=self.alphas[inside], endpoints=ends[metric],
+                               resolution=self.resolution,
+                               initial=(self.alphas[inside], {k: v[inside] for k, v in bm.items()}))
+            self._found[key] = (_barriers_of(s.path.alphas, s.path.metrics, ends), s)
+        return self._found[key]
+
     def endpoints(self):
         """Metric (accuracy as error) to its values (L(theta_A), L(theta_B)) at the full endpoint
         models: read off the whole-model path when it is evaluated and has alpha = 0 and 1."""
@@ -64,11 +90,17 @@ class _PathCache:
         return {k: (float(v[j0]), float(v[j1])) for k, v in barrier_metrics(m).items()}
 
 
-def _store(paths, barriers, index, shape, alphas, metrics, endpoints):
-    """Write one path's metrics and its barriers at ``index`` of arrays of ``shape``."""
+def _store(paths, barriers, index, shape, alphas, metrics, endpoints, found=None, search=None, searches=None):
+    """Write one path's metrics and its barriers (``found`` ones where given) at ``index`` of
+    arrays of ``shape``; with ``search``, its evaluations, upper bound and certificate too."""
     for k, v in metrics.items():
         paths.setdefault(k, np.empty(shape + (len(alphas),)))[index] = v
-    for k, kinds in _barriers_of(alphas, metrics, endpoints).items():
+    if search is not None:
+        searches.setdefault("n_evals", np.zeros(shape, dtype=int))[index] = search.n_evals
+        searches.setdefault("certified", np.zeros(shape, dtype=bool))[index] = search.certified
+        for kind, ub in search.upper_bounds.items():
+            searches.setdefault("upper_bounds", {}).setdefault(kind, np.empty(shape))[index] = ub
+    for k, kinds in (found if found is not None else _barriers_of(alphas, metrics, endpoints)).items():
         for kind, val in kinds.items():
             barriers.setdefault(k, {}).setdefault(kind, np.empty(shape))[index] = val
 
@@ -95,6 +127,11 @@ class LayerwiseResult(JSONMixin):
         The whole-model path (every floating-point tensor interpolated, whatever ``groups``).
     full_barriers : dict
         Metric to kind to the whole-model barrier.
+    search : dict or None
+        With ``resolution``: ``"metric"`` (the one searched), ``"resolution"``, and for the
+        single-layer paths ``"n_evals"`` (points evaluated, grid included), ``"certified"``
+        and ``"upper_bounds"`` (kind to array), with the same for the whole model under
+        ``"full"`` (see :func:`~radonml.lmc.search_barrier`).
 
     Examples
     --------
@@ -121,6 +158,7 @@ class LayerwiseResult(JSONMixin):
     barriers: Dict[str, Dict[str, np.ndarray]]
     full_path: PathResult
     full_barriers: Dict[str, Dict[str, float]]
+    search: Optional[dict] = None
 
     def table(self, metric: str = "loss", kind: str = "mean") -> str:
         """Plain-text table of the barriers per layer and base, with the full model's."""
@@ -135,7 +173,7 @@ class LayerwiseResult(JSONMixin):
 
 def layerwise_barriers(model_a: nn.Module, model_b: nn.Module, evaluate, *, base: str = "both", alphas=None,
                        layers=None, groups=None, chunk_size=None, align=None, align_data=None,
-                       bn_data=None) -> LayerwiseResult:
+                       bn_data=None, resolution=None) -> LayerwiseResult:
     r"""Barrier of interpolating one layer at a time, against the full endpoint models.
 
     For layer l and base k, the path is :math:`\theta_k` with layer l replaced by
@@ -161,6 +199,11 @@ def layerwise_barriers(model_a: nn.Module, model_b: nn.Module, evaluate, *, base
         ``"activation"`` or an :class:`~radonml.lmc.AlignmentResult`); re-estimate BatchNorm
         statistics at every point of every path (default: on the inputs of ``evaluate`` when
         it holds its data; ``False`` keeps the interpolated ones).
+    resolution : float, optional
+        Find every path's loss barrier (all kinds) to this relative resolution by refining
+        the path from the ``alphas`` grid where its maximum can lie
+        (:func:`~radonml.lmc.search_barrier`) instead of reading it off the grid; the other
+        metrics' barriers are taken over the same points. ``paths`` stay on the grid.
 
     Returns
     -------
@@ -196,19 +239,28 @@ def layerwise_barriers(model_a: nn.Module, model_b: nn.Module, evaluate, *, base
     bases = resolve_bases(base)
     al = check_alphas(alphas)
     lay = resolve_layers(layers, pair.groups)
-    cache = _PathCache(pair, evaluate, al, chunk_size)
+    cache = _PathCache(pair, evaluate, al, chunk_size, resolution)
     fm, method = cache.full()
     full_path = PathResult(alphas=al, metrics=fm, base="a", method=method)
     ends = cache.endpoints()
     paths: Dict[str, np.ndarray] = {}
     barriers: Dict[str, Dict[str, np.ndarray]] = {}
+    searches: Dict[str, object] = {}
     for i, l in enumerate(lay):
         for j, b in enumerate(bases):
-            m, _ = cache.get(pair.keys_of([l]), b)
-            _store(paths, barriers, (i, j), (len(lay), len(bases)), al, m, ends)
+            keys = pair.keys_of([l])
+            m, _ = cache.get(keys, b)
+            found, s = cache.found(keys, b, ends)
+            _store(paths, barriers, (i, j), (len(lay), len(bases)), al, m, ends, found, s, searches)
+    full_found, full_search = cache.found(pair.keys_of(None), "a", ends)
+    if resolution is not None:
+        searches.update(metric=full_search.metric, resolution=resolution,
+                        full={"n_evals": full_search.n_evals, "certified": full_search.certified,
+                              "upper_bounds": full_search.upper_bounds})
     return LayerwiseResult(
         layers=lay, bases=bases, alphas=al, endpoints=ends, paths=paths, barriers=barriers,
-        full_path=full_path, full_barriers=_barriers_of(al, fm, ends),
+        full_path=full_path, full_barriers=full_found or _barriers_of(al, fm, ends),
+        search=searches or None,
     )
 
 
@@ -234,6 +286,9 @@ class CumulativeResult(JSONMixin):
         Metric to (n_directions, n_bases, L, m) array.
     barriers : dict
         Metric to kind to (n_directions, n_bases, L) array.
+    search : dict or None
+        With ``resolution``: as :attr:`LayerwiseResult.search`, arrays of shape
+        (n_directions, n_bases, L).
 
     Examples
     --------
@@ -258,11 +313,12 @@ class CumulativeResult(JSONMixin):
     endpoints: Dict[str, tuple]
     paths: Dict[str, np.ndarray]
     barriers: Dict[str, Dict[str, np.ndarray]]
+    search: Optional[dict] = None
 
 
 def cumulative_barriers(model_a: nn.Module, model_b: nn.Module, evaluate, *, direction: str = "input",
                         base: str = "a", alphas=None, groups=None, chunk_size=None, align=None, align_data=None,
-                        bn_data=None) -> CumulativeResult:
+                        bn_data=None, resolution=None) -> CumulativeResult:
     r"""Barrier of averaging the first c layers from the input (or the last c from the output).
 
     For c = 1..L the path interpolates layers :math:`1..c` (``direction="input"``) or
@@ -276,7 +332,7 @@ def cumulative_barriers(model_a: nn.Module, model_b: nn.Module, evaluate, *, dir
     ----------
     direction : {"input", "output", "both"}, default "input"
     base : {"a", "b", "both"}, default "a"
-    model_a, model_b, evaluate, alphas, groups, chunk_size
+    model_a, model_b, evaluate, alphas, groups, chunk_size, resolution
         As in :func:`layerwise_barriers`.
     align, align_data, bn_data
         As in :func:`~radonml.lmc.evaluate_path`: align B to A first (``"weight"``,
@@ -321,16 +377,20 @@ def cumulative_barriers(model_a: nn.Module, model_b: nn.Module, evaluate, *, dir
     al = check_alphas(alphas)
     names = list(pair.groups)
     L = len(names)
-    cache = _PathCache(pair, evaluate, al, chunk_size)
+    cache = _PathCache(pair, evaluate, al, chunk_size, resolution)
     cache.get(pair.keys_of(names), bases[0])  # c = L: the whole model when the groups cover it
     ends = cache.endpoints()
     paths: Dict[str, np.ndarray] = {}
     barriers: Dict[str, Dict[str, np.ndarray]] = {}
+    searches: Dict[str, object] = {}
     for di, d in enumerate(dirs):
         for bi, b in enumerate(bases):
             for c in range(1, L + 1):
-                lay = names[:c] if d == "input" else names[L - c:]
-                m, _ = cache.get(pair.keys_of(lay), b)
-                _store(paths, barriers, (di, bi, c - 1), (len(dirs), len(bases), L), al, m, ends)
+                keys = pair.keys_of(names[:c] if d == "input" else names[L - c:])
+                m, _ = cache.get(keys, b)
+                found, s = cache.found(keys, b, ends)
+                _store(paths, barriers, (di, bi, c - 1), (len(dirs), len(bases), L), al, m, ends, found, s, searches)
+                if s is not None:
+                    searches.update(metric=s.metric, resolution=resolution)
     return CumulativeResult(layers=names, directions=dirs, bases=bases, counts=np.arange(1, L + 1), alphas=al,
-                            endpoints=ends, paths=paths, barriers=barriers)
+                            endpoints=ends, paths=paths, barriers=barriers, search=searches or None)

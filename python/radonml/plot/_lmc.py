@@ -50,7 +50,7 @@ def plot_path(path, metric: str = "loss", *, endpoints=None, ax=None, title=None
 
     The ``"linear"`` barrier is drawn as the vertical gap to the chord between the endpoints,
     the ``"mean"`` one against the endpoints' mean, the ``"max"`` one against the larger
-    endpoint (SPEC §5).
+    endpoint (Adilova et al., ICLR 2024).
 
     Parameters
     ----------
@@ -205,9 +205,11 @@ def plot_robustness(result, metric: str = "loss", *, title=None):
 
 
 def plot_subspace(result, metric: str = "loss", *, title=None):
-    """The metric against perturbation scale along the interpolation direction, the training
-    subspace and its orthogonal complement, for each model (and each layer with ``per_layer``).
-    The y axis is logarithmic when the curves span more than a factor 50.
+    """The metric against the noise norm on the interpolation line (both signs), in the training
+    subspace and in its orthogonal complement, for each model (and each layer with
+    ``per_layer``); a dotted line marks the averaging step's norm (1/2), where
+    :func:`radonml.lmc.paper_findings` reads the comparison. The y axis is logarithmic when the
+    curves span more than a factor 50.
 
     Parameters
     ----------
@@ -235,8 +237,10 @@ def plot_subspace(result, metric: str = "loss", *, title=None):
                 ls = "-" if mi == 0 else "--"
                 ax.plot(s, M[mi, di], ls, marker="o", ms=3, color=colors.get(d), label=f"{d} ({mname.upper()})")
                 ax.fill_between(s, M[mi, di] - S[mi, di], M[mi, di] + S[mi, di], color=colors.get(d), alpha=0.15)
+        if np.any(np.isclose(s, 0.5)):
+            ax.axvline(0.5, ls=":", color="k", lw=0.8)  # the averaging step's norm, where the finding is read
         ax.set_title(name, fontsize=9)
-        ax.set_xlabel(r"scale / $\|\theta_B - \theta_A\|$")
+        ax.set_xlabel(r"noise norm / $\|\theta_B - \theta_A\|$")
         positive = M[np.isfinite(M) & (M > 0)]
         if positive.size and positive.max() > 50 * positive.min():
             ax.set_yscale("log")

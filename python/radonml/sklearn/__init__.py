@@ -1,4 +1,4 @@
-r"""The Radon machine as scikit-learn meta-estimators (SPEC §2).
+r"""The Radon machine as scikit-learn meta-estimators (Kamp et al., NeurIPS 2017).
 
 :class:`RadonMachineClassifier` and :class:`RadonMachineRegressor` split the training data
 into :math:`r^h` disjoint random parts, fit a clone of a linear base estimator on every part

@@ -255,7 +255,7 @@ def aggregate_rows(models: np.ndarray, method, multiclass: str, options: dict) -
 def linear_parameters(estimator, *, fit_intercept=None) -> np.ndarray:
     r"""A fitted linear model as parameter vectors: one row :math:`(w_j, b_j)` per ``coef_`` row.
 
-    The vectors the Radon machine aggregates (SPEC §2): row :math:`j` is ``coef_[j]`` with
+    The vectors the Radon machine aggregates (Kamp et al., NeurIPS 2017, Alg. 1): row :math:`j` is ``coef_[j]`` with
     ``intercept_[j]`` appended, so a model of :math:`p` features with an intercept is a point
     of :math:`\mathbb{R}^{p+1}`. Binary classifiers and single-target regressors give one row;
     a one-vs-one ``SVC(kernel="linear")`` on :math:`K` classes gives :math:`K(K-1)/2`.
