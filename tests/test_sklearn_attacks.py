@@ -342,3 +342,59 @@ def test_feature_map_samples_fraction_is_counted_exactly(fraction):
     assert rm.feature_map_.steps[0][1].n_samples_seen_ == expected
     if fraction in ("0.07", "0.28"):  # where the float product rounds up: ceil(0.07 * 100) == 8
         assert math.ceil(q * 100) == expected + 1
+
+
+# ----------------------------------------------------------------- radonml compare --attack
+
+
+def _compare(tmp_path, *extra):
+    import json
+
+    from radonml.cli import main
+
+    args = ["compare", "--dataset", "synthetic", "--n-samples", "6000", "--seed", "3", "--n-jobs", "1", "--quiet",
+            "--no-plot", "--out", str(tmp_path), *extra]
+    rc = main(args)
+    js = json.loads((tmp_path / "compare.json").read_text()) if rc == 0 else None
+    return rc, js
+
+
+def test_compare_attack_recomputed_from_the_machine(tmp_path):
+    from radonml.datasets import load_synthetic
+
+    rc, js = _compare(tmp_path, "--corrupt", "3", "--attack", "min_max:n_grid=5,n_refine=2")
+    assert rc == 0
+    (regime,) = js["regimes"]
+    assert regime["attack"] == {"attack": "min_max", "f": None, "params": {"n_grid": 5, "n_refine": 2}}
+    data = load_synthetic(6000, seed=3)
+    rm = RadonMachineClassifier(LogisticRegression(max_iter=1000, random_state=3), height=1, random_state=3,
+                                n_jobs=1).fit(data.X_train, data.y_train)  # compare's logistic, height auto = 1
+    by = {r["method"]: r for r in regime["results"]}
+    V = rm.base_parameters_[:, 0]
+    for method in ("mean", "median", "radon"):  # min-max against each aggregator, the same 3 models Byzantine
+        opts = _radon_options(rm) if method == "radon" else {}
+        c = corrupt(V, "min_max", f=3, rng=np.random.default_rng([3, 1]), n_grid=5, n_refine=2, aggregator=method,
+                    aggregator_options=opts)
+        expected = radonml.aggregate(c.models, method, **opts)
+        np.testing.assert_allclose(by[method]["coef"][0], expected[:-1], rtol=1e-9, atol=1e-12)
+        np.testing.assert_allclose(by[method]["intercept"][0], expected[-1], rtol=1e-9, atol=1e-12)
+
+
+@pytest.mark.parametrize(
+    "extra, msg",
+    [
+        (["--attack", "label_flip"], "changes a learner's data before it trains"),
+        (["--attack", "nope"], "unknown attack 'nope'"),
+        (["--attack", "ipm:nope=1"], r"attack 'ipm' has no parameter\(s\) \['nope'\]"),
+        (["--attack", "ipm", "--corrupt-scale", "5"], "--corrupt-scale applies to the sign flip"),
+        (["--attack", "sign_flip:scale=3", "--corrupt-scale", "5"], "give the sign flip's scale once"),
+        (["--attack", "ipm:epsilon"], "must be key=value"),
+    ],
+)
+def test_compare_bad_attacks_fail_before_anything_is_fitted(tmp_path, capsys, extra, msg):
+    import re
+
+    rc, _ = _compare(tmp_path, "--corrupt", "1", *extra)
+    assert rc == 2
+    assert re.search(msg, capsys.readouterr().err)
+    assert not (tmp_path / "compare.json").exists()

@@ -42,6 +42,7 @@ from ._parameters import (
     ovo_to_ovr,
     ovo_votes,
     set_linear_rows,
+    shared_seed,
 )
 
 __all__ = ["RadonMachineClassifier", "RadonMachineRegressor", "check_random_state"]
@@ -354,7 +355,7 @@ class _BaseRadonMachine(MetaEstimatorMixin, BaseEstimator):
         _check_height(self.height)
         check_int(self.min_samples, "min_samples", minimum=1)
         check_int(self.verbose, "verbose", minimum=0)
-        self._check_robust()
+        options, attack = self._check_robust()
         check_multiclass(self.multiclass)
         check_feature_map_samples(self.feature_map_samples)
         check_random_state(self.random_state)
@@ -380,7 +381,7 @@ class _BaseRadonMachine(MetaEstimatorMixin, BaseEstimator):
         known, reason = linear_family(final)
         if known is False:
             raise TypeError(f"estimator cannot be aggregated: {reason}")
-        return base, feature_map, final, known
+        return base, feature_map, final, known, options, attack
 
     def _check_sample_weight(self, sample_weight, X, final):
         if sample_weight is None:
@@ -416,8 +417,7 @@ class _BaseRadonMachine(MetaEstimatorMixin, BaseEstimator):
             )
 
     def _fit(self, X, y, sample_weight=None):
-        base, feature_map, final, known = self._check_params()
-        options, attack = self._check_robust()
+        base, feature_map, final, known, options, attack = self._check_params()
         finite = "allow-nan" if get_tags(self).input_tags.allow_nan else True
         if self._is_classifier:
             X, y = validate_data(self, X, y, accept_sparse=False, dtype="numeric", ensure_min_samples=2,
@@ -522,7 +522,7 @@ class _BaseRadonMachine(MetaEstimatorMixin, BaseEstimator):
         if method == "radon" and n_models > 1:
             options.setdefault("height", plan.height)
             options.setdefault("remainder", "drop")
-        return options
+        return shared_seed(method, options)  # a generator given as rng: one seed for every row and the attack
 
     def _with_feature_map(self, final):
         """A fitted Pipeline of the shared feature map's steps (the same objects) and ``final``."""
