@@ -17,6 +17,7 @@ from sklearn.datasets import make_classification
 from sklearn.linear_model import LinearRegression, LogisticRegression, Ridge
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
+from sklearn.utils.estimator_checks import parametrize_with_checks
 
 import radonml
 from radonml.attacks import Attack, corrupt
@@ -55,6 +56,23 @@ def _regression(n=3000, p=4, seed=0):
 
 def _radon_options(rm):
     return {"height": rm.height_, "rng": rm.aggregation_seed_, "remainder": "drop"}
+
+
+# ----------------------------------------------------------------- scikit-learn contract with an attack
+
+
+# an Attack as a constructor parameter clones, compares and refits like any other; both kinds of attack
+# (a sign flip of one base model's parameters, a label flip of one part's data) keep the contract
+@parametrize_with_checks(
+    [
+        RadonMachineClassifier(min_samples=5, random_state=0, corrupt=Attack("sign_flip", f=1)),
+        RadonMachineClassifier(min_samples=5, random_state=0, corrupt=Attack("label_flip", f=1)),
+        RadonMachineRegressor(min_samples=5, random_state=0, aggregation="median", corrupt=Attack("sign_flip", f=1)),
+    ]
+)
+@pytest.mark.filterwarnings("ignore::radonml.exceptions.FallbackWarning")
+def test_sklearn_contract_under_attack(estimator, check):
+    check(estimator)
 
 
 # ----------------------------------------------------------------- model-level attacks, recomputed
@@ -250,6 +268,7 @@ def _unfittable_base(kind):
         ({"corrupt": Attack("sign_flip", f=8)}, ValueError, r"f = 8 base models Byzantine, but there are only 7"),
         ({"corrupt": "alie"}, ValueError, r"does not say how many base models are Byzantine.*aggregation_options"),
         ({"corrupt": "nope"}, ValueError, "unknown attack 'nope'"),
+        ({"corrupt": Attack("ipm", f=1), "height": 0}, ValueError, "from the honest ones, but all 1 base model"),
         ({"corrupt": 3}, TypeError, "corrupt must be None, an attack name"),
         ({"aggregation": "median", "aggregation_options": {"f": 2}, "corrupt": "alie"}, TypeError,
          "option 'f', which 'median' does not take"),
@@ -258,7 +277,7 @@ def _unfittable_base(kind):
 def test_bad_robust_options_fail_before_any_fit(params, exc, msg):
     X, y = _binary(1000)
     with pytest.raises(exc, match=msg):
-        RadonMachineClassifier(_unfittable_base("classifier"), height=1, **params).fit(X, y)
+        RadonMachineClassifier(_unfittable_base("classifier"), **{"height": 1, **params}).fit(X, y)
 
 
 def test_label_flip_on_a_regressor_and_inf_attack_are_clear_errors():

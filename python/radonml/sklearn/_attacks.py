@@ -54,11 +54,18 @@ def check_corrupt(corrupt_param, options: dict, name: str = "corrupt") -> Option
 
 
 def check_attack_fits(attack: Attack, n_models: int, name: str = "corrupt") -> None:
-    """Refuse more Byzantine models than there are models, before any is fitted."""
+    """Refuse, before any model is fitted, more Byzantine models than there are models, and
+    a model-level attack computed from the honest models (all but sign flip and Gaussian
+    noise, which act on a learner's own model) when no model would be honest."""
     if attack.f > n_models:
         raise ValueError(
             f"{name}={attack!r} makes f = {attack.f} base models Byzantine, but there are only {n_models} "
             f"(r^height base models); use a smaller f or a larger height"
+        )
+    if attack.kind == "model" and not attack.info.takes_own and 0 < attack.f == n_models:
+        raise ValueError(
+            f"{name}={attack!r} computes the Byzantine models from the honest ones, but all {n_models} base "
+            f"model(s) would be Byzantine (height 0 fits one); use a smaller f or more base models"
         )
 
 
