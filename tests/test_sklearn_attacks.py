@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 from sklearn.base import clone
 from sklearn.datasets import make_classification
-from sklearn.linear_model import LinearRegression, LogisticRegression, Ridge
+from sklearn.linear_model import LogisticRegression, Ridge
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 from sklearn.utils.estimator_checks import parametrize_with_checks
@@ -408,12 +408,13 @@ def test_compare_attack_recomputed_from_the_machine(tmp_path):
         (["--attack", "ipm", "--corrupt-scale", "5"], "--corrupt-scale applies to the sign flip"),
         (["--attack", "sign_flip:scale=3", "--corrupt-scale", "5"], "give the sign flip's scale once"),
         (["--attack", "ipm:epsilon"], "must be key=value"),
+        (["--corrupt", "0", "--attack", "alie"], "--attack needs --corrupt K"),
     ],
 )
 def test_compare_bad_attacks_fail_before_anything_is_fitted(tmp_path, capsys, extra, msg):
     import re
 
-    rc, _ = _compare(tmp_path, "--corrupt", "1", *extra)
+    rc, _ = _compare(tmp_path, *(extra if extra[0] == "--corrupt" else ["--corrupt", "1", *extra]))
     assert rc == 2
     assert re.search(msg, capsys.readouterr().err)
     assert not (tmp_path / "compare.json").exists()

@@ -841,6 +841,9 @@ def run(args) -> int:
     say = C.Reporter(args.quiet)
     os.makedirs(args.out, exist_ok=True)
     single = any(v is not None for v in (args.dataset, args.data, args.estimator, args.central))
+    if single and args.attack is not None and not args.corrupt:
+        raise ValueError("--attack needs --corrupt K, the number of base models it makes Byzantine (one comparison "
+                         "corrupts none by default)")
     with tempfile.TemporaryDirectory(prefix="data-maps-", dir=args.out) as maps_dir:
         if single:
             if args.data is not None:

@@ -358,7 +358,7 @@ def aggregate_rows(models: np.ndarray, method, multiclass: str, options: dict, f
     block goes through :func:`radonml.aggregators.aggregate_with_fallback` with that fallback
     (the registry's one mechanism); its :class:`~radonml.FallbackWarning` is emitted once,
     not once per row."""
-    m, k, d = models.shape
+    k, d = models.shape[1:]
     blocks = aggregation_blocks(models, multiclass)
     if len(blocks) > 1:
         options = shared_seed(method, options)
