@@ -8,8 +8,8 @@ NeurIPS 2017; :class:`radonml.sklearn.RadonMachineClassifier`) pays and where it
    whose fit grows faster than linearly in n) against a kernel Radon machine: a Nystroem
    feature map fitted once and shared, a linear SVM per part, the parts' models aggregated.
 2. **robustness**: the same partition with a few corrupted base models
-   (:func:`radonml.attacks.corrupt`, a scaled sign flip): averaging breaks, the Radon point
-   holds. With at most :math:`2^h - 1` corrupted models a tree of height h stays in the convex
+   (:func:`radonml.attacks.corrupt`, a scaled sign flip, or any model-level attack with
+   ``--attack``): averaging breaks, the Radon point holds. With at most :math:`2^h - 1` corrupted models a tree of height h stays in the convex
    hull of the honest ones, wherever they fall (a group's Radon point leaves its honest hull
    only when both sides of its partition hold a corrupted point).
 3. **no speed-up**: a linear-time learner (``LogisticRegression``) on a million rows; central
@@ -20,7 +20,9 @@ With ``--dataset``, ``--data``, ``--estimator`` or ``--central`` it runs one com
 data: the central learner on all training rows, the Radon machine of height 1 and of the
 automatic height, and, on the automatic height's partition and base models (re-aggregated
 through :func:`radonml.sklearn.aggregate_parameters`, nothing refitted), averaging and the
-coordinate-wise and geometric medians (all on corrupted models with ``--corrupt K``). It prints
+coordinate-wise and geometric medians (all on corrupted models with ``--corrupt K``; the attack
+is ``--attack``, by default a sign flip scaled by ``--corrupt-scale``; min-max attacks each
+aggregator in turn, the same K models Byzantine for all). It prints
 a table per regime (test AUC, accuracy, training wall time, speed-up over central, number of
 models, height) and writes ``compare.json`` (every number) and ``compare.png`` (one panel of
 time against AUC per regime) to ``--out``.
@@ -45,7 +47,7 @@ import numpy as np
 
 from . import _conventions as C
 
-__all__ = ["HELP", "DESCRIPTION", "EXAMPLES", "add_arguments", "run", "parse_estimator", "STEPS"]
+__all__ = ["HELP", "DESCRIPTION", "EXAMPLES", "add_arguments", "run", "parse_estimator", "parse_attack", "STEPS"]
 
 HELP = "Radon machine vs. central learner, averaging and medians"
 DESCRIPTION = """\
@@ -60,6 +62,12 @@ base models (averaging breaks, the Radon point holds); (3) no speed-up: a linear
 Otherwise one comparison on the given data: the central learner on all training rows, the Radon
 machine of height 1 and of the automatic height and, on the latter's partition and base models,
 averaging and the coordinate-wise and geometric medians.
+
+Attacks (--corrupt K base models made Byzantine before aggregation, the same K for every
+aggregator): --attack NAME or NAME:key=value,... names a model-level attack of radonml.attacks
+(sign_flip, gaussian_noise, alie, ipm, mimic, min_max, min_sum; e.g. ipm:epsilon=0.5,
+alie:z=1.5); min_max attacks each aggregator in turn. Default: sign_flip scaled by
+--corrupt-scale.
 
 Prints test AUC, accuracy, training wall time and speed-up over central; writes compare.json
 (every number) and compare.png (one panel per regime) to --out.
@@ -86,6 +94,7 @@ EXAMPLES = (
     "radonml compare --dataset synthetic --estimator svc-linear --n-samples 30000",
     "radonml compare --dataset spheres --estimator scale+nystroem:n_components=30+linear-svc --central svc-rbf",
     "radonml compare --dataset synthetic --corrupt 5 --no-plot",
+    "radonml compare --dataset synthetic --corrupt 5 --attack alie --no-plot",
     "radonml compare --data train.csv --target label --test test.csv --impute median",
     "radonml compare --data higgs.svm --estimator scale+logistic --test-size 0.1",
     "radonml compare --dataset digits --estimator linear-svc --height 1",
@@ -278,9 +287,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                  help="replace K random base models by adversarial ones (radonml.attacks.corrupt, sign_flip, scaled "
                       "by --corrupt-scale) before aggregation (default 0; in the three regimes, 2^h - 1 for the "
                       "robustness regime's height h)")
-    C.add_option(model, "--corrupt-scale", type=C.positive_float, default=1e4, metavar="S",
-                 help="an adversarial model is -S times the model it replaces (the default drags the mean of "
-                      "up to 10000 models to the wrong side)")
+    C.add_option(model, "--corrupt-scale", type=C.positive_float, default=None, metavar="S",
+                 help="for the sign flip (the default --attack): an adversarial model is -S times the model it "
+                      "replaces (default 1e4, which drags the mean of up to 10000 models to the wrong side)")
+    C.add_option(model, "--attack", default=None, metavar="SPEC",
+                 help="the attack of the --corrupt K base models: a model-level attack of radonml.attacks, NAME or "
+                      "NAME:key=value,... (e.g. alie, ipm:epsilon=0.5, min_max, gaussian_noise:sigma=10); min_max "
+                      "attacks each aggregator in turn (default: sign_flip, scaled by --corrupt-scale)")
     C.add_option(model, "--kernel-samples", type=C.int_at_least(100), default=40_000, metavar="N",
                  help="rows of the speed-up regime's data (spheres, 20%% held out)")
     run_group = parser.add_argument_group("execution")
@@ -523,15 +536,74 @@ def _heights(args, n: int, n_dims: int, min_class: int, corrupt: int):
     return r, h, ([1] if h == 1 else [1, h])
 
 
-def _corrupted(models: np.ndarray, k: int, scale: float, seed) -> np.ndarray:
-    """``k`` random base models sign-flipped and scaled by ``scale`` (radonml.attacks.corrupt)."""
+def parse_attack(spec, corrupt_scale=None):
+    """The :class:`radonml.attacks.Attack` (without ``f``: ``--corrupt`` gives it) of an
+    ``--attack`` specification, checked before anything is fitted.
+
+    ``spec`` is ``NAME`` or ``NAME:key=value,key=value`` (values read as int, float,
+    true/false/none or text), a model-level attack of :func:`radonml.attacks.available_attacks`;
+    None is the sign flip. Its scale is ``corrupt_scale``, default 1e4 (also for
+    ``"sign_flip"`` without ``scale=``); ``corrupt_scale`` applies to the sign flip only.
+
+    Raises
+    ------
+    ValueError
+        An unknown or data-level attack, an option it does not take, ``corrupt_scale`` with
+        another attack or twice.
+
+    Examples
+    --------
+    >>> parse_attack("ipm:epsilon=0.5"), parse_attack(None), parse_attack("sign_flip", 10.0)
+    (Attack('ipm', epsilon=0.5), Attack('sign_flip', scale=10000.0), Attack('sign_flip', scale=10.0))
+    >>> parse_attack("gaussian_noise:sigma=10,center=mean")
+    Attack('gaussian_noise', sigma=10, center='mean')
+    """
+    from ..attacks import Attack
+
+    if spec is None:
+        return Attack("sign_flip", scale=1e4 if corrupt_scale is None else float(corrupt_scale))
+    name, _, opts = spec.strip().partition(":")
+    params = {}
+    for item in filter(None, (o.strip() for o in opts.split(","))):
+        key, eq, value = item.partition("=")
+        if not eq or not key.strip():
+            raise ValueError(f"option {item!r} of --attack {name.strip()!r} must be key=value")
+        params[key.strip()] = _option_value(value.strip())
+    if corrupt_scale is None:
+        if name.strip() == "sign_flip":
+            params.setdefault("scale", 1e4)  # compare's default for the sign flip
+    else:
+        if name.strip() != "sign_flip":
+            raise ValueError(f"--corrupt-scale applies to the sign flip, not to --attack {name.strip()!r}; give that "
+                             "attack's options in --attack, e.g. --attack ipm:epsilon=0.5")
+        if "scale" in params:
+            raise ValueError("give the sign flip's scale once: --corrupt-scale or --attack sign_flip:scale=S")
+        params["scale"] = float(corrupt_scale)
+    try:
+        attack = Attack(name.strip(), **params)
+    except TypeError as exc:  # an option the attack does not take
+        raise ValueError(f"--attack {spec!r}: {exc}") from None
+    if attack.kind != "model":
+        raise ValueError(f"--attack {attack.name!r} changes a learner's data before it trains, but compare re-aggregates "
+                         "base models that are already fitted; use RadonMachineClassifier(corrupt=...) for it, or a "
+                         "model-level attack here")
+    return attack
+
+
+def _corrupted(models: np.ndarray, k: int, attack, seed, aggregator=None, aggregator_options=None) -> np.ndarray:
+    """``k`` random base models replaced by ``attack``'s vectors (radonml.attacks.corrupt, per
+    class row as compare aggregates them); the generator ``default_rng(seed)`` draws the
+    Byzantine models first, so every aggregator faces the same ones. An attack that knows the
+    aggregator (min-max) attacks ``aggregator``."""
     if k == 0:
         return models
-    from ..attacks import corrupt
+    from ..attacks import Attack
+    from ..sklearn._attacks import byzantine_parts, corrupt_models
 
-    m = models.shape[0]
-    flat = corrupt(models.reshape(m, -1), "sign_flip", f=k, scale=scale, rng=np.random.default_rng(seed)).models
-    return flat.reshape(models.shape)
+    attack = Attack(attack.info.fn, f=k, **attack.params)
+    gen = np.random.default_rng(seed)
+    mask = byzantine_parts(attack, models.shape[0], gen)
+    return corrupt_models(models, attack, mask, gen, "per_class", aggregator, aggregator_options)
 
 
 def _fit_machine(base, data: _Data, h: int, args, n_jobs: int, report):
@@ -545,18 +617,21 @@ def _fit_machine(base, data: _Data, h: int, args, n_jobs: int, report):
     return rm
 
 
-def _aggregated_rows(rm, data: _Data, methods, corrupt: int, scale: float, seed, prefix="") -> list:
-    """Results of re-aggregating the fitted machine's base models (corrupted first when asked)
-    with ``methods``; times: the machine's feature map and fits plus each aggregation."""
+def _aggregated_rows(rm, data: _Data, methods, corrupt: int, attack, seed, prefix="") -> list:
+    """Results of re-aggregating the fitted machine's base models (``corrupt`` of them attacked
+    first) with ``methods``; times: the machine's feature map and fits plus each aggregation."""
     from ..sklearn import aggregate_parameters
     from ..sklearn._parameters import decision
 
-    models = _corrupted(rm.base_parameters_, corrupt, scale, [seed, rm.height_])
+    aware = attack.info.knows_aggregator and "aggregator" not in attack.params
+    models = None if aware else _corrupted(rm.base_parameters_, corrupt, attack, [seed, rm.height_])
     Z = _features(rm.feature_map_, data.X_test)
     fit_time = rm.feature_map_time_ + rm.fit_time_
     out = []
     for method in methods:
         options = {"height": rm.height_, "rng": rm.aggregation_seed_, "remainder": "drop"} if method == "radon" else {}
+        if aware:  # min-max against this aggregator, the same Byzantine models for every one
+            models = _corrupted(rm.base_parameters_, corrupt, attack, [seed, rm.height_], method, options)
         t0 = time.perf_counter()
         rows = aggregate_parameters(models, method, **options)
         t_agg = time.perf_counter() - t0
@@ -613,7 +688,8 @@ def _speedups(results, t_central):
 # ------------------------------------------------------------------ the regimes
 
 
-def _comparison(args, data: _Data, estimator_spec: str, central_spec: str, corrupt: int, n_jobs: int, say) -> dict:
+def _comparison(args, data: _Data, estimator_spec: str, central_spec: str, corrupt: int, n_jobs: int, say,
+                attack=None) -> dict:
     """One comparison: central, the Radon machine of height 1 and auto, and the baselines on the
     automatic height's partition. Everything that can be refused is refused before fitting."""
     base = _with_prefix(parse_estimator(estimator_spec, args.seed), data, f"--estimator {estimator_spec}")
@@ -643,7 +719,7 @@ def _comparison(args, data: _Data, estimator_spec: str, central_spec: str, corru
     results.append(central_row)
     for h in heights:
         methods = ["radon"] + (list(BASELINES) if h == h_auto else [])
-        results += _aggregated_rows(machines[h], data, methods, corrupt, args.corrupt_scale, args.seed)
+        results += _aggregated_rows(machines[h], data, methods, corrupt, attack or parse_attack(None), args.seed)
     _speedups(results, central_row["train_time"])
     return {
         "name": "comparison", "title": f"{data.name}: {estimator_spec} vs. central {central_spec}",
@@ -651,6 +727,7 @@ def _comparison(args, data: _Data, estimator_spec: str, central_spec: str, corru
                                 "n_features": int(data.X_train.shape[1]), "classes": data.classes.tolist(),
                                 "radon_number": r, **data.description},
         "estimator": estimator_spec, "central": central_spec, "height_auto": h_auto, "corrupt": corrupt,
+        "attack": (attack or parse_attack(None)).to_dict() if corrupt else None,
         "backend": backend_name, "central_time_by_blas_threads": t_blas, "results": results,
         "_machine": machines[h_auto],  # dropped before writing: the fitted machine, for re-aggregation
     }
@@ -661,7 +738,7 @@ KERNEL_CENTRAL = "svc-rbf"
 LINEAR_ESTIMATOR = "logistic"
 
 
-def _three_regimes(args, n_jobs: int, say) -> list:
+def _three_regimes(args, n_jobs: int, say, attack) -> list:
     """The default run: speed-up, robustness and no speed-up (module docstring)."""
     from sklearn.linear_model import LogisticRegression
 
@@ -701,17 +778,25 @@ def _three_regimes(args, n_jobs: int, say) -> list:
     # (2) re-aggregates the automatic height's base models after corrupting some: no new fit
     machine = three["_machine"]
     two = {k: v for k, v in three.items() if k not in ("results", "verdict", "title", "name", "_machine")}
-    two.update(name="robustness", corrupt=corrupt, corrupt_scale=args.corrupt_scale,
-               title=f"(2) robustness: {corrupt} of {r ** h_auto} base models corrupted (sign flip x "
-                     f"{args.corrupt_scale:g})")
+    two.update(name="robustness", corrupt=corrupt, attack=attack.to_dict(),
+               title=f"(2) robustness: {corrupt} of {r ** h_auto} base models corrupted ({_describe(attack)})")
+    if attack.name == "sign_flip":
+        two["corrupt_scale"] = attack.params.get("scale", 1.0)
     two["results"] = [dict(three["results"][0])] + _aggregated_rows(
-        machine, synth, ["radon", *BASELINES], corrupt, args.corrupt_scale, args.seed)
+        machine, synth, ["radon", *BASELINES], corrupt, attack, args.seed)
     _speedups(two["results"], three["results"][0]["train_time"])
     rad = next(r for r in two["results"] if r["method"] == "radon")
     avg = next(r for r in two["results"] if r["method"] == "mean")
     two["verdict"] = (f"Radon point AUC {rad['auc']:.4f}, averaging {avg['auc']:.4f} (central, clean: "
                       f"{two['results'][0]['auc']:.4f})")
     return [one, two, three]
+
+
+def _describe(attack) -> str:
+    """``sign flip x 10000`` or ``alie``, ``ipm epsilon=0.5``: the attack in a title."""
+    if attack.name == "sign_flip" and set(attack.params) <= {"scale"}:
+        return f"sign flip x {attack.params.get('scale', 1.0):g}"
+    return " ".join([attack.name, *(f"{k}={v}" for k, v in attack.params.items())])
 
 
 # ------------------------------------------------------------------ output
@@ -751,10 +836,14 @@ def run(args) -> int:
                 raise ValueError(f"{flag} applies to --data FILE only")
     elif args.dataset is not None:
         raise ValueError("give either --dataset or --data, not both")
+    attack = parse_attack(args.attack, args.corrupt_scale)  # before anything is fitted
     n_jobs = C.resolve_n_jobs(args.n_jobs)
     say = C.Reporter(args.quiet)
     os.makedirs(args.out, exist_ok=True)
     single = any(v is not None for v in (args.dataset, args.data, args.estimator, args.central))
+    if single and args.attack is not None and not args.corrupt:
+        raise ValueError("--attack needs --corrupt K, the number of base models it makes Byzantine (one comparison "
+                         "corrupts none by default)")
     with tempfile.TemporaryDirectory(prefix="data-maps-", dir=args.out) as maps_dir:
         if single:
             if args.data is not None:
@@ -763,9 +852,10 @@ def run(args) -> int:
                 say(f"loading {args.dataset or 'synthetic'} ...")
                 data = _generated(args.dataset or "synthetic", args.n_samples, args.label_noise, args.seed)
             estimator = args.estimator or "logistic"
-            regimes = [_comparison(args, data, estimator, args.central or estimator, args.corrupt or 0, n_jobs, say)]
+            regimes = [_comparison(args, data, estimator, args.central or estimator, args.corrupt or 0, n_jobs, say,
+                                   attack)]
         else:
-            regimes = _three_regimes(args, n_jobs, say)
+            regimes = _three_regimes(args, n_jobs, say, attack)
     for regime in regimes:
         regime.pop("_machine", None)
         print("\n".join(_table(regime)) + "\n")

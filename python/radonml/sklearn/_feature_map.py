@@ -16,6 +16,8 @@ import numbers
 import numpy as np
 from sklearn.pipeline import Pipeline
 
+from .._validation import fraction_to_count
+
 __all__ = ["split_pipeline", "fitted_difference", "seed_unseeded", "check_feature_map_samples", "sample_rows"]
 
 
@@ -155,10 +157,16 @@ def check_feature_map_samples(value):
 
 def sample_rows(n: int, samples, gen: np.random.Generator):
     """Rows (ascending) to fit the feature map on: all (None), ``samples`` of them (int,
-    at most n) or ``ceil(samples * n)`` of them (float), drawn without replacement."""
+    at most n) or, for a float, the fraction's count rounded up (at least 1), drawn without
+    replacement. The count is exact at representable boundaries
+    (:func:`radonml._validation.fraction_to_count`): 0.07 of 100 rows is 7, although
+    ``ceil(0.07 * 100) == 8`` in floating point."""
     if samples is None:
         return None
-    m = min(n, samples) if isinstance(samples, int) else max(1, int(np.ceil(samples * n)))
+    if isinstance(samples, int):
+        m = min(n, samples)
+    else:
+        m = max(1, fraction_to_count(samples, n, rounding="ceil", name="feature_map_samples"))
     if m >= n:
         return None
     return np.sort(gen.choice(n, size=m, replace=False))

@@ -20,13 +20,19 @@ from sklearn.utils.parallel import Parallel, delayed
 from sklearn.utils.validation import _check_sample_weight, check_is_fitted, has_fit_parameter, validate_data
 
 from .._validation import check_int, check_rng
+from ..aggregators import accepts_option
 from ..exceptions import FallbackWarning
+from ._attacks import byzantine_parts, check_attack_fits, check_corrupt, corrupt_models, corrupt_parts
 from ._feature_map import check_feature_map_samples, sample_rows, seed_unseeded, split_pipeline
 from ._parameters import (
+    FALLBACK,
     LINEAR_EXAMPLES,
-    aggregate_parameters,
+    aggregate_parameters,  # noqa: F401 - used by the class docstrings' examples
+    aggregate_rows,
     check_aggregation,
+    check_aggregation_options,
     check_multiclass,
+    choose_aggregation,
     decision,
     has_intercept,
     is_libsvm,
@@ -36,6 +42,7 @@ from ._parameters import (
     ovo_to_ovr,
     ovo_votes,
     set_linear_rows,
+    shared_seed,
 )
 
 __all__ = ["RadonMachineClassifier", "RadonMachineRegressor", "check_random_state"]
@@ -160,9 +167,11 @@ def _fit_block(estimator, X, y, sample_weight, seed, feature_map=None):
     return est.fit(X, y, sample_weight=sample_weight)
 
 
-def _fit_parts(estimator, X, y, parts, seeds, n_jobs=None, sample_weight=None, progress=False, feature_map=None):
+def _fit_parts(estimator, X, y, parts, seeds, n_jobs=None, sample_weight=None, progress=False, feature_map=None,
+               replaced=None):
     """Fit ``clone(estimator)`` on ``X[idx], y[idx]`` for every ``idx`` in ``parts`` through
-    ``sklearn.utils.parallel.Parallel``.
+    ``sklearn.utils.parallel.Parallel``; part ``i`` in ``replaced`` is fitted on
+    ``replaced[i] = (X_i, y_i)`` instead (a data-level attack's copy of its rows).
 
     Each task gets only its own rows, gathered here lazily as joblib dispatches it (at most
     ``pre_dispatch`` parts exist at once besides ``X``) and sent as raw bytes
@@ -173,12 +182,17 @@ def _fit_parts(estimator, X, y, parts, seeds, n_jobs=None, sample_weight=None, p
     section 2. The rows and their order are those of ``X[idx]``, so the fits are the same.
     With a shared ``feature_map``, each task maps its own rows (in parallel, and no mapped
     copy of ``X`` is ever held)."""
+    replaced = replaced or {}
+
+    def rows(i, idx):
+        Xi, yi = replaced[i] if i in replaced else (X[idx], y[idx])
+        return _Rows(Xi), _Rows(yi)
+
     tasks = (
         delayed(_fit_block)(
-            estimator, _Rows(X[idx]), _Rows(y[idx]), None if sample_weight is None else _Rows(sample_weight[idx]),
-            seed, feature_map,
+            estimator, *rows(i, idx), None if sample_weight is None else _Rows(sample_weight[idx]), seed, feature_map,
         )
-        for idx, seed in zip(parts, seeds)
+        for i, (idx, seed) in enumerate(zip(parts, seeds))
     )
     if not progress:
         return Parallel(n_jobs=n_jobs)(tasks)
@@ -243,13 +257,14 @@ def _plan(n: int, d: int, height, min_samples: int, random_state, y=None, *, nam
 
 
 def _fit_plan(base, X, y, plan: _Plan, intercept: bool, *, n_jobs=None, sample_weight=None, progress=False,
-              classes=None, feature_map=None):
-    """Fit ``clone(base)`` on every part of ``plan`` (through ``feature_map`` when given).
+              classes=None, feature_map=None, replaced=None):
+    """Fit ``clone(base)`` on every part of ``plan`` (through ``feature_map`` when given;
+    the parts in ``replaced`` on their replaced rows, see :func:`_fit_parts`).
     Returns the fitted estimators, their models as an (r^h, k, p [+1]) array
     (:func:`linear_rows`) and the wall seconds of the fits. With ``classes``, every
     estimator must have seen exactly those classes."""
     t0 = time.perf_counter()
-    ests = _fit_parts(base, X, y, plan.parts, plan.seeds, n_jobs, sample_weight, progress, feature_map)
+    ests = _fit_parts(base, X, y, plan.parts, plan.seeds, n_jobs, sample_weight, progress, feature_map, replaced)
     fit_time = time.perf_counter() - t0
     models = np.stack([linear_rows(e, intercept, f"estimators_[{i}]") for i, e in enumerate(ests)])
     if classes is not None:
@@ -279,8 +294,10 @@ class _BaseRadonMachine(MetaEstimatorMixin, BaseEstimator):
         height="auto",
         min_samples=100,
         aggregation="radon",
+        aggregation_options=None,
         multiclass="per_class",
         feature_map_samples=None,
+        corrupt=None,
         n_jobs=None,
         random_state=None,
         verbose=0,
@@ -289,7 +306,9 @@ class _BaseRadonMachine(MetaEstimatorMixin, BaseEstimator):
         self.height = height
         self.min_samples = min_samples
         self.aggregation = aggregation
+        self.aggregation_options = aggregation_options
         self.multiclass = multiclass
+        self.corrupt = corrupt
         self.feature_map_samples = feature_map_samples
         self.n_jobs = n_jobs
         self.random_state = random_state
@@ -318,12 +337,25 @@ class _BaseRadonMachine(MetaEstimatorMixin, BaseEstimator):
             return k * (k - 1) // 2 if is_one_vs_one(final, k) else k
         return 1 if y.ndim == 1 else y.shape[1]
 
+    def _check_robust(self):
+        """``aggregation``, ``aggregation_options`` (their names, through the registry) and
+        ``corrupt``, before the data is looked at: (options, Attack or None)."""
+        check_aggregation(self.aggregation)
+        options = check_aggregation_options(self.aggregation, self.aggregation_options)
+        attack = check_corrupt(self.corrupt, options)
+        if attack is not None and attack.kind == "data" and not self._is_classifier and attack.name == "label_flip":
+            raise ValueError(
+                f"corrupt={attack!r} flips class labels, but {type(self).__name__} learns a continuous target; "
+                "use a model-level attack (radonml.attacks.available_attacks('model'))"
+            )
+        return options, attack
+
     def _check_params(self):
         """Every option, before the data is looked at."""
         _check_height(self.height)
         check_int(self.min_samples, "min_samples", minimum=1)
         check_int(self.verbose, "verbose", minimum=0)
-        check_aggregation(self.aggregation)
+        options, attack = self._check_robust()
         check_multiclass(self.multiclass)
         check_feature_map_samples(self.feature_map_samples)
         check_random_state(self.random_state)
@@ -349,7 +381,7 @@ class _BaseRadonMachine(MetaEstimatorMixin, BaseEstimator):
         known, reason = linear_family(final)
         if known is False:
             raise TypeError(f"estimator cannot be aggregated: {reason}")
-        return base, feature_map, final, known
+        return base, feature_map, final, known, options, attack
 
     def _check_sample_weight(self, sample_weight, X, final):
         if sample_weight is None:
@@ -385,7 +417,7 @@ class _BaseRadonMachine(MetaEstimatorMixin, BaseEstimator):
             )
 
     def _fit(self, X, y, sample_weight=None):
-        base, feature_map, final, known = self._check_params()
+        base, feature_map, final, known, options, attack = self._check_params()
         finite = "allow-nan" if get_tags(self).input_tags.allow_nan else True
         if self._is_classifier:
             X, y = validate_data(self, X, y, accept_sparse=False, dtype="numeric", ensure_min_samples=2,
@@ -437,10 +469,25 @@ class _BaseRadonMachine(MetaEstimatorMixin, BaseEstimator):
                 FallbackWarning,
                 stacklevel=3,
             )
-        progress = f"fitting {len(plan.parts)} base models" if self.verbose else False
+        n_models = len(plan.parts)
+        # the aggregator and the attack, checked at this number of models before any part is fitted
+        options = self._machine_options(options, plan, n_models)
+        choice = choose_aggregation(self.aggregation, options, n_models, d, FALLBACK)
+        mask, replaced, attack_gen = np.zeros(n_models, dtype=bool), None, None
+        self.attack_, self.attack_seed_ = attack, None
+        if attack is not None:
+            check_attack_fits(attack, n_models)
+            self.attack_seed_ = int(gen.integers(0, 2**31 - 1))  # drawn after the plan's: corrupt=None changes nothing
+            attack_gen = np.random.default_rng(self.attack_seed_)
+            mask = byzantine_parts(attack, n_models, attack_gen)
+            if attack.kind == "data":
+                replaced = corrupt_parts(attack, X, y, plan.parts, mask, attack_gen,
+                                         self.classes_ if self._is_classifier else None)
+        self.byzantine_ = mask
+        progress = f"fitting {n_models} base models" if self.verbose else False
         finals, models, self.fit_time_ = _fit_plan(
             final, X, y, plan, intercept, n_jobs=self.n_jobs, sample_weight=sample_weight, progress=progress,
-            classes=self.classes_ if self._is_classifier else None, feature_map=feature_map,
+            classes=self.classes_ if self._is_classifier else None, feature_map=feature_map, replaced=replaced,
         )
         self.estimators_ = finals if feature_map is None else [self._with_feature_map(e) for e in finals]
         self.estimators_samples_ = plan.parts
@@ -455,10 +502,27 @@ class _BaseRadonMachine(MetaEstimatorMixin, BaseEstimator):
                 f"multiclass='joint' expected base models with {k} coef_ row(s), got {models.shape[1]} "
                 f"(from {type(final).__name__}); use multiclass='per_class'"
             )
+        if attack is not None and attack.kind == "model":
+            models = corrupt_models(models, attack, mask, attack_gen, self.multiclass, choice.used, choice.options)
+        self.corrupted_parameters_ = models
         t0 = time.perf_counter()
-        self._aggregate_models(finals[0], models, self.aggregation, plan.agg_seed)
+        self._aggregate_models(finals[0], models, self.aggregation, options)
         self.aggregate_time_ = time.perf_counter() - t0
         return self
+
+    def _machine_options(self, options: dict, plan: _Plan, n_models: int) -> dict:
+        """The aggregator's options: the user's, and what the Radon machine sets unless they
+        do: the tree's seed ``aggregation_seed_`` for a rule that takes ``rng``, and for
+        ``"radon"`` on exactly :math:`r^h` models the height with ``remainder="drop"`` (which
+        then drops none)."""
+        options = dict(options)
+        method = self.aggregation
+        if isinstance(method, str) and accepts_option(method, "rng"):
+            options.setdefault("rng", plan.agg_seed)
+        if method == "radon" and n_models > 1:
+            options.setdefault("height", plan.height)
+            options.setdefault("remainder", "drop")
+        return shared_seed(method, options)  # a generator given as rng: one seed for every row and the attack
 
     def _with_feature_map(self, final):
         """A fitted Pipeline of the shared feature map's steps (the same objects) and ``final``."""
@@ -466,13 +530,13 @@ class _BaseRadonMachine(MetaEstimatorMixin, BaseEstimator):
         params = {k: v for k, v in base.get_params(deep=False).items() if k != "steps"}
         return Pipeline(list(self.feature_map_.steps) + [(base.steps[-1][0], final)], **params)
 
-    def _aggregate_models(self, first, models, method, seed):
+    def _aggregate_models(self, first, models, method, options):
         if models.shape[0] == 1:
-            rows = models[0]
+            rows, self.aggregation_used_ = models[0], None
         else:
-            # exactly r^h models: the Radon machine's tree uses each once ("drop" then drops none)
-            options = {"height": self.height_, "rng": seed, "remainder": "drop"} if method == "radon" else {}
-            rows = aggregate_parameters(models, method, multiclass=self.multiclass, **options)
+            # through the registry's aggregate_with_fallback: a rule whose condition fails at this number of
+            # models (krum with n < 2f + 3, ...) falls back with a FallbackWarning; the rule used is recorded
+            rows, self.aggregation_used_ = aggregate_rows(models, method, self.multiclass, options, FALLBACK)
         final = copy.deepcopy(first)
         settable = set_linear_rows(final, rows, self.has_intercept_)
         self._ovo_ = self._is_classifier and not settable and rows.shape[0] > 1
@@ -636,6 +700,38 @@ _CLASSIFIER_DOC = r"""The Radon machine (Kamp et al., 2017) with a linear scikit
     ``SVC(kernel="linear")`` has one row per pair of classes; the aggregate votes as
     libsvm does.
 
+    **Robust aggregators.** ``aggregation`` may be any rule of the registry
+    (:func:`radonml.aggregate`), a pipeline of pre-aggregators ending in one (``"nnm>krum"``,
+    ``"bucketing>geometric_median"``) or a callable; ``aggregation_options`` are its options,
+    e.g. ``{"f": 3}`` for the rules that tolerate :math:`f` Byzantine models (Krum, Bulyan,
+    MDA, NNM, ...). Option names are checked through the registry before anything is fitted,
+    option values (and the rule's condition on the number of models) before any base model
+    is fitted. A rule whose condition fails at this number of base models (Krum needs
+    :math:`r^h \ge 2f + 3`) falls back to ``"geometric_median"`` through
+    :func:`radonml.aggregators.aggregate_with_fallback`, with a
+    :class:`~radonml.FallbackWarning`; ``aggregation_used_`` says which rule produced
+    ``coef_``.
+
+    **Byzantine base models** (``corrupt``). An attack of :mod:`radonml.attacks` makes
+    ``f`` of the :math:`r^h` base models Byzantine, chosen at random (``byzantine_``), to
+    measure how an aggregator holds up. A *model-level* attack (sign flip, Gaussian noise,
+    ALIE, IPM, Mimic, Inf/NaN, min-max, min-sum) replaces their parameter rows by its vectors
+    after fitting, just before aggregation, computed from the honest rows in the space the
+    aggregator works in: each class row separately with ``multiclass="per_class"`` (the same
+    models Byzantine in every row), all rows as one vector with ``"joint"``. Min-max, which
+    knows the aggregator, attacks the rule (and options) used here unless given another. A
+    *data-level* attack (label flip) corrupts a copy of the Byzantine parts' training data
+    before their base models are fitted (classifiers pass ``classes_``). The seed
+    ``attack_seed_`` is drawn from ``random_state`` after everything else, so ``corrupt=None``
+    fits exactly what it fitted before; with ``g = numpy.random.default_rng(attack_seed_)``,
+    ``g`` draws the Byzantine models first (:meth:`radonml.attacks.Attack.select`), then the
+    attack's own randomness. For a binary classifier or a single-target regressor the
+    aggregated stack ``corrupted_parameters_[:, 0]`` is exactly
+    ``radonml.attacks.corrupt(base_parameters_[:, 0], attack, f=f, rng=attack_seed_,
+    **params).models``. ``estimators_`` and ``base_parameters_`` hold the base models **as
+    fitted**: honest under a model-level attack (the replaced rows are in
+    ``corrupted_parameters_``), fitted on the corrupted data under a data-level attack.
+
     Parameters
     ----------
     estimator : classifier with ``coef_`` and ``intercept_`` after fit, or a Pipeline ending in one, default LogisticRegression()
@@ -651,7 +747,15 @@ _CLASSIFIER_DOC = r"""The Radon machine (Kamp et al., 2017) with a linear scikit
     min_samples : int, default 100
         Smallest part size for ``height="auto"``.
     aggregation : str or callable, default "radon"
-        A name of :func:`radonml.available_aggregators` or ``fn(models) -> (d,)``.
+        A name of :func:`radonml.available_aggregators`, a pipeline of
+        :func:`radonml.aggregators.available_preaggregators` ending in one (``"nnm>krum"``),
+        or ``fn(models, **options) -> (d,)``.
+    aggregation_options : dict, optional
+        Options of ``aggregation`` (e.g. ``{"f": 3}`` for ``"krum"``, ``{"beta": 0.1}`` for
+        ``"trimmed_mean"``), each going to the pipeline steps that take it, as in
+        :func:`radonml.aggregate`. For a rule that takes ``rng`` the default is
+        ``aggregation_seed_``; for ``"radon"`` also ``height=height_`` and
+        ``remainder="drop"``.
     multiclass : {"per_class", "joint"}, default "per_class"
     feature_map_samples : None, int or float, default None
         Rows the shared feature map (a Pipeline's steps before the last) is fitted on: None,
@@ -659,22 +763,28 @@ _CLASSIFIER_DOC = r"""The Radon machine (Kamp et al., 2017) with a linear scikit
         fraction of them. A sample spares a full pass over the data where the map needs one
         (``StandardScaler``, ``Nystroem``); ``RBFSampler`` looks only at the number of
         features. Only for a Pipeline ``estimator``.
+    corrupt : None, str or radonml.attacks.Attack, default None
+        Make ``f`` base models Byzantine (see above): an
+        :class:`~radonml.attacks.Attack` (``Attack("alie", f=3)``) or an attack name; an
+        attack without ``f`` takes ``aggregation_options["f"]``. None: no attack.
     n_jobs : int, optional
         Parallel jobs for fitting the base models (joblib semantics; ``None`` means 1 unless
         inside a ``joblib.parallel_config`` context).
     random_state : None, int or numpy.random.Generator
         Controls, drawn in this order from one stream: the seeds of the feature map's steps
         whose ``random_state`` is None (none drawn when all are set), the rows of
-        ``feature_map_samples``, the partition, the base models' seeds and the Radon tree's
-        grouping.
+        ``feature_map_samples``, the partition, the base models' seeds, the Radon tree's
+        grouping and, with ``corrupt``, the attack's seed.
     verbose : int, default 0
         ``>= 1``: show a progress bar (tqdm) while the base models are fitted.
 
     Attributes
     ----------
     estimators_ : list of fitted estimators
-        The :math:`r^h` base models, in the order of the parts (for a Pipeline estimator,
-        pipelines that share the fitted ``feature_map_`` steps).
+        The :math:`r^h` base models as fitted, in the order of the parts (for a Pipeline
+        estimator, pipelines that share the fitted ``feature_map_`` steps). Under a
+        model-level attack these are the honest models; under a data-level attack the
+        Byzantine parts' models were fitted on the corrupted data.
     estimators_samples_ : list of int64 ndarrays
         The partition: ``estimators_samples_[i]`` are the rows of ``X`` that ``estimators_[i]``
         was fitted on (ascending; disjoint; together all rows), as in scikit-learn's bagging
@@ -683,7 +793,21 @@ _CLASSIFIER_DOC = r"""The Radon machine (Kamp et al., 2017) with a linear scikit
         The base models as parameter rows (:func:`linear_parameters` of every ``estimators_``:
         ``coef_`` rows with the intercept appended), the points the aggregator combines.
         Re-aggregate them with :func:`aggregate_parameters`, e.g. with another method or after
-        corrupting some (:func:`radonml.attacks.corrupt`), without refitting.
+        corrupting some (:func:`radonml.attacks.corrupt`), without refitting. As fitted, like
+        ``estimators_`` (a model-level attack's rows are in ``corrupted_parameters_``).
+    corrupted_parameters_ : (n_models_, k, d) ndarray of float64
+        The stack the aggregator combined: ``base_parameters_`` with the Byzantine models'
+        rows replaced by a model-level attack; ``base_parameters_`` itself otherwise.
+    byzantine_ : (n_models_,) ndarray of bool
+        Which base models were Byzantine (all False without ``corrupt``).
+    attack_ : radonml.attacks.Attack or None
+        The attack applied, with its ``f``.
+    attack_seed_ : int or None
+        The attack's seed (see above); None without ``corrupt``.
+    aggregation_used_ : str, callable or None
+        The rule that produced ``coef_``: ``aggregation``, or the fallback
+        ``"geometric_median"`` when its condition failed at this number of models; None
+        when ``height_ = 0`` (one model, nothing aggregated).
     aggregation_seed_ : int
         The seed of the Radon tree's grouping (the ``rng`` of :func:`aggregate_parameters`
         that reproduces ``coef_`` with ``aggregation="radon"``).
@@ -771,6 +895,18 @@ _CLASSIFIER_DOC = r"""The Radon machine (Kamp et al., 2017) with a linear scikit
     (23, 1, (1, 20))
     >>> bool(rm.score(X, y) > 0.85)
     True
+
+    Three of 64 base models sign-flipped and scaled by 100: averaging breaks, Krum
+    (tolerating three) holds.
+
+    >>> from radonml.attacks import Attack
+    >>> X, y = make_classification(10000, n_features=5, random_state=0)
+    >>> attack = Attack("sign_flip", f=3, scale=100.0)
+    >>> mean = RadonMachineClassifier(aggregation="mean", corrupt=attack, random_state=0).fit(X, y)
+    >>> krum = RadonMachineClassifier(aggregation="krum", aggregation_options={"f": 3}, corrupt=attack,
+    ...                               random_state=0).fit(X, y)
+    >>> int(krum.byzantine_.sum()), bool(mean.score(X, y) < 0.5), bool(krum.score(X, y) > 0.8)
+    (3, True, True)
     """
 
 
@@ -847,12 +983,17 @@ class RadonMachineRegressor(RegressorMixin, _BaseRadonMachine):
         Any linear regressor of :mod:`sklearn.linear_model` or :mod:`sklearn.svm` (e.g.
         Ridge, LinearRegression, SGDRegressor, Lasso, HuberRegressor, PoissonRegressor,
         SVR(kernel="linear")), or one of yours.
-    height, min_samples, aggregation, multiclass, feature_map_samples, n_jobs, random_state, verbose
+    height, min_samples, aggregation, aggregation_options, multiclass, feature_map_samples
         As in :class:`RadonMachineClassifier`.
+    corrupt, n_jobs, random_state, verbose
+        As in :class:`RadonMachineClassifier` (a data-level attack must not be label flip:
+        the target is continuous).
 
     Attributes
     ----------
     estimators_, estimators_samples_, base_parameters_, aggregation_seed_, has_intercept_
+        As in :class:`RadonMachineClassifier`.
+    corrupted_parameters_, byzantine_, attack_, attack_seed_, aggregation_used_
         As in :class:`RadonMachineClassifier`.
     estimator_, feature_map_, coef_, intercept_, height_, n_models_, radon_number_
         As in :class:`RadonMachineClassifier`.

@@ -14,11 +14,22 @@ shared with its sibling modules.
 from __future__ import annotations
 
 import numbers
+import warnings
+from collections.abc import Mapping
+from typing import NamedTuple, Optional
 
 import numpy as np
 
 from .._validation import as_float_array, check_rng
-from ..aggregators import aggregate
+from ..aggregators import (
+    accepts_option,
+    aggregate,
+    aggregate_with_fallback,
+    available_aggregators,
+    available_preaggregators,
+    check_method,
+)
+from ..exceptions import NoRadonPointError, TooFewModelsError
 
 __all__ = [
     "MULTICLASS_MODES",
@@ -30,7 +41,14 @@ __all__ = [
     "set_linear_rows",
     "decision",
     "aggregate_rows",
+    "aggregation_blocks",
+    "shared_seed",
+    "fallback_options",
     "check_aggregation",
+    "check_aggregation_options",
+    "AggregationChoice",
+    "choose_aggregation",
+    "FALLBACK",
     "check_multiclass",
     "is_libsvm",
     "is_one_vs_one",
@@ -211,18 +229,94 @@ def linear_family(est):
 # ------------------------------------------------------------------ aggregation
 
 
-def check_aggregation(aggregation):
+FALLBACK = "geometric_median"  # the registry's default fallback (radonml.aggregators.aggregate_with_fallback)
+
+
+def check_aggregation(aggregation, name: str = "aggregation"):
+    """A registered aggregator, a pipeline of pre-aggregators ending in one (``"nnm>krum"``;
+    :func:`radonml.aggregators.check_method`) or a callable; returned unchanged."""
     if callable(aggregation):
         return aggregation
     if not isinstance(aggregation, str):
         raise TypeError(
-            f"aggregation must be a registered aggregator name or a callable, got {type(aggregation).__name__}"
+            f"{name} must be a registered aggregator name or a callable (or a pipeline such as 'nnm>krum'), "
+            f"got {type(aggregation).__name__}"
         )
-    from ..aggregators import available_aggregators
-
-    if aggregation not in available_aggregators():
-        raise ValueError(f"aggregation must be one of {available_aggregators()} or a callable, got {aggregation!r}")
+    try:
+        check_method(aggregation, name)
+    except ValueError as exc:
+        raise ValueError(
+            f"{name} must be one of {available_aggregators()}, a pipeline of the pre-aggregators "
+            f"{available_preaggregators()} ending in one (e.g. 'nnm>krum'), or a callable; {exc}"
+        ) from None
     return aggregation
+
+
+def check_aggregation_options(method, options, name: str = "aggregation_options") -> dict:
+    """``options`` (None or a dict) for ``method``, as a new dict: every key must be taken by
+    some step of ``method`` as the registry routes options (a step that names the option, or
+    else one that takes ``**options``), so a misspelt option fails before any work. A
+    callable's options are not checked. Option *values* are checked by the rules' conditions
+    (:func:`choose_aggregation`)."""
+    if options is None:
+        return {}
+    if not isinstance(options, Mapping):
+        raise TypeError(f"{name} must be None or a dict of options for the aggregator, e.g. {{'f': 2}}, "
+                        f"got {type(options).__name__}")
+    opts = dict(options)
+    for key in opts:
+        if not isinstance(key, str):
+            raise TypeError(f"{name} must have string keys (option names), got the key {key!r}")
+    if callable(method):
+        return opts
+    steps = check_method(method)
+    for key in opts:
+        if not any(r.accepts(key) or r.options is None for r in steps):
+            taken = "; ".join(f"{r.name} takes {sorted(r.options)}" for r in steps)
+            raise TypeError(f"{name} has the option {key!r}, which {method!r} does not take ({taken})")
+    return opts
+
+
+class AggregationChoice(NamedTuple):
+    """What the registry runs on ``n`` models (see :func:`choose_aggregation`)."""
+
+    used: object  # the method itself, or the fallback
+    options: dict  # the options ``used`` gets
+    reason: Optional[str]  # why the method cannot run (None: it can)
+
+
+def fallback_options(fallback, options: dict) -> dict:
+    """The options :func:`radonml.aggregators.aggregate_with_fallback` gives its fallback:
+    ``f`` when the fallback takes it, nothing else."""
+    return {"f": options["f"]} if "f" in options and accepts_option(fallback, "f") else {}
+
+
+def choose_aggregation(method, options: dict, n: int, d: int, fallback=FALLBACK) -> AggregationChoice:
+    """Check ``method`` with ``options`` on ``n`` models in :math:`\\mathbb{R}^d` before any
+    work, through the registry's conditions (each step's ``condition`` at the number of models
+    it gets, in pipeline order; they also validate the option values, raising ``TypeError`` or
+    ``ValueError``), and say what :func:`radonml.aggregators.aggregate_with_fallback` will
+    run: the method, or ``fallback`` when a condition fails (with ``fallback=None`` that is
+    a :class:`~radonml.exceptions.TooFewModelsError` here, as in the registry).
+
+    The aggregation itself still goes through ``aggregate_with_fallback`` (the one fallback
+    mechanism and its :class:`~radonml.FallbackWarning`); this answer is what an attack
+    that knows the aggregator (min-max) is given, and what fails early."""
+    if callable(method):
+        return AggregationChoice(method, dict(options), None)
+    steps = check_method(method)
+    named = {k for k in options if any(r.accepts(k) for r in steps)}
+    for rule in steps:
+        opts = {k: v for k, v in options.items() if rule.accepts(k) or (k not in named and rule.options is None)}
+        why = rule.condition(n, d, **opts) if rule.condition is not None else None
+        if why:
+            if fallback is None:
+                error = NoRadonPointError if rule.name == "radon" else TooFewModelsError
+                raise error(f"aggregator {method!r} cannot run on {n} models in dimension d = {d}: {why}")
+            return AggregationChoice(fallback, fallback_options(fallback, options), why)
+        if rule.kind == "preaggregator" and rule.n_out is not None:
+            n = int(rule.n_out(n, **opts))
+    return AggregationChoice(method, dict(options), None)
 
 
 def check_multiclass(multiclass):
@@ -231,22 +325,55 @@ def check_multiclass(multiclass):
     return multiclass
 
 
-def aggregate_rows(models: np.ndarray, method, multiclass: str, options: dict) -> np.ndarray:
-    """Aggregate (m, k, d) models into (k, d): each of the k rows separately, or all k rows
-    as one vector of length k d.
-
-    Per row with ``method="radon"``, every row uses one seed (the ``rng`` option when it is
-    an int, else one drawn from it), so all rows aggregate the same subset of models in the
-    same groups: the aggregate's class rows come from the same base models."""
+def aggregation_blocks(models: np.ndarray, multiclass: str) -> list:
+    """The (m, d') stacks that are aggregated: all k rows as one vector, or each row."""
     m, k, d = models.shape
     if multiclass == "joint" or k == 1:
-        return aggregate(models.reshape(m, k * d), method, **options).reshape(k, d)
-    if method == "radon":
-        rng = options.get("rng")
-        if not (isinstance(rng, numbers.Integral) and not isinstance(rng, bool)):
-            rng = int(check_rng(rng).integers(0, 2**63 - 1))
-        options = {**options, "rng": rng}
-    return np.stack([aggregate(models[:, j, :], method, **options) for j in range(k)])
+        return [models.reshape(m, k * d)]
+    return [models[:, j, :] for j in range(k)]
+
+
+def shared_seed(method, options: dict) -> dict:
+    """``options`` with one int ``rng`` for every row when ``method`` takes ``rng`` (the Radon
+    tree, bucketing): an int is used as it is, else one is drawn from the given generator
+    (or fresh entropy), so all class rows aggregate the same models in the same groups."""
+    if not (isinstance(method, str) and accepts_option(method, "rng")):
+        return options
+    rng = options.get("rng")
+    if not (isinstance(rng, numbers.Integral) and not isinstance(rng, bool)):
+        rng = int(check_rng(rng).integers(0, 2**63 - 1))
+    return {**options, "rng": rng}
+
+
+def aggregate_rows(models: np.ndarray, method, multiclass: str, options: dict, fallback=None):
+    """Aggregate (m, k, d) models into (k, d): each of the k rows separately, or all k rows
+    as one vector of length k d. Returns ``(rows, used)``: the aggregate and the method that
+    produced it.
+
+    Per row, a method that takes ``rng`` (the Radon tree) gets one seed for every row
+    (:func:`shared_seed`), so all rows aggregate the same subset of models in the same groups:
+    the aggregate's class rows come from the same base models.
+
+    ``fallback=None``: :func:`radonml.aggregate` (a failing condition raises). Otherwise every
+    block goes through :func:`radonml.aggregators.aggregate_with_fallback` with that fallback
+    (the registry's one mechanism); its :class:`~radonml.FallbackWarning` is emitted once,
+    not once per row."""
+    k, d = models.shape[1:]
+    blocks = aggregation_blocks(models, multiclass)
+    if len(blocks) > 1:
+        options = shared_seed(method, options)
+    if fallback is None:
+        return np.stack([aggregate(b, method, **options) for b in blocks]).reshape(k, d), method
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        results = [aggregate_with_fallback(b, method, fallback=fallback, **options) for b in blocks]
+    seen = set()
+    for w in caught:  # the same warning for every row: say it once
+        key = (w.category, str(w.message))
+        if key not in seen:
+            seen.add(key)
+            warnings.warn_explicit(w.message, w.category, w.filename, w.lineno, source=w.source)
+    return np.stack([vec for vec, _ in results]).reshape(k, d), results[0][1]
 
 
 # ------------------------------------------------------------------ public
@@ -361,11 +488,12 @@ def aggregate_parameters(parameters, method="radon", *, multiclass: str = "per_c
     parameters : (m, k, d) array-like
         m models of k rows each; an (m, d) array is read as k = 1.
     method : str or callable, default "radon"
-        Any name of :func:`radonml.available_aggregators`, or a callable.
+        Any name of :func:`radonml.available_aggregators`, a pipeline of pre-aggregators
+        ending in one (``"nnm>krum"``), or a callable.
     multiclass : {"per_class", "joint"}, default "per_class"
     **options
         Passed on to :func:`radonml.aggregate` (e.g. ``height``, ``rng`` and ``remainder``
-        for ``"radon"``).
+        for ``"radon"``, ``f`` for ``"krum"``).
 
     Returns
     -------
@@ -385,10 +513,10 @@ def aggregate_parameters(parameters, method="radon", *, multiclass: str = "per_c
     [[3.0, 2.0]]
     """
     check_multiclass(multiclass)
-    method = check_aggregation(method)
+    method = check_aggregation(method, "method")
     models = as_float_array(parameters, "parameters")
     if models.ndim == 2:
         models = models[:, None, :]
     if models.ndim != 3:
         raise ValueError(f"parameters must be an (m, k, d) array of parameter rows, got shape {models.shape}")
-    return aggregate_rows(models, method, multiclass, options)
+    return aggregate_rows(models, method, multiclass, options)[0]
