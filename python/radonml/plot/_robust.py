@@ -77,8 +77,8 @@ def plot_worst_case(result, setting: str, heterogeneity: str, ax=None, *, vmin=N
 
 def plot_robust(result, path=None, *, title=None):
     """Every block of a :func:`radonml.robust.benchmark` run side by side
-    (:func:`plot_worst_case` each: settings in rows, heterogeneity in columns). Saves to ``path``
-    if given (the figure is closed then) and returns the figure.
+    (:func:`plot_worst_case` each: settings in rows, heterogeneity in columns), on one colour
+    scale. Saves to ``path`` if given (the figure is closed then) and returns the figure.
 
     Parameters
     ----------
@@ -99,14 +99,18 @@ def plot_robust(result, path=None, *, title=None):
         raise ValueError("result has no cells to plot")
     settings = list(dict.fromkeys(s for s, _ in blocks))
     hets = list(dict.fromkeys(h for _, h in blocks))
-    n_f = max(len(res.heatmap(s, h)["f"]) for s, h in blocks)
+    maps = [res.heatmap(s, h) for s, h in blocks]
+    n_f = max(len(m["f"]) for m in maps)
     n_a = len(res.aggregators)
+    values = np.concatenate([np.r_[m["clean"], m["worst"].ravel()] for m in maps])
+    values = values[np.isfinite(values)]
+    lo, hi = (float(values.min()), float(values.max())) if values.size else (0.0, 1.0)  # one colour scale
     fig, axes = plt.subplots(len(settings), len(hets), squeeze=False,
                              figsize=(len(hets) * (1.15 * (n_f + 1) + 3.0), len(settings) * (0.4 * n_a + 1.6)))
     for r, s in enumerate(settings):
         for c, h in enumerate(hets):
             if (s, h) in blocks:
-                plot_worst_case(res, s, h, axes[r][c])
+                plot_worst_case(res, s, h, axes[r][c], vmin=lo, vmax=hi)
             else:
                 axes[r][c].set_axis_off()
     if title:

@@ -31,7 +31,7 @@ __all__ = [
     "effective_method",
     "make_attack",
     "Stopwatch",
-    "caught_fallbacks",
+    "RecordedWarnings",
     "load_dataset",
     "DATASETS",
 ]
@@ -179,7 +179,7 @@ class Stopwatch:
         return time.process_time() - self.cpu0
 
 
-class caught_fallbacks:
+class RecordedWarnings:
     """Context manager that records the warnings radonml raises inside: the
     :class:`~radonml.FallbackWarning` messages in ``.fallbacks``, the others (e.g. an attack the
     simulator could not run on some aggregation) in ``.notes``; every other warning goes through."""

@@ -68,12 +68,16 @@ def radon_capture(honest, byzantine, *, counts: Sequence[int] = (0, 1, 2, 3), n_
     vector :math:`b` *is* :math:`b`.
 
     For every count :math:`k`, ``n_groups`` groups of :math:`r = d + 2` points are formed: the
-    :math:`k` copies of :math:`b` and :math:`r - k` honest vectors drawn without replacement;
-    the group is captured when its Radon point :math:`p` (:func:`radonml.radon_points`)
-    satisfies :math:`\max_j |p_j - b_j| \le \mathrm{tol} \cdot \max(1, \max_j |b_j|)`. By the
-    argument of this module, :math:`k \ge 2` captures every group whose honest points are in
-    general position, and :math:`k \le 1` none (unless :math:`b` equals an honest vector, as
-    mimic's does).
+    :math:`k` copies of :math:`b` and :math:`r - k` honest vectors drawn without replacement,
+    in a random order; the group is captured when its Radon point :math:`p`
+    (:func:`radonml.radon_points`) satisfies :math:`\max_j |p_j - b_j| \le \mathrm{tol} \cdot
+    \max(1, \max_j |b_j|)`. By the argument of this module, :math:`k \ge 2` captures every
+    group whose honest points are in general position, and :math:`k \le 1` none (unless
+    :math:`b` equals an honest vector, as mimic's does). On degenerate models (honest points
+    on a lower-dimensional affine subspace, e.g. coefficients of always-zero features) the null
+    space has more dimensions, and which Radon point is returned, hence whether the group is
+    captured, depends on the order of the points: the random order measures what a shuffled
+    Radon tree does.
 
     Parameters
     ----------
@@ -127,6 +131,7 @@ def radon_capture(honest, byzantine, *, counts: Sequence[int] = (0, 1, 2, 3), n_
         for g in range(n_groups):
             groups[g, : r - k] = H[gen.choice(n_h, size=r - k, replace=False)]
             groups[g, r - k:] = b
+            groups[g] = groups[g, gen.permutation(r)]  # the copies at random places, as in a shuffled tree
         P = radon_points(groups, n_threads=1)
         captured.append(float(np.mean(np.abs(P - b).max(axis=1) <= scale)))
         distance.append(float(np.mean(np.linalg.norm(P - b, axis=1)) / ref))

@@ -20,10 +20,10 @@ from .._validation import check_int
 from ._common import (
     DATASETS,
     Heterogeneity,
+    RecordedWarnings,
     Stopwatch,
     aggregator_options,
     byzantine_count,
-    caught_fallbacks,
     effective_method,
     load_dataset,
     make_attack,
@@ -158,7 +158,7 @@ def federated_cells(setting: Federated, het: Heterogeneity, seed: int, method: s
                                   aggregator_options=eff_options)
             protocol = setting.build_protocol(method, options)
             try:
-                with caught_fallbacks() as caught:
+                with RecordedWarnings() as caught:
                     h = F.simulate(protocol, L, steps=setting.steps, steps_per_round=setting.steps, attack=atk,
                                    attack_on=setting.attack_on, attack_rng=seed if atk is not None else None)
             except ValueError as exc:

@@ -34,10 +34,10 @@ from ._common import (
     DATASETS,
     FALLBACK,
     Heterogeneity,
+    RecordedWarnings,
     Stopwatch,
     aggregator_options,
     byzantine_count,
-    caught_fallbacks,
     load_dataset,
     make_attack,
 )
@@ -196,7 +196,7 @@ def aggregate_rows(models, method, *, f: int = 0, seed: int = 0, n_threads: int 
     opts = aggregator_options(method, max(0, int(f) - dropped), n_threads, options)
     if accepts_option(method, "rng"):
         opts["rng"] = int(seed)
-    with caught_fallbacks() as caught:
+    with RecordedWarnings() as caught:
         rows = np.stack([aggregate_with_fallback(M[:, j, :], method, fallback=FALLBACK, **opts)[0]
                          for j in range(M.shape[1])])
     return rows, caught.fallbacks, dropped
@@ -293,7 +293,12 @@ def oneshot_cells(setting: OneShot, het: Heterogeneity, seed: int, aggregators: 
                   aggregator_params: Optional[dict] = None) -> List[dict]:
     """All cells of setting (a) for one heterogeneity and seed: every aggregator clean (f = 0)
     and under every attack at every fraction. See :func:`radonml.robust.benchmark` for the
-    cells' keys."""
+    cells' keys.
+
+    The Byzantine models at a given f are ``default_rng([seed, 2, f]).choice(n, f,
+    replace=False)`` under every attack and aggregator; a model-level attack draws from
+    ``default_rng([seed, 3, f, zlib.crc32(name)])``; ``label_flip`` refits
+    ``clone(estimators[i])`` on the part's flipped labels."""
     clock = Stopwatch()
     attack_params = attack_params or {}
     aggregator_params = aggregator_params or {}
