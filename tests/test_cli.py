@@ -47,7 +47,7 @@ def test_top_level_help_lists_the_commands(capsys):
 def test_one_spelling_for_one_idea_across_subcommands():
     parser = build_parser()
     common = {"seed": 0, "quiet": False, "no_plot": False}
-    defaults = {"compare": -1, "federated": 1, "lmc": 1}
+    defaults = {"compare": -1, "federated": 1, "lmc": 1, "robust": 1}
     for command in COMMANDS:
         args = parser.parse_args([command])
         for dest, value in common.items():

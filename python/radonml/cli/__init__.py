@@ -1,7 +1,8 @@
-"""The ``radonml`` command line: ``radonml compare``, ``radonml federated``, ``radonml lmc``.
+"""The ``radonml`` command line: ``radonml compare``, ``radonml federated``, ``radonml lmc``,
+``radonml robust``.
 
 One module per subcommand (:mod:`radonml.cli.compare`, :mod:`radonml.cli.federated`,
-:mod:`radonml.cli.lmc`), each with ``HELP`` (one line), ``DESCRIPTION`` and ``EXAMPLES``
+:mod:`radonml.cli.lmc`, :mod:`radonml.cli.robust`), each with ``HELP`` (one line), ``DESCRIPTION`` and ``EXAMPLES``
 (plain text for ``--help``), ``add_arguments(parser)`` and ``run(args) -> int``; the
 conventions they share (flag names, lists, defaults in the help, output streams, old
 spellings) are written once in ``radonml/cli/_conventions.py``. A new subcommand is one more
@@ -25,6 +26,7 @@ SUBCOMMANDS = {
     "compare": "radonml.cli.compare",
     "federated": "radonml.cli.federated",
     "lmc": "radonml.cli.lmc",
+    "robust": "radonml.cli.robust",
 }
 
 

@@ -8,9 +8,13 @@ so ``method=`` swaps the mean for the median, the geometric median or the Radon 
 
 A protocol acts on the run object that :func:`radonml.federated.simulate` passes to its
 methods: ``run.learners`` (:class:`~radonml.federated.Learners`), ``run.rng``, and the
-coordinator's ``run.send_up(rows)``, ``run.send_down(payload, n_receivers)``,
-``run.control(n)`` (messages without a tensor) and ``run.combine(rows, protocol, weights)``,
-which count every message and byte.
+coordinator's ``run.send_up(rows)``, ``run.send_down(payload, receivers)`` (the receivers'
+indices, a boolean mask, or ``m`` for all), ``run.control(n)`` (messages without a tensor) and
+``run.combine(rows, protocol, weights, learners=idx)``, which count every message and byte.
+``combine`` is the one place where the coordinator aggregates: with Byzantine learners
+(``simulate(..., attack=...)``) it replaces their rows first, so every protocol is attacked the
+same way, on the messages it actually sends: gradients (:class:`MiniBatchSGD`, ``message=
+"gradient"``), models (periodic, dynamic, one-shot) or some of their columns (layer-wise).
 """
 
 from __future__ import annotations
@@ -144,7 +148,7 @@ class MiniBatchSGD(Protocol):
         L = run.learners
         g = L.gradients()
         run.send_up(g)
-        comb = run.combine(g, self, self._weights(run))
+        comb = run.combine(g, self, self._weights(run), message="gradient")
         new = L.theta[0] - L.lr * comb
         run.send_down(new, L.m)
         L.theta[:] = new
@@ -206,10 +210,10 @@ class PeriodicAveraging(Protocol):
             idx = np.flatnonzero(self.selected)
             rows = L.theta[torch.as_tensor(idx)]
             run.send_up(rows)
-            self.global_ = run.combine(rows, self, self._weights(run, idx))
+            self.global_ = run.combine(rows, self, self._weights(run, idx), learners=idx)
             run.syncs += 1
             self.selected = self._sample(run)
-            run.send_down(self.global_, int(self.selected.sum()))
+            run.send_down(self.global_, self.selected)
             L.theta[torch.as_tensor(self.selected)] = self.global_
 
     def global_model(self, run):
@@ -416,9 +420,9 @@ class DynamicAveraging(Protocol):
         while True:  # bounded: members grows strictly each pass, and reaching m ends the loop
             tries += 1
             rows = torch.stack([received[i] for i in members.tolist()])
-            agg = run.combine(rows, self, self._weights(run, members))
+            agg = run.combine(rows, self, self._weights(run, members), learners=members)
             if self.distances(agg[None])[0] <= self.delta:
-                run.send_down(agg, members.size)
+                run.send_down(agg, members)
                 run.learners.theta[torch.as_tensor(members)] = agg
                 self.balancings += 1
                 run.balancings += 1
@@ -491,8 +495,8 @@ class LayerwiseAveraging(Protocol):
         if t % self.period == 0:
             rows = L.theta[:, self.cols]
             run.send_up(rows)
-            avg = run.combine(rows, self, self._weights(run))
-            run.send_down(avg, L.m)
+            avg = run.combine(rows, self, self._weights(run), cols=self.cols)
+            run.send_down(avg, L.m, cols=self.cols)
             L.theta[:, self.cols] = avg
             run.syncs += 1
 

@@ -1,7 +1,7 @@
 """matplotlib figures for radonml's analyses; every figure function is public here.
 
 Import is cheap: matplotlib is loaded when a figure is made. The figures of one analysis
-live together in a private module (``_compare``, ``_federated``, ``_lmc``); use them from
+live together in a private module (``_compare``, ``_federated``, ``_lmc``, ``_robust``); use them from
 :mod:`radonml.plot`:
 
 - ``radonml compare``: :func:`plot_compare_regimes` (one panel per regime: speed-up,
@@ -10,7 +10,9 @@ live together in a private module (``_compare``, ``_federated``, ``_lmc``); use 
   :func:`plot_accuracy_vs_communication` (Kamp et al. 2018's plot), :func:`plot_federated`
   (two panels), :func:`plot_accuracy_vs_bytes`, :func:`plot_divergence`;
 - (layer-wise) linear mode connectivity: :func:`plot_path`, :func:`plot_layerwise_barriers`,
-  :func:`plot_cumulative_barriers`, :func:`plot_robustness`, :func:`plot_subspace`.
+  :func:`plot_cumulative_barriers`, :func:`plot_robustness`, :func:`plot_subspace`;
+- ``radonml robust``: :func:`plot_robust` (heat maps of every aggregator's accuracy under its
+  worst attack, per f), :func:`plot_worst_case` (one of them).
 """
 
 from ._compare import plot_compare, plot_compare_regimes
@@ -22,6 +24,7 @@ from ._federated import (
     plot_federated,
 )
 from ._lmc import plot_cumulative_barriers, plot_layerwise_barriers, plot_path, plot_robustness, plot_subspace
+from ._robust import plot_robust, plot_worst_case
 
 __all__ = [
     "plot_compare",
@@ -36,4 +39,6 @@ __all__ = [
     "plot_cumulative_barriers",
     "plot_robustness",
     "plot_subspace",
+    "plot_robust",
+    "plot_worst_case",
 ]
