@@ -224,7 +224,8 @@ def test_bytes_count_the_running_statistics():
     assert L.d == n_params + 16 and L.theta.element_size() == 4  # running_mean and running_var of 8 channels
     assert L.int_nbytes == 8  # num_batches_tracked, int64
     h = simulate(PeriodicAveraging(2), L, steps=6)
-    assert h.final["bytes"] == 3 * 2 * 4 * L.d * 4
+    # every message is a whole model: its floating state (4 bytes each) and its integer buffers
+    assert h.final["bytes"] == 3 * 2 * 4 * (L.d * 4 + L.int_nbytes)
 
 
 def test_minibatch_sgd_aggregates_the_statistics_updates():
@@ -300,3 +301,29 @@ def test_tied_weights_are_held_once():
     lin = nn.Linear(4, 4)
     with pytest.raises(ValueError, match="registers one module under two names \\('0' and '2'\\)"):
         Learners(nn.Sequential(lin, nn.ReLU(), lin), shards)
+
+
+@pytest.mark.parametrize("protocol", ["periodic", "dynamic", "oneshot"])
+def test_every_protocol_sends_the_integer_buffers_with_the_model(protocol):
+    # after step 1 the learners' counters are set to 0, 10, 20, 30; step 2 adds one local step
+    # (+1 each) and aggregates: the model the coordinator sends down carries the (weighted, by
+    # shard size, where the protocol weights the mean) lower median of the senders' counters,
+    # as radonml.torch.aggregate_modules combines modules
+    from radonml.federated import DynamicAveraging, RadonOneShot
+
+    model = _mlp_bn()
+    shards, _, _ = _data(5)
+    L = Learners(model, shards, lr=0.1, batch_size=7, seed=2)
+    proto = {"periodic": lambda: PeriodicAveraging(2),
+             "dynamic": lambda: DynamicAveraging(0.0, check_every=2, resolution="full"),
+             "oneshot": lambda: RadonOneShot(method="mean")}[protocol]()
+
+    def spread_counters(t, protocol, learners):
+        if t == 1:
+            learners.int_buffers["1.num_batches_tracked"][:] = torch.tensor([0, 10, 20, 30])
+
+    h = simulate(proto, L, steps=2, callback=spread_counters)
+    counts = h.learners.int_buffers["1.num_batches_tracked"].tolist()
+    sizes = np.array([len(y) for _, y in shards], dtype=float)  # 30, 33, 36, 39
+    expected = int(lower_median(np.array([1, 11, 21, 31]), sizes if proto.weighted else None))
+    assert expected == (21 if proto.weighted else 11) and counts == [expected] * 4, counts

@@ -191,17 +191,21 @@ class Run:
             raise ValueError(f"{what}: {expected} rows but {idx.size} learner indices")
         return idx
 
-    def send_up(self, payload: torch.Tensor):
-        """Each row of ``payload`` is one message from one learner to the coordinator."""
+    def send_up(self, payload: torch.Tensor, *, whole_models: bool = True):
+        """Each row of ``payload`` is one message from one learner to the coordinator; a whole
+        model also carries its integer buffers (``learners.int_nbytes``; gradients and layer
+        columns do not)."""
         rows = payload.shape[0]
         self.messages += rows
-        self.bytes_up += payload.numel() * payload.element_size()
+        extra = self.learners.int_nbytes if whole_models else 0
+        self.bytes_up += payload.numel() * payload.element_size() + rows * extra
 
-    def send_down(self, payload: torch.Tensor, receivers, cols=None):
+    def send_down(self, payload: torch.Tensor, receivers, cols=None, *, whole_models: bool = True):
         """The coordinator sends ``payload`` to ``receivers``: the learners' indices (or a boolean
         mask), or their number (all ``m`` learners, or, without an adversary that tracks what
         each learner received, any ``n``). ``cols``: the columns of the models that ``payload``
-        holds (layer-wise averaging)."""
+        holds (layer-wise averaging). ``whole_models``: the payload is a whole model, sent
+        with its integer buffers (``learners.int_nbytes`` bytes more per receiver)."""
         if isinstance(receivers, (int, np.integer)):
             n = int(receivers)
             idx = np.arange(self.learners.m) if n == self.learners.m else None
@@ -209,7 +213,8 @@ class Run:
             idx = self._learner_indices(receivers, "send_down")
             n = idx.size
         self.messages += n
-        self.bytes_down += n * payload.numel() * payload.element_size()
+        extra = self.learners.int_nbytes if whole_models and cols is None else 0
+        self.bytes_down += n * (payload.numel() * payload.element_size() + extra)
         if self.adversary is not None and self.adversary.received is not None:
             if idx is None:
                 raise ValueError(f"send_down to {n} of {self.learners.m} learners: pass their indices, so that the "

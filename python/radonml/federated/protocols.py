@@ -24,7 +24,7 @@ from typing import Optional, Sequence
 import numpy as np
 import torch
 
-from .._validation import check_fraction, check_int
+from .._validation import check_fraction, check_int, fraction_to_count
 from ..aggregators import resolve_aggregator
 from ._run import Run
 
@@ -146,12 +146,12 @@ class MiniBatchSGD(Protocol):
 
     def step(self, run, t):
         L = run.learners
-        g = L.gradients()
-        run.send_up(g)
+        g = L.gradients(advance=True)
+        run.send_up(g, whole_models=False)
         comb = run.combine(g, self, self._weights(run), message="gradient")
         new = L.theta[0] - L.lr * comb
         run.send_down(new, L.m)
-        L.theta[:] = new
+        L.assign(np.arange(L.m), new)
         run.syncs += 1
 
 
@@ -191,7 +191,7 @@ class PeriodicAveraging(Protocol):
 
     def _sample(self, run):
         m = run.learners.m
-        k = max(1, int(np.floor(self.fraction * m)))
+        k = max(1, fraction_to_count(self.fraction, m))
         mask = np.zeros(m, dtype=bool)
         mask[run.rng.choice(m, size=k, replace=False) if k < m else np.arange(m)] = True
         return mask
@@ -214,7 +214,7 @@ class PeriodicAveraging(Protocol):
             run.syncs += 1
             self.selected = self._sample(run)
             run.send_down(self.global_, self.selected)
-            L.theta[torch.as_tensor(self.selected)] = self.global_
+            L.assign(self.selected, self.global_, sources=idx, weights=self._weights(run, idx))
 
     def global_model(self, run):
         return self.global_
@@ -423,14 +423,14 @@ class DynamicAveraging(Protocol):
             agg = run.combine(rows, self, self._weights(run, members), learners=members)
             if self.distances(agg[None])[0] <= self.delta:
                 run.send_down(agg, members)
-                run.learners.theta[torch.as_tensor(members)] = agg
+                run.learners.assign(members, agg, weights=self._weights(run, members))
                 self.balancings += 1
                 run.balancings += 1
                 entry.update(set=members.tolist(), tries=tries, outcome="balanced")
                 return
             rest = np.setdiff1d(np.arange(m), members)
             k = min(rest.size, max(1, int(np.ceil(self.growth * members.size))))
-            if members.size + k >= self.full_sync_fraction * m:
+            if members.size + k >= fraction_to_count(self.full_sync_fraction, m, rounding="ceil"):
                 self._full_sync(run, received, entry, tries)
                 return
             new = np.sort(run.rng.choice(rest, size=k, replace=False))
@@ -447,7 +447,7 @@ class DynamicAveraging(Protocol):
         rows = torch.stack([received[i] for i in range(L.m)])
         self.reference = run.combine(rows, self, self._weights(run))
         run.send_down(self.reference, L.m)
-        L.theta[:] = self.reference
+        L.assign(np.arange(L.m), self.reference, weights=self._weights(run))
         run.syncs += 1
         self.full_syncs += 1
         self._since_full = 0
@@ -494,7 +494,7 @@ class LayerwiseAveraging(Protocol):
         L.local_step()
         if t % self.period == 0:
             rows = L.theta[:, self.cols]
-            run.send_up(rows)
+            run.send_up(rows, whole_models=False)
             avg = run.combine(rows, self, self._weights(run), cols=self.cols)
             run.send_down(avg, L.m, cols=self.cols)
             L.theta[:, self.cols] = avg
@@ -532,5 +532,5 @@ class RadonOneShot(Protocol):
         run.send_up(L.theta)
         self.final_ = run.combine(L.theta, self, self._weights(run))
         run.send_down(self.final_, L.m)
-        L.theta[:] = self.final_
+        L.assign(np.arange(L.m), self.final_, weights=self._weights(run))
         run.syncs += 1

@@ -116,14 +116,15 @@ def _total_steps(protocol, steps, rounds, steps_per_round):
 def _evaluate(learners: Learners, protocol, run, evaluate, active=None) -> dict:
     """Loss and accuracy of the global model and mean loss and accuracy of the (active) local models."""
     g = protocol.global_model(run).detach()
-    local = learners.theta if active is None else learners.theta[torch.as_tensor(active)]
+    rows = np.arange(learners.m) if active is None else np.flatnonzero(active)
+    local = learners.theta[torch.as_tensor(rows)]
     if evaluate is None:
         if learners.X_test is None:
             return {}
         evaluate = (learners.X_test, learners.y_test)
     if callable(evaluate):
         res = evaluate(learners.module(g))
-        loc = [evaluate(learners.module(th)) for th in local]
+        loc = [evaluate(learners.learner_module(i)) for i in rows]
         return {
             "loss": float(res.get("loss", np.nan)),
             "accuracy": float(res.get("accuracy", np.nan)),
