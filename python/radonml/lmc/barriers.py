@@ -93,7 +93,7 @@ class PathResult(JSONMixin):
 
 @dataclass
 class ExactBarrier(JSONMixin):
-    """A barrier computed exactly from a polynomial loss along the path.
+    r"""A barrier computed exactly from a polynomial loss along the path.
 
     Attributes
     ----------
