@@ -344,7 +344,8 @@ def search_barrier(fun, *, metric: str = "loss", kind: str = "linear", alphas=11
       the chords already bound it.
     - Each round evaluates the envelope's maximizers in the ``batch`` intervals whose upper
       bound exceeds the best value found by the most; it stops when, for all three kinds,
-      upper bound - barrier <= ``resolution`` * max(|barrier|, 1% of the largest |L| seen), or
+      :math:`U - B \le \text{resolution} \cdot \max(|B|, 0.01 \max |L|)` (U the upper bound,
+      B the barrier, the maximum of :math:`|L|` over the points seen), or
       after ``max_evals`` points (then ``certified`` is False), or when only intervals narrower
       than 1e-4 remain uncertain.
 

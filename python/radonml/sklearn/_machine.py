@@ -798,7 +798,7 @@ _CLASSIFIER_DOC = r"""The Radon machine (Kamp et al., 2017) with a linear scikit
     corrupted_parameters_ : (n_models, k, d) ndarray of float64
         The stack the aggregator combined: ``base_parameters_`` with the Byzantine models'
         rows replaced by a model-level attack; ``base_parameters_`` itself otherwise.
-    byzantine_ : (n_models_,) ndarray of bool
+    byzantine_ : (n_models,) ndarray of bool
         Which base models were Byzantine (all False without ``corrupt``).
     attack_ : radonml.attacks.Attack or None
         The attack applied, with its ``f``.
