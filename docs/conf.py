@@ -53,13 +53,7 @@ numpydoc_xref_param_type = False
 # warnings as errors. Each entry is (object path, text, replacement); the lead applies them to
 # the source at merge and deletes the entry (tests/test_docstrings.py fails while an entry's
 # text is no longer in the docstring, so none outlives its fix).
-PENDING_DOCSTRING_FIXES = [
-    # autosummary ends the summary sentence at ". ", inside this literal
-    ("radonml.datasets.make_synthetic", "Rows ``start .. start + n_samples - 1`` of",
-     "Rows ``start`` to ``start + n_samples - 1`` of"),
-    # a word ending in "_" is a reference in reStructuredText
-    ("radonml.sklearn.RadonMachineClassifier", "(n_models_, k, d)", "(n_models, k, d)"),
-]
+PENDING_DOCSTRING_FIXES = []
 
 
 def _apply_pending_fixes(app, what, name, obj, options, lines):

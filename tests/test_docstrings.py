@@ -31,18 +31,11 @@ import api_names  # noqa: E402
 
 # Modules that other branches were still editing when the standard was set (issue 15): their
 # objects are checked by the lead after merging, who shrinks this list. Nothing else may be
-# added to it.
+# added to it. (radonml.cli.lmc and the LMC figures of radonml.plot._lmc were being edited by
+# the flatness/LMC branch when the rest of the package was brought to the standard.)
 EXEMPT_MODULES = (
-    "radonml.radon",
-    "radonml.sklearn",
-    "radonml.datasets",
-    "radonml.cli.compare",
-    "radonml.cli.federated",
     "radonml.cli.lmc",
-    "radonml.federated",
-    "radonml.lmc.barriers",
-    "radonml.lmc.subspaces",
-    "radonml.plot",
+    "radonml.plot._lmc",
 )
 
 _MISSING = []

@@ -24,6 +24,7 @@ NAMESPACES = (
     "radonml.lmc.linear",
     "radonml.lmc.deep_linear",
     "radonml.flatness",
+    "radonml.robust",
     "radonml.datasets",
     "radonml.plot",
     "radonml.cli",
@@ -35,6 +36,10 @@ NAMESPACES = (
     "radonml.cli.compare",
     "radonml.cli.federated",
     "radonml.cli.lmc",
+    "radonml.cli.robust",
+    "radonml.robust.oneshot",
+    "radonml.robust.federated",
+    "radonml.robust.grid",
 )
 
 # Public modules whose names all appear in one of the namespaces above.
@@ -59,6 +64,8 @@ SUBMODULES = (
     "radonml.lmc.subspaces",
     "radonml.lmc.training",
     "radonml.lmc.alignment",
+    "radonml.robust.capture",
+    "radonml.robust.result",
     "radonml.linear",
     "radonml.dln",
 )
@@ -132,6 +139,7 @@ TITLES = {
     "radonml.lmc.linear": "radonml.lmc.linear: exact paths of linear models",
     "radonml.lmc.deep_linear": "radonml.lmc.deep_linear: exact paths of deep linear networks",
     "radonml.flatness": "radonml.flatness: relative flatness and FAM",
+    "radonml.robust": "radonml.robust: the robust-aggregation benchmark",
     "radonml.datasets": "radonml.datasets: data generated or shipped offline",
     "radonml.plot": "radonml.plot: figures",
     "radonml.cli": "radonml.cli: the command line",

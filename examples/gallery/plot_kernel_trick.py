@@ -127,58 +127,59 @@ fig.tight_layout()
 # iterated Radon points. With :math:`D = 20`, :math:`r = 23`, and 6000 examples give
 # :math:`h = 1`: 23 models of about 260 examples each, aggregated in one Radon point.
 #
-# The base estimator belongs in a pipeline,
-# ``make_pipeline(RBFSampler(gamma=2.0, n_components=20, random_state=0), LogisticRegression())``,
-# whose random-feature map is shared by all base models (it is fitted once, with the seed).
-# Until :class:`~radonml.sklearn.RadonMachineClassifier` accepts pipelines, the features are
-# transformed explicitly here, which gives the same models: every base model sees the same
-# :math:`\phi`.
+# The lesson above is one scikit-learn pipeline: the feature map, then the linear model.
+# :class:`~radonml.sklearn.RadonMachineClassifier` takes it as its base estimator. The steps
+# before the last are the *shared* feature map: fitted once (with its seed) and used by every
+# base model, so that all 23 models live in the same feature space and their Radon point is
+# defined; only the last step, the logistic regression, is fitted per part. The fitted machine
+# is a classifier on the raw :math:`x`.
+
+from sklearn.base import clone  # noqa: E402
+from sklearn.pipeline import make_pipeline  # noqa: E402
 
 X_big, y_big = make_circles(n_samples=8000, noise=0.08, factor=0.45, random_state=1)
 X_train, y_train, X_test, y_test = X_big[:6000], y_big[:6000], X_big[6000:], y_big[6000:]
-Phi_train, Phi_test = features.transform(X_train), features.transform(X_test)
 
-base = LogisticRegression(C=10.0)
-radon = RadonMachineClassifier(base, random_state=0).fit(Phi_train, y_train)
-averaged = RadonMachineClassifier(base, aggregation="mean", random_state=0).fit(Phi_train, y_train)
-central = LogisticRegression(C=10.0).fit(Phi_train, y_train)
+kernel_model = make_pipeline(RBFSampler(gamma=gamma, n_components=20, random_state=0), LogisticRegression(C=10.0))
+radon = RadonMachineClassifier(kernel_model, random_state=0).fit(X_train, y_train)
+averaged = RadonMachineClassifier(kernel_model, aggregation="mean", random_state=0).fit(X_train, y_train)
+central = clone(kernel_model).fit(X_train, y_train)
+print(f"shared feature map: {radon.feature_map_}")
 print(f"height {radon.height_}, {radon.n_models_} base models of "
-      f"{len(radon.estimators_samples_[0])} examples each")
+      f"{len(radon.estimators_samples_[0])} examples each, "
+      f"each a vector of {radon.base_parameters_.shape[-1]} parameters")
 for name, model in [("central", central), ("Radon machine", radon), ("averaging", averaged)]:
-    print(f"{name:>14}: test accuracy {model.score(Phi_test, y_test):.3f}")
+    print(f"{name:>14}: test accuracy {model.score(X_test, y_test):.3f}")
 
 # %%
 # Robustness comes with it. Three of the 23 learners are Byzantine and send their model
-# sign-flipped and scaled by 10 (:func:`radonml.attacks.corrupt`, :doc:`/concepts/attacks`):
-# the average turns around with them, the Radon point — a point deep inside the cloud of
-# models — does not. The fitted base models' parameter vectors are re-aggregated without
-# refitting.
+# sign-flipped and scaled by 10 (an :class:`~radonml.attacks.Attack` passed as ``corrupt=``,
+# :doc:`/concepts/attacks`): the average turns around with them, the Radon point — a point
+# deep inside the cloud of models — does not. The honest base models are the same in every
+# machine (same ``random_state``); only the aggregation differs.
 
-from radonml import aggregate  # noqa: E402
-from radonml.attacks import corrupt  # noqa: E402
+from radonml.attacks import Attack  # noqa: E402
 
-vectors = radon.base_parameters_[:, 0, :]  # (23, D + 1): coef_ with intercept_ appended
-corrupted = corrupt(vectors, "sign_flip", f=3, rng=0, scale=10.0).models
-
-
-def accuracy(theta):
-    return float(((Phi_test @ theta[:-1] + theta[-1] > 0) == y_test).mean())
-
-
-print(f"3 of 23 base models sign-flipped: Radon point {accuracy(aggregate(corrupted, 'radon', rng=0)):.3f}, "
-      f"average {accuracy(aggregate(corrupted, 'mean')):.3f} test accuracy")
+attack = Attack("sign_flip", f=3, scale=10.0)
+radon_attacked = RadonMachineClassifier(kernel_model, corrupt=attack, random_state=0).fit(X_train, y_train)
+mean_attacked = RadonMachineClassifier(kernel_model, aggregation="mean", corrupt=attack,
+                                       random_state=0).fit(X_train, y_train)
+print(f"3 of 23 base models sign-flipped: Radon point {radon_attacked.score(X_test, y_test):.3f}, "
+      f"average {mean_attacked.score(X_test, y_test):.3f} test accuracy")
 
 fig, axes = plt.subplots(1, 3, figsize=(12, 3.8))
-for ax, (title, theta) in zip(axes, [
-    ("Radon machine, 23 models", aggregate(vectors, "radon", rng=0)),
-    ("Radon point, 3 of 23 corrupted", aggregate(corrupted, "radon", rng=0)),
-    ("average, 3 of 23 corrupted", aggregate(corrupted, "mean")),
+for ax, (title, model) in zip(axes, [
+    ("Radon machine, 23 models", radon),
+    ("Radon point, 3 of 23 corrupted", radon_attacked),
+    ("average, 3 of 23 corrupted", mean_attacked),
 ]):
-    show(ax, lambda Z, t=theta: features.transform(Z) @ t[:-1] + t[-1], title)
+    show(ax, model.decision_function, title)
 fig.tight_layout()
 plt.show()
 
 # %%
+# :func:`radonml.sklearn.aggregate_estimators` aggregates pipelines fitted elsewhere (it
+# checks that they share equal feature maps), and
 # :func:`radonml.sklearn.aggregate_parameters` aggregates such parameter vectors per class
 # for multi-class models; :doc:`/concepts/radon` states the guarantee behind the Radon
-# machine.
+# machine, :doc:`/concepts/aggregators` the other rules.

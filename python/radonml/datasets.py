@@ -54,6 +54,14 @@ class Dataset:
         The original labels of the codes ``0 .. k-1`` in ``y_*`` (:func:`load_table`).
     missing : dict, optional
         ``{column name: number of missing values}`` of numeric columns, NaN in ``X_*``.
+
+    Examples
+    --------
+    >>> from radonml.datasets import load_synthetic
+    >>> ds = load_synthetic(100, test_size=0.2, seed=0)
+    >>> ds.n_features, ds.n_classes, ds.X_test.shape
+    (18, 2, (20, 18))
+    >>> X_train, y_train, X_test, y_test = ds       # unpacks like train_test_split
     """
 
     X_train: np.ndarray
@@ -94,11 +102,31 @@ def load_mnist1d(n_samples: int = 5000, *, test_size: float = 0.2, seed: int = 4
     test_size : float, default 0.2
         Fraction held out for testing.
     seed : int, default 42
+        Seed of the generator (42 gives the published set).
 
     Returns
     -------
     Dataset
         ``X_*`` float32 of shape (n, 40), ``y_*`` int64 in 0..9.
+
+    Raises
+    ------
+    ValueError
+        If ``n_samples`` < 20, ``test_size`` is not in [0, 1] or ``seed`` < 0.
+    ModuleNotFoundError
+        If the ``mnist1d`` package (a dependency of radonml) is not installed.
+
+    References
+    ----------
+    .. [1] S. Greydanus, D. Kobak, "Scaling down deep learning with MNIST-1D", ICML 2024
+       (arXiv:2011.14439, 2020).
+
+    Examples
+    --------
+    >>> from radonml.datasets import load_mnist1d
+    >>> ds = load_mnist1d(200, test_size=0.2)
+    >>> ds.X_train.shape, ds.X_train.dtype, ds.n_classes
+    ((160, 40), dtype('float32'), 10)
     """
     n_samples = check_int(n_samples, "n_samples", minimum=20)
     test_size = check_fraction(test_size, "test_size", low=0.0, high=1.0)
@@ -138,7 +166,29 @@ def _split(X, y, test_size, seed, name, stratify=True) -> Dataset:
 def load_digits(*, test_size: float = 0.25, seed: int = 0, scale: bool = True) -> Dataset:
     """scikit-learn's bundled 8x8 digits (1797 examples, 64 features, 10 classes).
 
-    With ``scale=True`` pixel values are divided by 16 (to [0, 1]).
+    With ``scale=True`` pixel values are divided by 16 (to [0, 1]). The split is stratified
+    by class.
+
+    Parameters
+    ----------
+    test_size : float in [0, 1], default 0.25
+        Fraction of the examples held out for testing.
+    seed : int, default 0
+        ``random_state`` of scikit-learn's ``train_test_split``.
+    scale : bool, default True
+        Divide the pixel values (0..16) by 16.
+
+    Returns
+    -------
+    Dataset
+        ``X_*`` float32 of shape (n, 64), ``y_*`` int64 in 0..9; name ``"digits"``.
+
+    Examples
+    --------
+    >>> from radonml.datasets import load_digits
+    >>> ds = load_digits()
+    >>> ds.X_train.shape, ds.X_test.shape, float(ds.X_train.max())
+    ((1347, 64), (450, 64), 1.0)
     """
     from sklearn.datasets import load_digits as _ld
 
@@ -151,7 +201,31 @@ def load_breast_cancer(*, test_size: float = 0.25, seed: int = 0, standardize: b
     """scikit-learn's bundled Wisconsin breast cancer set (569 examples, 30 features, 2 classes).
 
     With ``standardize=True`` features are standardized with the training split's mean and
-    standard deviation.
+    standard deviation. The split is stratified by class.
+
+    Parameters
+    ----------
+    test_size : float in [0, 1], default 0.25
+        Fraction of the examples held out for testing.
+    seed : int, default 0
+        ``random_state`` of scikit-learn's ``train_test_split``.
+    standardize : bool, default True
+        Standardize every feature with the training split's statistics (both splits).
+
+    Returns
+    -------
+    Dataset
+        ``X_*`` float64 of shape (n, 30), ``y_*`` int64 in {0, 1}; name ``"breast_cancer"``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from radonml.datasets import load_breast_cancer
+    >>> ds = load_breast_cancer()
+    >>> ds.X_train.shape, ds.X_test.shape
+    ((426, 30), (143, 30))
+    >>> bool(np.allclose(ds.X_train.mean(axis=0), 0.0))
+    True
     """
     from sklearn.datasets import load_breast_cancer as _lbc
 
@@ -235,7 +309,7 @@ def make_synthetic(
     start: int = 0,
     dtype=np.float64,
 ):
-    r"""Rows ``start .. start + n_samples - 1`` of a seeded synthetic binary classification set.
+    r"""Rows ``start`` to ``start + n_samples - 1`` of a seeded synthetic binary classification set.
 
     Shaped like the SUSY (18 features, the default) and HIGGS (``n_features=28``) physics
     benchmarks (Baldi, Sadowski, Whiteson, "Searching for exotic particles in high-energy
@@ -266,6 +340,7 @@ def make_synthetic(
     positive_fraction : float in (0, 1), default 0.5
         Probability of the positive class before label noise.
     seed : int, default 0
+        Seed of the random streams.
     start : int, default 0
         Index of the first row.
     dtype : numpy dtype, default float64
@@ -273,8 +348,19 @@ def make_synthetic(
 
     Returns
     -------
-    X : (n_samples, n_features) ndarray
+    X : (n_samples, n_features) ndarray of ``dtype``
     y : (n_samples,) ndarray of int64 in {0, 1}
+
+    Raises
+    ------
+    ValueError
+        If ``n_samples`` < 1, ``start`` < 0, ``n_features`` < 2, ``label_noise`` is not in
+        [0, 0.5), ``positive_fraction`` not in (0, 1) or ``seed`` < 0.
+
+    References
+    ----------
+    .. [1] P. Baldi, P. Sadowski, D. Whiteson, "Searching for exotic particles in high-energy
+       physics with deep learning", Nature Communications 5, 4308, 2014.
 
     Examples
     --------
@@ -342,6 +428,15 @@ def iter_synthetic(
     ``chunk_size``; every 65,536-row generation block is generated once, however small the
     chunks. Memory use is one chunk plus one block.
 
+    Parameters
+    ----------
+    n_samples : int
+        Number of rows in all.
+    chunk_size : int, default 262144
+        Rows per chunk.
+    n_features, label_noise, positive_fraction, seed, dtype
+        As in :func:`make_synthetic`.
+
     Yields
     ------
     X : (m, n_features) ndarray
@@ -377,6 +472,27 @@ def load_synthetic(
 
     ``n_samples`` rows in all; the first ``n_samples - round(test_size * n_samples)`` are
     the training set, the rest the test set (rows are i.i.d., so no shuffling is needed).
+
+    Parameters
+    ----------
+    n_samples : int, default 1000000
+        Rows in all (training and test).
+    test_size : float in [0, 1], default 0.2
+        Fraction of the rows in the test set.
+    n_features, label_noise, positive_fraction, seed
+        As in :func:`make_synthetic`.
+
+    Returns
+    -------
+    Dataset
+        ``X_*`` float64 of shape (n, n_features), ``y_*`` int64 in {0, 1}; name
+        ``"synthetic<n_features>"``.
+
+    Raises
+    ------
+    ValueError
+        If ``test_size`` leaves no test or no training row, or an argument of
+        :func:`make_synthetic` is out of its range.
 
     Examples
     --------
@@ -435,17 +551,28 @@ def make_spheres(n_samples: int, *, n_features: int = 4, label_noise: float = 0.
     Parameters
     ----------
     n_samples : int
+        Number of rows.
     n_features : int, default 4
+        Dimension :math:`p`.
     label_noise : float in [0, 0.5), default 0.1
+        Probability :math:`\eta` of flipping each label.
     seed : int, default 0
+        Seed of the random streams.
     start : int, default 0
         Index of the first row.
     dtype : numpy dtype, default float64
+        Of ``X``.
 
     Returns
     -------
-    X : (n_samples, n_features) ndarray
+    X : (n_samples, n_features) ndarray of ``dtype``
     y : (n_samples,) ndarray of int64 in {0, 1}
+
+    Raises
+    ------
+    ValueError
+        If ``n_samples`` < 1, ``start`` < 0, ``n_features`` < 1, ``label_noise`` is not in
+        [0, 0.5] or ``seed`` < 0.
 
     Examples
     --------
@@ -469,6 +596,27 @@ def load_spheres(n_samples: int = 50_000, *, test_size: float = 0.2, n_features:
                  seed: int = 0) -> Dataset:
     """:func:`make_spheres` as a train/test :class:`Dataset` (the last ``round(test_size *
     n_samples)`` rows are the test set).
+
+    Parameters
+    ----------
+    n_samples : int, default 50000
+        Rows in all (training and test).
+    test_size : float in [0, 1], default 0.2
+        Fraction of the rows in the test set.
+    n_features, label_noise, seed
+        As in :func:`make_spheres`.
+
+    Returns
+    -------
+    Dataset
+        ``X_*`` float64 of shape (n, n_features), ``y_*`` int64 in {0, 1}; name
+        ``"spheres<n_features>"``.
+
+    Raises
+    ------
+    ValueError
+        If ``test_size`` leaves no test or no training row, or an argument of
+        :func:`make_spheres` is out of its range.
 
     Examples
     --------

@@ -92,6 +92,21 @@ class RadonPartition:
         ``-weights[~positive]`` those of the J-points.
     positive : (k,) ndarray of bool
         Mask of :math:`I = \{i : \lambda_i > 0\}`.
+
+    See Also
+    --------
+    radon_point : returns one with ``return_partition=True``.
+
+    Examples
+    --------
+    >>> from radonml import radon_point
+    >>> res = radon_point([[0, 0], [2, 0], [0, 2], [2, 2], [1, 3]], return_partition=True)
+    >>> res.point
+    array([0.75, 1.25])
+    >>> res.positive                      # I = {1, 2}: (2, 0) and (0, 2)
+    array([False,  True,  True, False, False])
+    >>> float(res.weights[res.positive].sum()), float(res.weights[~res.positive].sum())
+    (1.0, -1.0)
     """
 
     point: np.ndarray
@@ -352,6 +367,19 @@ class RadonTree:
         Number of groups of each level, from the leaves up; the last is 1.
     group_sizes : tuple of (int, int)
         Smallest and largest group of each level. Within a level, sizes differ by at most 1.
+
+    Examples
+    --------
+    >>> from radonml import radon_tree
+    >>> tree = radon_tree(100, 2)             # 100 models in R^2: r = 4, every model used
+    >>> tree
+    RadonTree(n_models=100, n_dims=2, r=4, height=3, remainder='spread', used=100, left_out=0, levels=[25x4, 6x4-5, 1x6])
+    >>> tree.group_sizes
+    ((4, 4), (4, 5), (6, 6))
+    >>> radon_tree(100, 2, remainder="drop").n_left_out   # the exact r^h tree drops 36
+    36
+    >>> tree.failure_bound(0.05) < 1e-4       # each model bad with probability 0.05
+    True
     """
 
     n_models: int
@@ -387,10 +415,25 @@ class RadonTree:
         Parameters
         ----------
         delta : float in [0, 1]
+            Probability that one model is bad, :math:`P(Q(f_i) > \varepsilon)`.
 
         Returns
         -------
         bound : float
+            The bound on the probability that the tree's result is bad, in [0, 1].
+
+        Raises
+        ------
+        ValueError
+            If ``delta`` is not a probability, or the tree's remainder policy is
+            ``"resample"``.
+
+        Examples
+        --------
+        >>> from radonml import radon_tree
+        >>> tree = radon_tree(16, 2, remainder="drop")   # 4 groups of 4, then 1 of 4: c = 6
+        >>> round(tree.failure_bound(0.1), 10)           # 6 * (6 * 0.1**2)**2
+        0.0216
         """
         if isinstance(delta, bool) or not isinstance(delta, numbers.Real) or not 0.0 <= float(delta) <= 1.0:
             raise ValueError(f"delta must be a probability in [0, 1], got {delta!r}")

@@ -164,6 +164,20 @@ def parse_estimator(spec: str, seed: int = 0, *, central: bool = False):
     several a :class:`~sklearn.pipeline.Pipeline`. Every step with a ``random_state`` gets
     ``seed``.
 
+    Parameters
+    ----------
+    spec : str
+        The specification, e.g. ``"scale+rbf:n_components=200,gamma=0.5+logistic"``.
+    seed : int, default 0
+        The ``random_state`` of every step that has one.
+    central : bool, default False
+        Parse a ``--central`` specification (the last step may be any model, e.g. an RBF SVC).
+
+    Returns
+    -------
+    estimator : scikit-learn estimator or Pipeline
+        Unfitted.
+
     Raises
     ------
     ValueError
@@ -249,7 +263,28 @@ def _test_size(text):
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    """Options of ``radonml compare``."""
+    """Options of ``radonml compare``.
+
+    Parameters
+    ----------
+    parser : argparse.ArgumentParser
+        The subcommand's parser (:func:`radonml.cli.build_parser` makes it); the options
+        are added to it in place.
+
+    See Also
+    --------
+    run : runs the command with the parsed options.
+
+    Examples
+    --------
+    >>> import argparse
+    >>> from radonml.cli.compare import add_arguments
+    >>> parser = argparse.ArgumentParser(prog="radonml compare")
+    >>> add_arguments(parser)
+    >>> args = parser.parse_args(["--dataset", "breast-cancer", "--height", "2"])
+    >>> args.dataset, args.height, args.corrupt
+    ('breast-cancer', 2, None)
+    """
     data = parser.add_argument_group("data (one comparison; without them, the three regimes)")
     C.add_option(data, "--dataset", choices=DATASETS, default=None,
                  help="synthetic: SUSY-like, 18 features; synthetic28: HIGGS-like, 28 features; spheres: a ball in a "
@@ -545,6 +580,18 @@ def parse_attack(spec, corrupt_scale=None):
     None is the sign flip. Its scale is ``corrupt_scale``, default 1e4 (also for
     ``"sign_flip"`` without ``scale=``); ``corrupt_scale`` applies to the sign flip only.
 
+    Parameters
+    ----------
+    spec : str or None
+        ``NAME`` or ``NAME:key=value,...``; None for the sign flip.
+    corrupt_scale : float, optional
+        The ``--corrupt-scale`` of the sign flip.
+
+    Returns
+    -------
+    Attack
+        The attack with its options, ``f`` not set.
+
     Raises
     ------
     ValueError
@@ -825,7 +872,48 @@ def _write_plot(regimes, path: str) -> None:
 
 
 def run(args) -> int:
-    """Run ``radonml compare``; returns the exit status."""
+    """Run ``radonml compare``; returns the exit status.
+
+    Without ``--dataset``/``--data``/``--estimator``/``--central`` it runs the default three
+    regimes (speed-up, robustness, no speed-up); with one of them, one comparison: the
+    central learner, the Radon machine of height 1 and of ``--height``, and the averaging,
+    coordinate-median and geometric-median baselines on the same base models. Writes
+    ``compare.json`` (and ``compare.png``) into ``--out`` and prints the table.
+
+    Parameters
+    ----------
+    args : argparse.Namespace
+        The options of :func:`add_arguments`, parsed.
+
+    Returns
+    -------
+    status : int
+        0 on success.
+
+    Raises
+    ------
+    ValueError
+        For options that contradict each other (``--scheduler`` without ``--backend dask``,
+        ``--target``/``--test`` without ``--data``, both ``--dataset`` and ``--data``,
+        ``--attack`` without ``--corrupt``), checked before anything is fitted.
+
+    Examples
+    --------
+    >>> import contextlib, io, json, os, tempfile
+    >>> from radonml.cli import build_parser
+    >>> from radonml.cli.compare import run
+    >>> out = tempfile.mkdtemp()
+    >>> args = build_parser().parse_args(["compare", "--dataset", "breast-cancer", "--height", "1",
+    ...                                   "--n-jobs", "1", "--out", out, "--quiet", "--no-plot"])
+    >>> with contextlib.redirect_stdout(io.StringIO()):
+    ...     status = run(args)
+    >>> status, os.listdir(out)
+    (0, ['compare.json'])
+    >>> run(build_parser().parse_args(["compare", "--data", "x.csv", "--dataset", "digits"]))
+    Traceback (most recent call last):
+    ...
+    ValueError: give either --dataset or --data, not both
+    """
     import tempfile
 
     if args.scheduler and args.backend != "dask":

@@ -72,7 +72,28 @@ SPLITS = ("iid", "dirichlet", "shards")  # radonml.federated.SPLITS (not importe
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    """Options of ``radonml federated``."""
+    """Options of ``radonml federated``.
+
+    Parameters
+    ----------
+    parser : argparse.ArgumentParser
+        The subcommand's parser (:func:`radonml.cli.build_parser` makes it); the options
+        are added to it in place.
+
+    See Also
+    --------
+    run : runs the command with the parsed options.
+
+    Examples
+    --------
+    >>> import argparse
+    >>> from radonml.cli.federated import add_arguments
+    >>> parser = argparse.ArgumentParser(prog="radonml federated")
+    >>> add_arguments(parser)
+    >>> args = parser.parse_args(["--protocols", "periodic,dynamic", "--learners", "8"])
+    >>> args.protocols, args.learners
+    (['periodic', 'dynamic'], 8)
+    """
     C.add_option(parser, "--dataset", choices=DATASETS, default="mnist1d", help="offline data set")
     C.add_option(parser, "--n-samples", type=C.positive_int, default=5000, metavar="N",
                  help="examples generated for mnist1d, 20%% of them for testing")
@@ -291,7 +312,42 @@ def _run_claims(args, say, ds, learners) -> dict:
 
 
 def run(args) -> int:
-    """Run ``radonml federated``; returns the exit status."""
+    """Run ``radonml federated``; returns the exit status.
+
+    Runs the protocols of ``--protocols`` side by side from the same learners, and/or
+    measures the claims of ``--claims``; writes ``federated.json`` (and ``federated.png``)
+    into ``--out`` and prints the tables.
+
+    Parameters
+    ----------
+    args : argparse.Namespace
+        The options of :func:`add_arguments`, parsed.
+
+    Returns
+    -------
+    status : int
+        0 on success.
+
+    Raises
+    ------
+    ValueError
+        An unknown aggregator in ``--method``/``--oneshot-method``, or ``--fam`` without
+        ``--protocols``, checked before any training.
+
+    Examples
+    --------
+    >>> import contextlib, io, os, tempfile
+    >>> from radonml.cli import build_parser
+    >>> from radonml.cli.federated import run
+    >>> out = tempfile.mkdtemp()
+    >>> args = build_parser().parse_args(["federated", "--dataset", "digits", "--learners", "4", "--steps", "20",
+    ...                                   "--protocols", "nosync,periodic", "--eval-every", "10",
+    ...                                   "--out", out, "--quiet", "--no-plot"])
+    >>> with contextlib.redirect_stdout(io.StringIO()):
+    ...     status = run(args)
+    >>> status, os.listdir(out)
+    (0, ['federated.json'])
+    """
     from ..aggregators import resolve_aggregator
 
     for m in {args.method, args.oneshot_method}:

@@ -100,7 +100,28 @@ def _option(example: str):
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    """Options of ``radonml robust``."""
+    """Options of ``radonml robust``.
+
+    Parameters
+    ----------
+    parser : argparse.ArgumentParser
+        The subcommand's parser (:func:`radonml.cli.build_parser` makes it); the options
+        are added to it in place.
+
+    See Also
+    --------
+    run : runs the command with the parsed options.
+
+    Examples
+    --------
+    >>> import argparse
+    >>> from radonml.cli.robust import add_arguments
+    >>> parser = argparse.ArgumentParser(prog="radonml robust")
+    >>> add_arguments(parser)
+    >>> args = parser.parse_args(["--aggregators", "mean,krum", "--fractions", "0.1,0.2"])
+    >>> args.aggregators, args.fractions
+    (['mean', 'krum'], [0.1, 0.2])
+    """
     C.add_option(parser, "--settings", type=C.CommaList(choices=SETTINGS, what="settings"), default=list(SETTINGS),
                  metavar="NAME,...", help="settings to run, comma-separated")
     C.add_option(parser, "--dataset", choices=DATASETS, default="synthetic",
@@ -179,7 +200,47 @@ def _print_capture(capture) -> None:
 
 
 def run(args) -> int:
-    """Run ``radonml robust``; returns the exit status."""
+    """Run ``radonml robust``; returns the exit status.
+
+    Runs :func:`radonml.robust.benchmark` on the grid of the options; writes
+    ``robust.json`` (and ``robust.png``) into ``--out`` and prints the tables of each
+    aggregator under its worst attack.
+
+    Parameters
+    ----------
+    args : argparse.Namespace
+        The options of :func:`add_arguments`, parsed.
+
+    Returns
+    -------
+    status : int
+        0 on success.
+
+    Raises
+    ------
+    ValueError
+        An unknown aggregator or attack, ``--attack-options``/``--aggregator-options`` naming
+        one that is not in the grid, or the federated setting without torch; checked before
+        any work.
+
+    Examples
+    --------
+    >>> import contextlib, io, json, os, tempfile
+    >>> from radonml.cli import build_parser
+    >>> from radonml.cli.robust import run
+    >>> out = tempfile.mkdtemp()
+    >>> args = build_parser().parse_args(["robust", "--settings", "oneshot", "--dataset", "breast-cancer",
+    ...                                   "--aggregators", "mean,median", "--attacks", "sign_flip",
+    ...                                   "--fractions", "0.1", "--heterogeneity", "iid",
+    ...                                   "--out", out, "--quiet", "--no-plot"])
+    >>> with contextlib.redirect_stdout(io.StringIO()):
+    ...     status = run(args)
+    >>> status, os.listdir(out)
+    (0, ['robust.json'])
+    >>> with open(os.path.join(out, "robust.json")) as fh:
+    ...     len(json.load(fh)["cells"])
+    4
+    """
     from ..aggregators import check_method
     from ..attacks import attack_info
 

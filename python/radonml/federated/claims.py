@@ -82,6 +82,22 @@ class ClaimResult:
         The data of the figure panel (lists of numbers).
     wall_time_s : float
         Wall time of the measurement.
+
+    See Also
+    --------
+    minibatch_limit, effective_learning_rate, dynamic_vs_periodic, radon_one_round :
+        the four measurements that return one.
+
+    Examples
+    --------
+    >>> from radonml.datasets import load_synthetic
+    >>> from radonml.federated import radon_one_round
+    >>> ds = load_synthetic(3000, n_features=4, seed=1)
+    >>> c = radon_one_round(*ds, steps=50)
+    >>> c.number, c.verdict in ("holds", "does not hold on this run")
+    (4, True)
+    >>> sorted(c.to_dict())[:4]
+    ['criterion', 'headline', 'holds', 'measured']
     """
 
     number: int
@@ -566,6 +582,19 @@ def dynamic_vs_periodic(
         and ``measured["saving_cumulative"]``: per resolution, the bytes to the target and
         the ratio; ``measured["pairs"]``: each dynamic configuration against the cheapest
         periodic one within ``tol`` of its accuracy.
+
+    Raises
+    ------
+    TypeError
+        If ``learners`` is not a :class:`Learners`.
+    ValueError
+        If the learners have no test set, ``deltas`` is empty or holds a negative number, or
+        another argument is out of its range.
+
+    References
+    ----------
+    .. [1] M. Kamp, L. Adilova, J. Sicking, F. Hüger, P. Schlicht, T. Wirtz, S. Wrobel,
+       "Efficient Decentralized Deep Learning by Dynamic Model Averaging", ECML PKDD 2018.
 
     Examples
     --------

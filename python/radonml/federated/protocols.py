@@ -62,6 +62,38 @@ class Protocol:
     **options
         Passed to the aggregator (e.g. ``beta=0.2`` for ``"trimmed_mean"``; ``"radon"`` gets
         the simulation's seeded generator as ``rng`` unless one is given).
+
+    Attributes
+    ----------
+    name : str
+        Short name of the protocol (the start of :meth:`label`).
+    round_steps : int
+        Default number of time steps per recorded round in :func:`simulate`.
+    aggregator
+        The resolved aggregator (name, weighting and fallback checked at construction).
+
+    Raises
+    ------
+    ValueError
+        If ``method`` names no registered aggregator, or ``weighted=True`` is asked of one
+        that ignores weights.
+
+    See Also
+    --------
+    radonml.aggregate : the aggregators a protocol can use.
+    simulate : runs a protocol over :class:`Learners`.
+
+    Examples
+    --------
+    A subclass implements :meth:`step` (one time step); the built-in protocols are
+    :class:`NoSync`, :class:`MiniBatchSGD`, :class:`PeriodicAveraging`,
+    :class:`DynamicAveraging`, :class:`LayerwiseAveraging` and :class:`RadonOneShot`.
+
+    >>> from radonml.federated import PeriodicAveraging, Protocol
+    >>> isinstance(PeriodicAveraging(5, method="geometric_median"), Protocol)
+    True
+    >>> PeriodicAveraging(5, method="trimmed_mean", beta=0.2).options
+    {'beta': 0.2}
     """
 
     name = "protocol"
@@ -115,7 +147,27 @@ class Protocol:
 
 class NoSync(Protocol):
     """Every learner trains alone; nothing is communicated. The reported global model is the
-    (uncommunicated) average of the local models."""
+    (uncommunicated) average of the local models.
+
+    The baseline of the protocols: what the learners reach without any communication.
+
+    Attributes
+    ----------
+    name : str
+        ``"nosync"``.
+    round_steps : int
+        10 time steps per recorded round.
+
+    Examples
+    --------
+    >>> from radonml.datasets import load_synthetic
+    >>> from radonml.federated import make_learners, make_mlp, simulate
+    >>> ds = load_synthetic(800, seed=0)
+    >>> L = make_learners(make_mlp(18, 8, 2), ds.X_train, ds.y_train, 4, X_test=ds.X_test, y_test=ds.y_test)
+    >>> h = simulate(NoSync(), L, rounds=2)
+    >>> h["step"].tolist(), h["messages"].tolist(), h["bytes"].tolist()
+    ([10, 20], [0, 0], [0, 0])
+    """
 
     name = "nosync"
     round_steps = 10
@@ -136,6 +188,31 @@ class MiniBatchSGD(Protocol):
     :math:`f \leftarrow f - \eta\, \operatorname{agg}(g_1, \dots, g_m)`.
 
     Per step: :math:`m` messages up (gradients) and :math:`m` down (the model).
+
+    Parameters
+    ----------
+    method : str or callable, default "mean"
+        How the gradients are combined (a robust aggregator makes this the Byzantine-robust
+        distributed SGD of Blanchard et al., NeurIPS 2017).
+    weighted : bool, default False
+        Weight learner :math:`i`'s gradient by its number of examples.
+    **options
+        Passed to the aggregator, as in :class:`Protocol`.
+
+    References
+    ----------
+    .. [1] O. Dekel, R. Gilad-Bachrach, O. Shamir, L. Xiao, "Optimal Distributed Online
+       Prediction Using Mini-Batches", JMLR 13, 2012.
+
+    Examples
+    --------
+    >>> from radonml.datasets import load_synthetic
+    >>> from radonml.federated import make_learners, make_mlp, simulate
+    >>> ds = load_synthetic(800, seed=0)
+    >>> L = make_learners(make_mlp(18, 8, 2), ds.X_train, ds.y_train, 4, X_test=ds.X_test, y_test=ds.y_test)
+    >>> h = simulate(MiniBatchSGD(), L, rounds=2)   # 10 steps a round, 4 + 4 messages a step
+    >>> h["step"].tolist(), h["messages"].tolist(), h["syncs"].tolist()
+    ([10, 20], [80, 160], [10, 20])
     """
 
     name = "minibatch_sgd"
@@ -171,8 +248,41 @@ class PeriodicAveraging(Protocol):
     history's ``divergence``, ``local_loss`` and ``local_accuracy`` cover only the learners
     selected for the current round (see :meth:`Protocol.active`).
 
+    Parameters
+    ----------
+    period : int, default 10
+        Local steps :math:`b` between synchronisations.
+    fraction : float in (0, 1], default 1.0
+        Fraction of the :math:`m` learners selected for each round.
+    weighted : bool or None, default None
+        As in :class:`Protocol`.
+    method : str or callable, default "mean"
+        The aggregator (as in :class:`Protocol`).
+    **options
+        Passed to the aggregator.
+
+    Raises
+    ------
+    ValueError
+        If ``period`` < 1 or ``fraction`` is not in (0, 1].
+
+    References
+    ----------
+    .. [1] B. McMahan, E. Moore, D. Ramage, S. Hampson, B. Agüera y Arcas,
+       "Communication-Efficient Learning of Deep Networks from Decentralized Data",
+       AISTATS 2017.
+
+    Examples
+    --------
     >>> PeriodicAveraging(10, method="radon").weighted  # the Radon point ignores weights
     False
+    >>> from radonml.datasets import load_synthetic
+    >>> from radonml.federated import make_learners, make_mlp, simulate
+    >>> ds = load_synthetic(800, seed=0)
+    >>> L = make_learners(make_mlp(18, 8, 2), ds.X_train, ds.y_train, 4, X_test=ds.X_test, y_test=ds.y_test)
+    >>> h = simulate(PeriodicAveraging(5), L, rounds=2)   # 4 models up and 4 down a round
+    >>> h["step"].tolist(), h["messages"].tolist(), h["syncs"].tolist()
+    ([5, 10], [8, 16], [1, 2])
     """
 
     name = "periodic"
@@ -462,6 +572,43 @@ class LayerwiseAveraging(Protocol):
     stay local. Bytes count only the averaged parameters. ``method``, ``weighted``,
     ``fallback`` and ``options`` as in :class:`Protocol` (the Radon point of the averaged
     columns needs :math:`m \ge d_{\text{layers}} + 2` learners).
+
+    Parameters
+    ----------
+    layers : list of str
+        Names of the modules whose parameters are aggregated (``"0"`` for the first layer of
+        an ``nn.Sequential``).
+    period : int, default 10
+        Local steps between synchronisations.
+    weighted : bool or None, default None
+        As in :class:`Protocol`.
+    method : str or callable, default "mean"
+        The aggregator (as in :class:`Protocol`).
+    **options
+        Passed to the aggregator.
+
+    Raises
+    ------
+    ValueError
+        If ``layers`` is not a non-empty list, ``period`` < 1, or (at the start of a run) a
+        layer matches no parameter of the model.
+
+    References
+    ----------
+    .. [1] L. Adilova, M. Andriushchenko, M. Kamp, A. Fischer, M. Jaggi, "Layer-wise Linear
+       Mode Connectivity", ICLR 2024.
+
+    Examples
+    --------
+    Average only the first layer (``0.weight``, ``0.bias``: 8 x 18 + 8 of 170 parameters):
+
+    >>> from radonml.datasets import load_synthetic
+    >>> from radonml.federated import make_learners, make_mlp, simulate
+    >>> ds = load_synthetic(800, seed=0)
+    >>> L = make_learners(make_mlp(18, 8, 2), ds.X_train, ds.y_train, 4, X_test=ds.X_test, y_test=ds.y_test)
+    >>> h = simulate(LayerwiseAveraging(["0"], period=5), L, rounds=2)
+    >>> h["messages"].tolist(), h["bytes"].tolist()
+    ([8, 16], [4864, 9728])
     """
 
     name = "layerwise"
@@ -510,6 +657,34 @@ class RadonOneShot(Protocol):
     with fewer learners ``fallback`` (default the geometric median) is used with a
     :class:`~radonml.FallbackWarning` (``fallback=None`` raises instead). Before the final
     aggregation the reported global model is the (uncommunicated) average of the local models.
+
+    Parameters
+    ----------
+    method : str or callable, default "radon"
+        The aggregator of the one round (as in :class:`Protocol`).
+    fallback : str or None, default "geometric_median"
+        Used, with a :class:`~radonml.FallbackWarning`, when there are too few learners for
+        ``method``; ``None`` raises instead.
+    weighted : bool, default False
+        Weight the models by their numbers of examples (only with an aggregator that uses
+        weights).
+    **options
+        Passed to the aggregator.
+
+    References
+    ----------
+    .. [1] M. Kamp, M. Boley, O. Missura, T. Gärtner, "Effective Parallelisation for Machine
+       Learning", NeurIPS 2017.
+
+    Examples
+    --------
+    >>> from radonml.datasets import load_synthetic
+    >>> from radonml.federated import make_learners, make_mlp, simulate
+    >>> ds = load_synthetic(800, seed=0)
+    >>> L = make_learners(make_mlp(18, 8, 2), ds.X_train, ds.y_train, 4, X_test=ds.X_test, y_test=ds.y_test)
+    >>> h = simulate(RadonOneShot(method="mean"), L, rounds=2)   # one message each, at the end
+    >>> h["messages"].tolist(), h["syncs"].tolist()
+    ([0, 8], [0, 1])
     """
 
     name = "oneshot"

@@ -67,6 +67,18 @@ class History:
         One entry per aggregation with Byzantine rows or dropped messages: ``aggregation`` (its
         index), ``step``, ``learners`` (whose messages the rows were), ``byzantine`` (whose were
         replaced), ``dropped``, and ``skipped`` (why the attack could not run) where it could not.
+
+    Examples
+    --------
+    >>> from radonml.datasets import load_synthetic
+    >>> from radonml.federated import PeriodicAveraging, make_learners, make_mlp, simulate
+    >>> ds = load_synthetic(800, seed=0)
+    >>> L = make_learners(make_mlp(18, 8, 2), ds.X_train, ds.y_train, 4, X_test=ds.X_test, y_test=ds.y_test)
+    >>> h = simulate(PeriodicAveraging(5), L, rounds=3)
+    >>> len(h), h.protocol, h["step"].tolist()
+    (3, 'periodic(b=5)[mean]', [5, 10, 15])
+    >>> h.final_model.shape, 0.0 <= h.final["accuracy"] <= 1.0
+    ((170,), True)
     """
 
     protocol: str

@@ -53,6 +53,22 @@ class PathResult(JSONMixin):
         ``"a"`` or ``"b"``: the model the non-interpolated layers come from.
     method : str
         How the path was evaluated (``"vmap"``, ``"loop"``, ``"closed form"``, ...).
+
+    See Also
+    --------
+    radonml.lmc.evaluate_path : makes one from two torch models.
+    barrier : the barrier of a path.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from radonml.lmc import PathResult
+    >>> p = PathResult(alphas=np.array([0.0, 0.5, 1.0]),
+    ...                metrics={"loss": np.array([1.0, 3.0, 1.0]), "accuracy": np.array([0.9, 0.6, 0.9])})
+    >>> p.loss.tolist(), p["accuracy"].tolist()
+    ([1.0, 3.0, 1.0], [0.9, 0.6, 0.9])
+    >>> p.barrier(), round(p.barrier("accuracy"), 6)     # the error barrier: 0.4 - 0.1
+    (2.0, 0.3)
     """
 
     alphas: np.ndarray
@@ -77,7 +93,7 @@ class PathResult(JSONMixin):
 
 @dataclass
 class ExactBarrier(JSONMixin):
-    """A barrier computed exactly from a polynomial loss along the path.
+    r"""A barrier computed exactly from a polynomial loss along the path.
 
     Attributes
     ----------
@@ -95,6 +111,22 @@ class ExactBarrier(JSONMixin):
         The loss polynomial's coefficients in ``basis``.
     basis : str
         ``"monomial in alpha"`` or ``"chebyshev in t = 2 alpha - 1"``.
+
+    See Also
+    --------
+    radonml.lmc.linear.exact_barrier, radonml.lmc.deep_linear.exact_barrier : make one.
+
+    Examples
+    --------
+    The squared loss of a linear model is a quadratic in :math:`\alpha`:
+    :math:`L(\alpha) = 0.5 - \alpha + 5\alpha^2` between :math:`w_A = (1, 0)` and
+    :math:`w_B = (0, 3)` on :math:`X = I, y = 0`.
+
+    >>> import numpy as np
+    >>> from radonml.lmc.linear import exact_barrier
+    >>> e = exact_barrier(np.eye(2), np.zeros(2), [1.0, 0.0], [0.0, 3.0], kind="mean")
+    >>> e.value, e.alpha, e.endpoint_losses, e.coefficients.tolist()
+    (2.0, 1.0, (0.5, 4.5), [0.5, -1.0, 5.0])
     """
 
     value: float
@@ -216,6 +248,19 @@ class BarrierSearch(JSONMixin):
         The bound M on :math:`-L''(\alpha)` the upper bounds rest on.
     tolerance : float
         The absolute tolerance reached for (see ``resolution``).
+
+    See Also
+    --------
+    search_barrier, find_barrier : make one.
+
+    Examples
+    --------
+    >>> from radonml.lmc import search_barrier
+    >>> s = search_barrier(lambda a: {"loss": 1 - 40 * (a - 0.537) ** 2}, kind="mean", endpoints=(0.0, 0.0))
+    >>> s
+    BarrierSearch(loss barrier (mean) 0.999997 at alpha=0.5367, upper bound 1.00027, 16 evaluations, certified)
+    >>> s.value <= 1.0 <= s.upper_bound, s.path.alphas.size
+    (True, 16)
     """
 
     value: float
@@ -299,7 +344,8 @@ def search_barrier(fun, *, metric: str = "loss", kind: str = "linear", alphas=11
       the chords already bound it.
     - Each round evaluates the envelope's maximizers in the ``batch`` intervals whose upper
       bound exceeds the best value found by the most; it stops when, for all three kinds,
-      upper bound - barrier <= ``resolution`` * max(|barrier|, 1% of the largest |L| seen), or
+      :math:`U - B \le \text{resolution} \cdot \max(|B|, 0.01 \max |L|)` (U the upper bound,
+      B the barrier, the maximum of :math:`|L|` over the points seen), or
       after ``max_evals`` points (then ``certified`` is False), or when only intervals narrower
       than 1e-4 remain uncertain.
 

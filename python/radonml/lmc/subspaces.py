@@ -56,6 +56,22 @@ class SubspaceResult(JSONMixin):
     layers : list of str or None
         With ``per_layer``: the layers, and ``layer_mean``/``layer_std`` of shape
         (n_layers, n_models, 3, s), ``layer_subspace_dims`` and ``layer_distances``.
+
+    See Also
+    --------
+    subspace_perturbations : makes one.
+
+    Examples
+    --------
+    >>> import torch
+    >>> from torch import nn
+    >>> from radonml.lmc import subspace_perturbations
+    >>> a, b = nn.Linear(2, 1, bias=False), nn.Linear(2, 1, bias=False)
+    >>> _ = a.weight.data.copy_(torch.tensor([[0.0, 0.0]])), b.weight.data.copy_(torch.tensor([[2.0, 0.0]]))
+    >>> ev = lambda m: {"loss": float(m.state_dict()["weight"][0, 1] ** 2)}
+    >>> res = subspace_perturbations(a, b, [a, b], ev, scales=[0.5], n_draws=2, rng=0)
+    >>> res.directions, res.distance, res.subspace_dim, res.mean["loss"].shape
+    (['interpolation', 'training', 'null'], 2.0, 1, (2, 3, 1))
     """
 
     models: List[str]

@@ -32,7 +32,41 @@ def _axes(ax):
 def plot_accuracy_vs_bytes(histories, ax=None, *, key: str = "accuracy"):
     """Test accuracy of each protocol's global model against cumulative bytes communicated
     (up + down), one line per protocol, bytes on a symmetric-log axis (protocols that send
-    nothing sit at 0). Returns the axes."""
+    nothing sit at 0).
+
+    Parameters
+    ----------
+    histories : sequence of History or their ``to_dict()``
+        The runs of :func:`radonml.federated.simulate`, one line each.
+    ax : matplotlib Axes, optional
+        Draw into it; a new figure otherwise.
+    key : str, default "accuracy"
+        The column plotted against the bytes (``"accuracy"``, ``"loss"``, ...).
+
+    Returns
+    -------
+    matplotlib Axes
+
+    Raises
+    ------
+    TypeError
+        If an item is neither a History nor its ``to_dict()``.
+    ValueError
+        If a history has no records, or no ``key`` column.
+
+    Examples
+    --------
+    >>> import matplotlib.pyplot as plt
+    >>> from radonml.plot import plot_accuracy_vs_bytes
+    >>> runs = [{"protocol": "nosync", "records": [{"step": 10, "bytes": 0, "accuracy": 0.6, "divergence": 0.5},
+    ...                                              {"step": 20, "bytes": 0, "accuracy": 0.7, "divergence": 0.9}]},
+    ...         {"protocol": "periodic", "records": [{"step": 10, "bytes": 5440, "accuracy": 0.7, "divergence": 0.0},
+    ...                                              {"step": 20, "bytes": 10880, "accuracy": 0.8, "divergence": 0.1}]}]
+    >>> ax = plot_accuracy_vs_bytes(runs)
+    >>> [line.get_label() for line in ax.get_lines()]
+    ['nosync', 'periodic']
+    >>> plt.close(ax.figure)
+    """
     ax = _axes(ax)
     for h in histories:
         label, s = _series(h)
@@ -50,7 +84,32 @@ def plot_accuracy_vs_bytes(histories, ax=None, *, key: str = "accuracy"):
 def plot_divergence(histories, ax=None):
     r"""Divergence :math:`\frac{1}{m}\sum_i \lVert f_i - \bar f\rVert^2` against training steps,
     one line per protocol (log scale; zeros, i.e. right after a full synchronisation, are
-    drawn at the axis floor). Returns the axes."""
+    drawn at the axis floor).
+
+    Parameters
+    ----------
+    histories : sequence of History or their ``to_dict()``
+        The runs of :func:`radonml.federated.simulate`, one line each.
+    ax : matplotlib Axes, optional
+        Draw into it; a new figure otherwise.
+
+    Returns
+    -------
+    matplotlib Axes
+
+    Examples
+    --------
+    >>> import matplotlib.pyplot as plt
+    >>> from radonml.plot import plot_divergence
+    >>> runs = [{"protocol": "nosync", "records": [{"step": 10, "bytes": 0, "accuracy": 0.6, "divergence": 0.5},
+    ...                                              {"step": 20, "bytes": 0, "accuracy": 0.7, "divergence": 0.9}]},
+    ...         {"protocol": "periodic", "records": [{"step": 10, "bytes": 5440, "accuracy": 0.7, "divergence": 0.0},
+    ...                                              {"step": 20, "bytes": 10880, "accuracy": 0.8, "divergence": 0.1}]}]
+    >>> ax = plot_divergence(runs)
+    >>> ax.get_yscale(), [line.get_label() for line in ax.get_lines()]
+    ('log', ['nosync', 'periodic'])
+    >>> plt.close(ax.figure)
+    """
     ax = _axes(ax)
     floor = None
     series = [_series(h) for h in histories]
@@ -76,7 +135,38 @@ def plot_divergence(histories, ax=None):
 
 def plot_federated(histories, path=None, *, title=None):
     """Two panels: accuracy against bytes and divergence over time. Saves to ``path`` if given
-    (the figure is closed then) and returns the figure."""
+    (the figure is closed then) and returns the figure.
+
+    Parameters
+    ----------
+    histories : sequence of History or their ``to_dict()``
+        The runs of :func:`radonml.federated.simulate`.
+    path : str or path-like, optional
+        Save the figure there (PNG, 120 dpi).
+    title : str, optional
+        The figure's title.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+
+    See Also
+    --------
+    plot_accuracy_vs_bytes, plot_divergence : the two panels.
+
+    Examples
+    --------
+    >>> import matplotlib.pyplot as plt
+    >>> from radonml.plot import plot_federated
+    >>> runs = [{"protocol": "nosync", "records": [{"step": 10, "bytes": 0, "accuracy": 0.6, "divergence": 0.5},
+    ...                                              {"step": 20, "bytes": 0, "accuracy": 0.7, "divergence": 0.9}]},
+    ...         {"protocol": "periodic", "records": [{"step": 10, "bytes": 5440, "accuracy": 0.7, "divergence": 0.0},
+    ...                                              {"step": 20, "bytes": 10880, "accuracy": 0.8, "divergence": 0.1}]}]
+    >>> fig = plot_federated(runs, title="two protocols")
+    >>> len(fig.axes)
+    2
+    >>> plt.close(fig)
+    """
     import matplotlib.pyplot as plt
 
     histories = list(histories)
@@ -125,6 +215,23 @@ def plot_accuracy_vs_communication(runs, ax=None, *, key: str = "accuracy", targ
     Returns
     -------
     matplotlib Axes
+
+    References
+    ----------
+    .. [1] M. Kamp, L. Adilova, J. Sicking, F. Hüger, P. Schlicht, T. Wirtz, S. Wrobel,
+       "Efficient Decentralized Deep Learning by Dynamic Model Averaging", ECML PKDD 2018.
+
+    Examples
+    --------
+    >>> import matplotlib.pyplot as plt
+    >>> from radonml.plot import plot_accuracy_vs_communication
+    >>> runs = [{"family": "periodic", "label": "periodic(b=1)[mean]", "bytes": 4e6, "accuracy": 0.90},
+    ...         {"family": "periodic", "label": "periodic(b=10)[mean]", "bytes": 4e5, "accuracy": 0.88},
+    ...         {"family": "dynamic", "label": "dynamic(Δ=1,b=1)[mean]", "bytes": 2e5, "accuracy": 0.89}]
+    >>> ax = plot_accuracy_vs_communication(runs, target=0.89)
+    >>> ax.get_xscale(), [t.get_text() for t in ax.texts]
+    ('log', ['b=10', 'b=1', 'Δ=1'])
+    >>> plt.close(ax.figure)
     """
     ax = _axes(ax)
     for fam, style in _FAMILY_STYLE.items():
@@ -241,8 +348,14 @@ def plot_claims(claims, path=None, *, title=None):
     Parameters
     ----------
     claims : list of ClaimResult or their ``to_dict()``
+        Made by :func:`radonml.federated.minibatch_limit`,
+        :func:`~radonml.federated.effective_learning_rate`,
+        :func:`~radonml.federated.dynamic_vs_periodic` or
+        :func:`~radonml.federated.radon_one_round`.
     path : str or path-like, optional
+        Save the figure there (the figure is closed then).
     title : str, optional
+        The figure's title.
 
     Returns
     -------
@@ -254,6 +367,18 @@ def plot_claims(claims, path=None, *, title=None):
         If an item is not a claim result.
     ValueError
         If ``claims`` is empty.
+
+    Examples
+    --------
+    >>> import matplotlib.pyplot as plt
+    >>> from radonml.datasets import load_synthetic
+    >>> from radonml.federated import radon_one_round
+    >>> from radonml.plot import plot_claims
+    >>> claim = radon_one_round(*load_synthetic(3000, n_features=4, seed=1), steps=50)
+    >>> fig = plot_claims([claim])
+    >>> len(fig.axes) >= 1
+    True
+    >>> plt.close(fig)
     """
     import matplotlib.pyplot as plt
 

@@ -33,15 +33,36 @@ def plot_worst_case(result, setting: str, heterogeneity: str, ax=None, *, vmin=N
     Parameters
     ----------
     result : RobustResult or its to_dict()
+        From :func:`radonml.robust.benchmark`.
     setting, heterogeneity : str
         The block (:meth:`radonml.robust.RobustResult.blocks`).
     ax : matplotlib Axes, optional
+        Draw into it; a new figure otherwise.
     vmin, vmax : float, optional
         Colour range; default from the lowest worst case to the highest clean accuracy.
 
     Returns
     -------
     matplotlib Axes
+
+    Raises
+    ------
+    TypeError
+        If ``result`` is neither a RobustResult nor its ``to_dict()``.
+    ValueError
+        If the result has no cells for ``setting`` and ``heterogeneity``.
+
+    Examples
+    --------
+    >>> import matplotlib.pyplot as plt
+    >>> from radonml.plot import plot_worst_case
+    >>> from radonml.robust import OneShot, benchmark
+    >>> res = benchmark(OneShot("breast-cancer"), aggregators=["mean", "median"], attacks=["sign_flip"],
+    ...                 fractions=[0.1], heterogeneity=["iid"], capture=False, progress=False)
+    >>> ax = plot_worst_case(res, "oneshot", "iid")
+    >>> [t.get_text() for t in ax.get_yticklabels()]
+    ['mean', 'median']
+    >>> plt.close(ax.figure)
     """
     res = _result(result)
     hm = res.heatmap(setting, heterogeneity)
@@ -83,13 +104,34 @@ def plot_robust(result, path=None, *, title=None):
     Parameters
     ----------
     result : RobustResult or its to_dict()
+        From :func:`radonml.robust.benchmark`.
     path : str or path-like, optional
         PNG file (130 dpi).
     title : str, optional
+        The figure's title.
 
     Returns
     -------
     matplotlib.figure.Figure
+
+    Raises
+    ------
+    TypeError
+        If ``result`` is neither a RobustResult nor its ``to_dict()``.
+    ValueError
+        If the result has no cells.
+
+    Examples
+    --------
+    >>> import matplotlib.pyplot as plt
+    >>> from radonml.plot import plot_robust
+    >>> from radonml.robust import OneShot, benchmark
+    >>> res = benchmark(OneShot("breast-cancer"), aggregators=["mean", "median"], attacks=["sign_flip"],
+    ...                 fractions=[0.1], heterogeneity=["iid"], capture=False, progress=False)
+    >>> fig = plot_robust(res.to_dict(), title="breast cancer, iid")
+    >>> fig.axes[0].get_title()
+    'oneshot, iid (n = 33)'
+    >>> plt.close(fig)
     """
     import matplotlib.pyplot as plt
 

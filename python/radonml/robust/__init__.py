@@ -1,19 +1,19 @@
 r"""Robust aggregation under attack, measured: the benchmark behind ``radonml robust``.
 
-:func:`benchmark` runs a grid of aggregators (:mod:`radonml.aggregators`, pre-aggregator
-pipelines included) x attacks (:mod:`radonml.attacks`) x fractions of Byzantine models x data
+:func:`benchmark` runs a grid of aggregators (:mod:`radonml.aggregators`, Krum [1]_ and
+pre-aggregator pipelines such as NNM [3]_ included) x attacks (:mod:`radonml.attacks`) x fractions of Byzantine models x data
 heterogeneity (iid, Dirichlet label skew) on the built-in data sets (:mod:`radonml.datasets`),
 in two settings:
 
 - (a) :class:`OneShot`: one-shot aggregation of scikit-learn linear models, the Radon
-  machine's setting (:mod:`radonml.robust.oneshot`): :math:`n = r^h` base models fitted on
+  machine's setting [2]_ (:mod:`radonml.robust.oneshot`): :math:`n = r^h` base models fitted on
   disjoint parts, :math:`f` of them Byzantine, aggregated once;
 - (b) :class:`Federated`: federated rounds in the simulator (:mod:`radonml.robust.federated`,
   :func:`radonml.federated.simulate` with ``attack=``), :math:`f` of :math:`m` learners
   Byzantine in every round.
 
 It returns a :class:`RobustResult`: every cell, and the views people cite: each aggregator's
-accuracy under its worst attack per :math:`f` (as ByzFL reports it), heat maps
+accuracy under its worst attack per :math:`f` (as ByzFL reports it [4]_), heat maps
 (:func:`radonml.plot.plot_robust`), tables, JSON. :mod:`radonml.robust.capture` measures why
 the Radon point fails under colluding attacks: two equal vectors form a Radon partition
 (:func:`radon_capture`, :func:`tree_capture`).

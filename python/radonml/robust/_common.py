@@ -69,8 +69,31 @@ DATASETS = ("synthetic", "breast-cancer", "digits", "mnist1d")
 
 @dataclass(frozen=True)
 class Heterogeneity:
-    """How the training data are dealt to the n models: ``"iid"``, or label proportions drawn
-    from a Dirichlet(``alpha``) distribution (Hsu, Qi, Brown, 2019)."""
+    r"""How the training data are dealt to the n models: ``"iid"``, or label proportions drawn
+    from a Dirichlet(``alpha``) distribution (Hsu, Qi, Brown, 2019).
+
+    Each model's share of class :math:`c` follows :math:`p \sim \mathrm{Dir}(\alpha \mathbf{1})`
+    over the models: a small :math:`\alpha` (0.1) gives each model a few classes, a large one
+    (100) approaches the iid split.
+
+    Parameters
+    ----------
+    kind : {"iid", "dirichlet"}
+        The kind of split.
+    alpha : float or None, default None
+        The Dirichlet concentration (> 0) of ``"dirichlet"``; None for ``"iid"``.
+
+    References
+    ----------
+    .. [1] T.-M. H. Hsu, H. Qi, M. Brown, "Measuring the Effects of Non-Identical Data
+       Distribution for Federated Visual Classification", arXiv:1909.06335, 2019.
+
+    Examples
+    --------
+    >>> from radonml.robust import Heterogeneity
+    >>> Heterogeneity("dirichlet", 0.3).label, str(Heterogeneity("iid"))
+    ('dirichlet(0.3)', 'iid')
+    """
 
     kind: str
     alpha: Optional[float] = None
@@ -84,9 +107,27 @@ class Heterogeneity:
 
 
 def parse_heterogeneity(spec) -> Heterogeneity:
-    """``"iid"``, ``"dirichlet:A"`` / ``"dirichlet(A)"`` or a positive number ``A`` (a
+    r"""``"iid"``, ``"dirichlet:A"`` / ``"dirichlet(A)"`` or a positive number ``A`` (a
     Dirichlet concentration) as a :class:`Heterogeneity`.
 
+    Parameters
+    ----------
+    spec : str, float or Heterogeneity
+        ``"iid"``, ``"dirichlet:A"``, ``"dirichlet(A)"`` or ``A`` > 0; a
+        :class:`Heterogeneity` is returned as it is.
+
+    Returns
+    -------
+    Heterogeneity
+
+    Raises
+    ------
+    ValueError
+        If ``spec`` is none of these, or ``A`` is not a positive finite number.
+
+    Examples
+    --------
+    >>> from radonml.robust import parse_heterogeneity
     >>> parse_heterogeneity("dirichlet:0.3").label, parse_heterogeneity(1.0).label
     ('dirichlet(0.3)', 'dirichlet(1)')
     """
@@ -113,9 +154,26 @@ def parse_heterogeneity(spec) -> Heterogeneity:
 
 
 def byzantine_count(fraction: float, n: int) -> int:
-    """f for a fraction of n models: the nearest integer to ``fraction * n`` (halves up), at
+    r"""f for a fraction of n models: the nearest integer to ``fraction * n`` (halves up), at
     least 1 and at most n - 1.
 
+    :math:`f = \min(\max(\lfloor \text{fraction} \cdot n + 1/2 \rfloor, 1), n - 1)`.
+
+    Parameters
+    ----------
+    fraction : float in [0, 1]
+        Fraction of Byzantine models.
+    n : int
+        Number of models (>= 2).
+
+    Returns
+    -------
+    f : int
+        The number of Byzantine models, in [1, n - 1].
+
+    Examples
+    --------
+    >>> from radonml.robust import byzantine_count
     >>> [byzantine_count(p, 21) for p in (0.05, 0.1, 0.2, 0.3)]
     [1, 2, 4, 6]
     """

@@ -45,6 +45,15 @@ class CaptureResult(JSONMixin):
     r, d, n_groups : int
     label : str
         What the Byzantine vector is (e.g. the attack's name).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from radonml.robust import radon_capture
+    >>> rng = np.random.default_rng(0)
+    >>> res = radon_capture(rng.standard_normal((30, 3)), [5.0, 5.0, 5.0], counts=(1, 2), n_groups=50, rng=0)
+    >>> res.r, res.counts, res.captured          # two copies in a group of r = 5 capture it
+    (5, [1, 2], [0.0, 1.0])
     """
 
     counts: list
@@ -154,14 +163,23 @@ def tree_capture(f: int, r: int, height: int, *, n_draws: int = 10000, rng=None)
     height : int
         :math:`h \ge 1`.
     n_draws : int, default 10000
+        Random placements drawn.
     rng : None, int or numpy.random.Generator
+        Seed of the placements.
 
     Returns
     -------
     float
+        The fraction of the draws whose root is captured, in [0, 1].
+
+    Raises
+    ------
+    ValueError
+        If ``r`` < 3, ``height`` < 1, ``f`` is not in :math:`[0, r^h]` or ``n_draws`` < 1.
 
     Examples
     --------
+    >>> from radonml.robust import tree_capture
     >>> tree_capture(2, 21, 1), tree_capture(1, 21, 1)   # one group: two copies capture it
     (1.0, 0.0)
     >>> tree_capture(5, 21, 2, rng=0) < 0.05 < 0.95 < tree_capture(22, 21, 2, rng=0)   # 441 leaves

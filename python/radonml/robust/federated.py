@@ -61,6 +61,27 @@ class Federated:
         Hidden widths of the MLP; () is logistic regression.
     attack_on : {"update", "model"}, default "update"
         See :func:`radonml.federated.simulate`.
+
+    Raises
+    ------
+    ValueError
+        If ``dataset``, ``protocol`` or ``attack_on`` is not one of its values, or a count or
+        rate is not positive.
+
+    See Also
+    --------
+    OneShot : setting (a).
+    benchmark : runs a grid over one or both settings.
+
+    Examples
+    --------
+    >>> from radonml.robust import Federated
+    >>> Federated("breast-cancer", learners=8, steps=20).describe()["protocol"]
+    'periodic'
+    >>> Federated(protocol="fedprox")
+    Traceback (most recent call last):
+    ...
+    ValueError: protocol must be one of ['periodic', 'sgd', 'dynamic', 'oneshot'], got 'fedprox'
     """
 
     dataset: str = "synthetic"
@@ -129,7 +150,45 @@ def federated_cells(setting: Federated, het: Heterogeneity, seed: int, method: s
                     fractions: Sequence[float], attack_params: Optional[dict] = None, aware: bool = True,
                     aggregator_params: Optional[dict] = None, learners=None) -> List[dict]:
     """The cells of setting (b) for one heterogeneity, seed and aggregator: clean (f = 0) and
-    under every attack at every fraction. See :func:`radonml.robust.benchmark` for the keys."""
+    under every attack at every fraction. See :func:`radonml.robust.benchmark` for the keys.
+
+    Parameters
+    ----------
+    setting : Federated
+        The data set, the learners and the protocol.
+    het : Heterogeneity
+        How the training rows are dealt to the learners.
+    seed : int
+        Seed of the data, the model, the split and the attacks.
+    method : str
+        The aggregator (or pipeline) under test.
+    attacks : sequence of str
+        Names of :mod:`radonml.attacks`.
+    fractions : sequence of float
+        Fractions of Byzantine learners (:func:`radonml.robust.byzantine_count`).
+    attack_params : dict, optional
+        Attack name to its options.
+    aware : bool, default True
+        Tell the attacks that take it (``min_max``) the aggregator they attack.
+    aggregator_params : dict, optional
+        Aggregator name to its options.
+    learners : radonml.federated.Learners, optional
+        Learners to reuse (default: ``setting.build_learners(het, seed)``).
+
+    Returns
+    -------
+    cells : list of dict
+        One per (f, attack), the clean cell (f = 0, attack ``"none"``) first.
+
+    Examples
+    --------
+    >>> from radonml.robust import Federated, parse_heterogeneity
+    >>> from radonml.robust.federated import federated_cells
+    >>> cells = federated_cells(Federated("breast-cancer", learners=8, steps=10), parse_heterogeneity("iid"), 0,
+    ...                         "median", ["sign_flip"], [0.25])
+    >>> [(c["aggregator"], c["attack"], c["f"], c["n"]) for c in cells]
+    [('median', 'none', 0, 8), ('median', 'sign_flip', 2, 8)]
+    """
     from .. import federated as F
 
     attack_params = attack_params or {}

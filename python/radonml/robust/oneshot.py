@@ -59,6 +59,22 @@ class OneShot:
     estimator : scikit-learn classifier, optional
         The base model (a linear model with ``coef_``); default
         ``LogisticRegression(max_iter=1000)``.
+
+    Raises
+    ------
+    ValueError
+        If ``dataset`` is not one of the built-in sets, ``n_samples`` < 10 or ``height`` < 1.
+
+    See Also
+    --------
+    Federated : setting (b).
+    benchmark : runs a grid over one or both settings.
+
+    Examples
+    --------
+    >>> from radonml.robust import OneShot
+    >>> OneShot("breast-cancer").describe()
+    {'setting': 'oneshot', 'dataset': 'breast-cancer', 'n_samples': 12500, 'height': 1, 'estimator': 'LogisticRegression'}
     """
 
     dataset: str = "synthetic"
@@ -161,12 +177,15 @@ def aggregate_rows(models, method, *, f: int = 0, seed: int = 0, n_threads: int 
     Parameters
     ----------
     models : (n, k, d) array-like of float
+        The parameter rows of the :math:`n` models (:func:`radonml.sklearn.linear_parameters`).
     method : str
         A registered aggregator or pipeline.
     f : int, default 0
         Byzantine models the rule is told to tolerate.
     seed : int, default 0
+        The ``rng`` of randomised rules (the Radon tree's grouping).
     n_threads : int, default 1
+        Threads of the rules that take ``n_threads``.
     options : dict, optional
         Further options of the rule (e.g. ``{"max_subsets": 10**6}`` for ``"mda"``).
 
@@ -178,8 +197,15 @@ def aggregate_rows(models, method, *, f: int = 0, seed: int = 0, n_threads: int 
     dropped : int
         Models left out as non-finite.
 
+    Raises
+    ------
+    ValueError
+        If ``models`` is not 3-dimensional, or every model holds NaN or inf.
+
     Examples
     --------
+    >>> import numpy as np
+    >>> from radonml.robust import aggregate_rows
     >>> P = np.array([[[0.0, 0.0]], [[1.0, 1.0]], [[2.0, 2.0]], [[np.inf, 0.0]]])
     >>> rows, fallbacks, dropped = aggregate_rows(P, "median", f=1)
     >>> rows.tolist(), fallbacks, dropped
@@ -227,6 +253,15 @@ class BaseModels:
     classes : (K,) ndarray
     has_icpt : bool
         Whether the last column of ``P`` is the intercept.
+
+    Examples
+    --------
+    >>> from radonml.datasets import load_breast_cancer
+    >>> from radonml.robust import OneShot, fit_base_models, parse_heterogeneity
+    >>> X, y, _, _ = load_breast_cancer()
+    >>> fit = fit_base_models(OneShot("breast-cancer"), parse_heterogeneity("iid"), X, y, seed=0)
+    >>> fit.P.shape, fit.has_icpt, fit.classes.tolist(), len(fit.parts)   # r = 30 + 1 + 2 = 33 models
+    ((33, 1, 31), True, [0, 1], 33)
     """
 
     P: np.ndarray
@@ -242,7 +277,35 @@ def fit_base_models(setting: OneShot, het: Heterogeneity, X, y, seed: int) -> Ba
     :class:`radonml.sklearn.RadonMachineClassifier` of height ``setting.height`` and
     ``random_state=seed`` (its partition, base models and aggregation seed); with Dirichlet
     parts, ``clone(estimator)`` on every part of :func:`dirichlet_parts` (seeded by
-    ``default_rng([seed, 1])``)."""
+    ``default_rng([seed, 1])``).
+
+    Parameters
+    ----------
+    setting : OneShot
+        The data set, the height :math:`h` and the base estimator.
+    het : Heterogeneity
+        How the rows are dealt to the models (:func:`parse_heterogeneity`).
+    X : (n_samples, n_features) ndarray of float64
+        The training set.
+    y : (n_samples,) ndarray
+        Its labels.
+    seed : int
+        Seed of the partition, the base models and the aggregation.
+
+    Returns
+    -------
+    BaseModels
+        The :math:`n = r^h` fitted models, :math:`r = d + 2` for :math:`d` parameters per row.
+
+    Examples
+    --------
+    >>> from radonml.datasets import load_breast_cancer
+    >>> from radonml.robust import OneShot, fit_base_models, parse_heterogeneity
+    >>> X, y, _, _ = load_breast_cancer()
+    >>> fit = fit_base_models(OneShot("breast-cancer"), parse_heterogeneity("dirichlet:1"), X, y, seed=0)
+    >>> fit.P.shape, sum(len(p) for p in fit.parts) == len(y)
+    ((33, 1, 31), True)
+    """
     from sklearn.base import clone
 
     from ..radon import radon_number
@@ -298,7 +361,43 @@ def oneshot_cells(setting: OneShot, het: Heterogeneity, seed: int, aggregators: 
     The Byzantine models at a given f are ``default_rng([seed, 2, f]).choice(n, f,
     replace=False)`` under every attack and aggregator; a model-level attack draws from
     ``default_rng([seed, 3, f, zlib.crc32(name)])``; ``label_flip`` refits
-    ``clone(estimators[i])`` on the part's flipped labels."""
+    ``clone(estimators[i])`` on the part's flipped labels.
+
+    Parameters
+    ----------
+    setting : OneShot
+        The data set, the height and the base estimator.
+    het : Heterogeneity
+        How the training rows are dealt to the models.
+    seed : int
+        Seed of the data, the partition, the base models and the attacks.
+    aggregators : sequence of str
+        Registered aggregators or pipelines (``"nnm>krum"``).
+    attacks : sequence of str
+        Names of :mod:`radonml.attacks`.
+    fractions : sequence of float
+        Fractions of Byzantine models (:func:`byzantine_count`).
+    attack_params : dict, optional
+        Attack name to its options.
+    aware : bool, default True
+        Tell the attacks that take it (``min_max``) the aggregator they attack.
+    aggregator_params : dict, optional
+        Aggregator name to its options.
+
+    Returns
+    -------
+    cells : list of dict
+        One per (aggregator, f, attack), the clean cells (f = 0, attack ``"none"``) first.
+
+    Examples
+    --------
+    >>> from radonml.robust import OneShot, parse_heterogeneity
+    >>> from radonml.robust.oneshot import oneshot_cells
+    >>> cells = oneshot_cells(OneShot("breast-cancer"), parse_heterogeneity("iid"), 0, ["mean", "median"],
+    ...                       ["sign_flip"], [0.1])
+    >>> [(c["aggregator"], c["attack"], c["f"]) for c in cells]
+    [('mean', 'none', 0), ('median', 'none', 0), ('mean', 'sign_flip', 3), ('median', 'sign_flip', 3)]
+    """
     clock = Stopwatch()
     attack_params = attack_params or {}
     aggregator_params = aggregator_params or {}

@@ -36,6 +36,20 @@ class RobustResult(JSONMixin):
         that sends identical vectors, on setting (a)'s base models), if made.
     wall_s, cpu_s : float
         Wall seconds of the run, and CPU seconds of every process that worked on it.
+
+    See Also
+    --------
+    radonml.plot.plot_robust, radonml.plot.plot_worst_case : its figures.
+
+    Examples
+    --------
+    >>> from radonml.robust import OneShot, benchmark
+    >>> res = benchmark(OneShot("breast-cancer"), aggregators=["mean", "median"], attacks=["sign_flip"],
+    ...                 fractions=[0.1], heterogeneity=["iid"], capture=False, progress=False)
+    >>> res.blocks(), len(res.cells)
+    ([('oneshot', 'iid')], 4)
+    >>> [(w["aggregator"], w["f"], w["worst_attack"]) for w in res.worst_case()]
+    [('mean', 3, 'sign_flip'), ('median', 3, 'sign_flip')]
     """
 
     cells: List[dict]

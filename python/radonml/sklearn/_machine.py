@@ -789,16 +789,16 @@ _CLASSIFIER_DOC = r"""The Radon machine (Kamp et al., 2017) with a linear scikit
         The partition: ``estimators_samples_[i]`` are the rows of ``X`` that ``estimators_[i]``
         was fitted on (ascending; disjoint; together all rows), as in scikit-learn's bagging
         estimators.
-    base_parameters_ : (n_models_, k, d) ndarray of float64
+    base_parameters_ : (n_models, k, d) ndarray of float64
         The base models as parameter rows (:func:`linear_parameters` of every ``estimators_``:
         ``coef_`` rows with the intercept appended), the points the aggregator combines.
         Re-aggregate them with :func:`aggregate_parameters`, e.g. with another method or after
         corrupting some (:func:`radonml.attacks.corrupt`), without refitting. As fitted, like
         ``estimators_`` (a model-level attack's rows are in ``corrupted_parameters_``).
-    corrupted_parameters_ : (n_models_, k, d) ndarray of float64
+    corrupted_parameters_ : (n_models, k, d) ndarray of float64
         The stack the aggregator combined: ``base_parameters_`` with the Byzantine models'
         rows replaced by a model-level attack; ``base_parameters_`` itself otherwise.
-    byzantine_ : (n_models_,) ndarray of bool
+    byzantine_ : (n_models,) ndarray of bool
         Which base models were Byzantine (all False without ``corrupt``).
     attack_ : radonml.attacks.Attack or None
         The attack applied, with its ``f``.
