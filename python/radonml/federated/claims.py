@@ -28,6 +28,7 @@ NeurIPS 2017.
 from __future__ import annotations
 
 import copy
+import functools
 import math
 import time
 from dataclasses import dataclass, field
@@ -158,6 +159,72 @@ def _finite(x) -> bool:
 # ----------------------------------------------------------------------------- claim 1
 
 
+
+def _initial_test_loss(L: Learners, X_test, y_test) -> float:
+    """Test loss of the common initial model."""
+    Xt = torch.as_tensor(np.asarray(X_test)).to(L.dtype)
+    yt = torch.as_tensor(np.asarray(y_test), dtype=L.y.dtype)
+    return float(L.evaluate(L.theta0[None], Xt, yt)[0][0])
+
+
+def _minibatch_row(m, T, B, lr, L, build, delta, check_every, period, initial_loss) -> dict:
+    """Claim 1 at ``m`` nodes: mini-batch SGD at rate ``lr`` and ``lr * m``, dynamic averaging
+    and periodic averaging at about dynamic averaging's communication, ``T`` steps each."""
+    sgd = simulate(MiniBatchSGD(), L, steps=T, steps_per_round=T)
+    train_acc = float(L.evaluate(torch.as_tensor(sgd.final_model, dtype=L.dtype)[None], L.X, L.y)[1][0])
+    if m == 1:  # one node: every protocol is plain SGD on the same draws
+        scaled = dyn = per = sgd
+        b = T
+    else:
+        scaled = simulate(MiniBatchSGD(), build(lr * m), steps=T, steps_per_round=T)
+        dyn = simulate(DynamicAveraging(delta, check_every), L, steps=T, steps_per_round=T)
+        per_sync = 2 * m * L.d * L.theta.element_size()
+        n_syncs = max(1, round(dyn.final["bytes"] / per_sync)) if dyn.final["bytes"] else max(1, T // period)
+        b = max(1, round(T / n_syncs))
+        per = simulate(PeriodicAveraging(b), L, steps=T, steps_per_round=T)
+    scaled_loss = scaled.final["loss"]
+    return {
+        "m": m, "steps": T, "effective_batch": m * B,
+        "sgd_accuracy": sgd.final["accuracy"], "sgd_train_accuracy": train_acc, "sgd_loss": sgd.final["loss"],
+        "sgd_bytes": int(sgd.final["bytes"]),
+        "scaled_lr": lr * m, "scaled_accuracy": scaled.final["accuracy"], "scaled_loss": scaled_loss,
+        "scaled_broken": not _finite(scaled_loss) or scaled_loss >= initial_loss,
+        "dynamic_accuracy": dyn.final["accuracy"], "dynamic_bytes": int(dyn.final["bytes"]),
+        "periodic_period": b, "periodic_accuracy": per.final["accuracy"], "periodic_bytes": int(per.final["bytes"]),
+    }
+
+
+def _remedy_range(rows, ref: float, tol: float):
+    """(works up to, falls short from, breaks at): the node counts that bound where rate
+    :math:`\\eta m` keeps mini-batch SGD within ``tol`` of ``ref``."""
+    works_up_to, short_from, breaks_at = None, None, None
+    for r in rows:
+        ok = not r["scaled_broken"] and r["scaled_accuracy"] >= ref - tol
+        if ok and short_from is None:
+            works_up_to = r["m"]
+        elif not ok and short_from is None:
+            short_from = r["m"]
+        if r["scaled_broken"] and breaks_at is None:
+            breaks_at = r["m"]
+    return works_up_to, short_from, breaks_at
+
+
+def _remedy_text(rows, tol, works_up_to, short_from, breaks_at, initial_loss) -> str:
+    """The summary's sentence on the rate-scaling remedy."""
+    upto = f"up to m = {works_up_to}" if works_up_to is not None else "at no m"
+    remedy = f"rate η·m keeps it within {tol:g} {upto}"
+    if short_from is not None and short_from != breaks_at:
+        rs = next(r for r in rows if r["m"] == short_from)
+        remedy += f", falls short from m = {short_from} ({rs['scaled_accuracy']:.3f})"
+    if breaks_at is None:
+        remedy += " and did not break"
+    else:
+        rb = next(r for r in rows if r["m"] == breaks_at)
+        remedy += (f" and breaks at m = {breaks_at} (η·m = {rb['scaled_lr']:g}: test loss {rb['scaled_loss']:.3g}, "
+                   f"above the initial {initial_loss:.3g})")
+    return remedy
+
+
 def minibatch_limit(
     model: nn.Module,
     X,
@@ -262,63 +329,21 @@ def minibatch_limit(
         return make_learners(model, X, y, m, split=split, alpha=alpha, lr=rate, batch_size=B,
                              X_test=X_test, y_test=y_test, seed=seed)
 
-    Xt = torch.as_tensor(np.asarray(X_test))
     rows = []
     initial_loss = None
     for m in nodes:
         T = max(1, math.ceil(epochs * n / (m * B)))
         L = build(m, lr)
         if initial_loss is None:
-            Xt = Xt.to(L.dtype)
-            yt = torch.as_tensor(np.asarray(y_test), dtype=L.y.dtype)
-            initial_loss = float(L.evaluate(L.theta0[None], Xt, yt)[0][0])
-        sgd = simulate(MiniBatchSGD(), L, steps=T, steps_per_round=T)
-        train_acc = float(L.evaluate(torch.as_tensor(sgd.final_model, dtype=L.dtype)[None], L.X, L.y)[1][0])
-        if m == 1:  # one node: every protocol is plain SGD on the same draws
-            scaled = dyn = per = sgd
-            b = T
-        else:
-            scaled = simulate(MiniBatchSGD(), build(m, lr * m), steps=T, steps_per_round=T)
-            dyn = simulate(DynamicAveraging(delta, check_every), L, steps=T, steps_per_round=T)
-            per_sync = 2 * m * L.d * L.theta.element_size()
-            n_syncs = max(1, round(dyn.final["bytes"] / per_sync)) if dyn.final["bytes"] else max(1, T // period)
-            b = max(1, round(T / n_syncs))
-            per = simulate(PeriodicAveraging(b), L, steps=T, steps_per_round=T)
-        scaled_loss = scaled.final["loss"]
-        rows.append({
-            "m": m, "steps": T, "effective_batch": m * B,
-            "sgd_accuracy": sgd.final["accuracy"], "sgd_train_accuracy": train_acc, "sgd_loss": sgd.final["loss"],
-            "sgd_bytes": int(sgd.final["bytes"]),
-            "scaled_lr": lr * m, "scaled_accuracy": scaled.final["accuracy"], "scaled_loss": scaled_loss,
-            "scaled_broken": not _finite(scaled_loss) or scaled_loss >= initial_loss,
-            "dynamic_accuracy": dyn.final["accuracy"], "dynamic_bytes": int(dyn.final["bytes"]),
-            "periodic_period": b, "periodic_accuracy": per.final["accuracy"], "periodic_bytes": int(per.final["bytes"]),
-        })
+            initial_loss = _initial_test_loss(L, X_test, y_test)
+        rows.append(_minibatch_row(m, T, B, lr, L, functools.partial(build, m), delta, check_every, period,
+                                   initial_loss))
     first, last = rows[0], rows[-1]
     holds = last["sgd_accuracy"] < first["sgd_accuracy"] - tol
-    ref = first["sgd_accuracy"]
-    works_up_to, short_from, breaks_at = None, None, None
-    for r in rows:
-        ok = not r["scaled_broken"] and r["scaled_accuracy"] >= ref - tol
-        if ok and short_from is None:
-            works_up_to = r["m"]
-        elif not ok and short_from is None:
-            short_from = r["m"]
-        if r["scaled_broken"] and breaks_at is None:
-            breaks_at = r["m"]
+    works_up_to, short_from, breaks_at = _remedy_range(rows, first["sgd_accuracy"], tol)
     drop_test = first["sgd_accuracy"] - last["sgd_accuracy"]
     drop_train = first["sgd_train_accuracy"] - last["sgd_train_accuracy"]
-    upto = f"up to m = {works_up_to}" if works_up_to is not None else "at no m"
-    remedy = f"rate η·m keeps it within {tol:g} {upto}"
-    if short_from is not None and short_from != breaks_at:
-        rs = next(r for r in rows if r["m"] == short_from)
-        remedy += f", falls short from m = {short_from} ({rs['scaled_accuracy']:.3f})"
-    if breaks_at is None:
-        remedy += " and did not break"
-    else:
-        rb = next(r for r in rows if r["m"] == breaks_at)
-        remedy += (f" and breaks at m = {breaks_at} (η·m = {rb['scaled_lr']:g}: test loss {rb['scaled_loss']:.3g}, "
-                   f"above the initial {initial_loss:.3g})")
+    remedy = _remedy_text(rows, tol, works_up_to, short_from, breaks_at, initial_loss)
     summary = (
         f"mini-batch SGD test accuracy {first['sgd_accuracy']:.3f} at m = {first['m']} vs {last['sgd_accuracy']:.3f} "
         f"at m = {last['m']} ({epochs:g} epochs, batch {B} per node; train accuracy "
