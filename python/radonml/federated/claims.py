@@ -546,6 +546,55 @@ def bytes_to_reach(runs, target: float, key: str = "accuracy") -> Optional[float
     return None
 
 
+
+def _protocol_run(learners, family: str, protocol, steps: int, spr: int) -> dict:
+    """One simulation of claim 3: its final accuracy, cumulative accuracy, traffic and curves."""
+    h = simulate(protocol, learners, steps=steps, steps_per_round=spr)
+    f = h.final
+    return {"family": family, "label": h.protocol, "accuracy": f["accuracy"],
+            "cumulative_accuracy": float(np.mean(h["accuracy"])), "bytes": int(f["bytes"]),
+            "messages": int(f["messages"]), "syncs": int(f["syncs"]), "balancings": int(f["balancings"]),
+            "curve_bytes": h["bytes"].tolist(), "curve_accuracy": h["accuracy"].tolist()}
+
+
+def _saving(fam: dict, key: str, tol: float) -> dict:
+    """Bytes each family needs to reach the best periodic ``key`` minus ``tol``, and the ratios."""
+    most_frequent = fam["periodic"][0]
+    target = max(r[key] for r in fam["periodic"]) - tol
+    p = bytes_to_reach(fam["periodic"], target, key)
+    out = {"target": target, "periodic_bytes": p, "most_frequent": most_frequent["label"],
+           "most_frequent_bytes": most_frequent["bytes"]}
+    for k in ("dynamic", "dynamic-full"):
+        q = bytes_to_reach(fam[k], target, key)
+        out[f"{k}_bytes"] = q
+        out[f"{k}_ratio"] = None if q is None else p / q
+        out[f"{k}_ratio_vs_most_frequent"] = None if q is None else most_frequent["bytes"] / q
+        best = _bytes_to_reach(fam[k], target, key)
+        out[k] = None if best is None else best["label"]
+    return out
+
+
+def _matched_pairs(fam: dict, tol: float) -> list:
+    """Each dynamic run beside the cheapest periodic run within ``tol`` of its accuracy."""
+    pairs = []
+    for r in fam["dynamic"] + fam["dynamic-full"]:
+        p = _bytes_to_reach(fam["periodic"], r["accuracy"] - tol)
+        pairs.append({"dynamic": r["label"], "accuracy": r["accuracy"], "bytes": r["bytes"],
+                      "periodic": None if p is None else p["label"],
+                      "periodic_accuracy": None if p is None else p["accuracy"],
+                      "ratio": None if p is None else p["bytes"] / max(r["bytes"], 1)})
+    return pairs
+
+
+def _saving_text(s: dict, k: str) -> str:
+    return "never reaches it" if s[f"{k}_ratio"] is None else f"{s[f'{k}_ratio']:.2f}x"
+
+
+def _saving_vs_most_frequent_text(s: dict, k: str) -> str:
+    v = s[f"{k}_ratio_vs_most_frequent"]
+    return "never reached" if v is None else f"{v:.1f}x"
+
+
 def dynamic_vs_periodic(
     learners: Learners,
     *,
@@ -643,53 +692,19 @@ def dynamic_vs_periodic(
     factor = _check_positive(factor, "factor")
     spr = max(1, steps // check_int(n_records, "n_records", minimum=1))
 
-    def one(family, protocol):
-        h = simulate(protocol, learners, steps=steps, steps_per_round=spr)
-        f = h.final
-        return {"family": family, "label": h.protocol, "accuracy": f["accuracy"],
-                "cumulative_accuracy": float(np.mean(h["accuracy"])), "bytes": int(f["bytes"]),
-                "messages": int(f["messages"]), "syncs": int(f["syncs"]), "balancings": int(f["balancings"]),
-                "curve_bytes": h["bytes"].tolist(), "curve_accuracy": h["accuracy"].tolist()}
-
-    runs = [one("periodic", PeriodicAveraging(b, fraction=fraction)) for b in periods]
+    runs = [_protocol_run(learners, "periodic", PeriodicAveraging(b, fraction=fraction), steps, spr)
+            for b in periods]
     for d in deltas:
-        runs.append(one("dynamic", DynamicAveraging(d, check_every, growth=growth)))
-        runs.append(one("dynamic-full", DynamicAveraging(d, check_every, resolution="full")))
+        runs.append(_protocol_run(learners, "dynamic", DynamicAveraging(d, check_every, growth=growth), steps, spr))
+        runs.append(_protocol_run(learners, "dynamic-full", DynamicAveraging(d, check_every, resolution="full"),
+                                  steps, spr))
     fam = {k: [r for r in runs if r["family"] == k] for k in ("periodic", "dynamic", "dynamic-full")}
-
     most_frequent = fam["periodic"][0]  # the smallest period (periods are sorted)
-
-    def saving(key):
-        target = max(r[key] for r in fam["periodic"]) - tol
-        p = bytes_to_reach(fam["periodic"], target, key)
-        out = {"target": target, "periodic_bytes": p, "most_frequent": most_frequent["label"],
-               "most_frequent_bytes": most_frequent["bytes"]}
-        for k in ("dynamic", "dynamic-full"):
-            q = bytes_to_reach(fam[k], target, key)
-            out[f"{k}_bytes"] = q
-            out[f"{k}_ratio"] = None if q is None else p / q
-            out[f"{k}_ratio_vs_most_frequent"] = None if q is None else most_frequent["bytes"] / q
-            best = _bytes_to_reach(fam[k], target, key)
-            out[k] = None if best is None else best["label"]
-        return out
-
-    sav, sav_cum = saving("accuracy"), saving("cumulative_accuracy")
-    pairs = []
-    for r in fam["dynamic"] + fam["dynamic-full"]:
-        p = _bytes_to_reach(fam["periodic"], r["accuracy"] - tol)
-        pairs.append({"dynamic": r["label"], "accuracy": r["accuracy"], "bytes": r["bytes"],
-                      "periodic": None if p is None else p["label"],
-                      "periodic_accuracy": None if p is None else p["accuracy"],
-                      "ratio": None if p is None else p["bytes"] / max(r["bytes"], 1)})
+    sav, sav_cum = _saving(fam, "accuracy", tol), _saving(fam, "cumulative_accuracy", tol)
+    pairs = _matched_pairs(fam, tol)
     ratio = sav["dynamic_ratio"]
     holds = ratio is not None and ratio >= factor
-
-    def fmt(s, k):
-        return "never reaches it" if s[f"{k}_ratio"] is None else f"{s[f'{k}_ratio']:.2f}x"
-
-    def fmt_vs(s, k):
-        v = s[f"{k}_ratio_vs_most_frequent"]
-        return "never reached" if v is None else f"{v:.1f}x"
+    fmt, fmt_vs = _saving_text, _saving_vs_most_frequent_text
 
     summary = (
         f"to reach test accuracy {sav['target']:.3f} (best periodic - {tol:g}) periodic averaging needs "
