@@ -1163,6 +1163,62 @@ class _Sink:
         self.at += m
 
 
+
+def _table_source(fmt: str, p, target, chunk_rows: int, layout=None):
+    """(feature names, target name, chunk iterator factory) of the file ``p`` in format ``fmt``."""
+    if fmt in ("csv", "parquet"):
+        if target is None:
+            raise ValueError(f"a {fmt} file needs the target column's name (target=, --target)")
+        header, _ = _column_reader(fmt)(p, chunk_rows)
+        if target not in header:
+            raise ValueError(f"{p} has no column {target!r}; its columns are {header}")
+        return [h for h in header if h != target], target, lambda: _column_reader(fmt)(p, chunk_rows)[1]
+    if fmt == "npz":
+        names, t, chunks = _npz_chunks(p, target, chunk_rows)
+        return names[:-1], t, chunks
+    if target not in (None, "label"):
+        raise ValueError("a LIBSVM/svmlight file has its label first on every line; do not give a target")
+    names, t, chunks = _svmlight_chunks(p, chunk_rows, layout)
+    return names[:-1], t, chunks
+
+
+def _read_schema(names, tname, chunks, path) -> "_Schema":
+    """First pass over the file: column kinds, categories, missing counts and the classes."""
+    schema = _Schema(names, tname)
+    late: set = set()
+    for cols in chunks():
+        _scan_chunk(schema, cols, f"{path} (rows from {schema.n_rows})", late)
+    if late:  # columns that turned out categorical after their first chunk: collect the numbers before
+        for cols in chunks():
+            for j in late:
+                text = _as_text(cols.column(names[j]))
+                miss = _missing_mask(text)
+                schema.categories[j].update(np.unique(text[~miss]).tolist())
+                if miss.any():
+                    schema.categories[j].add(_MISSING_CATEGORY)
+    _finish_schema(schema)
+    if len(schema.classes) < 2:
+        raise ValueError(f"the target {tname!r} has one class only ({schema.classes.tolist()}); a classifier needs two")
+    return schema
+
+
+def _encode_into(schema, chunks, source: str, sink, test_sink=None, is_test=None) -> None:
+    """Second pass: encode every chunk into ``sink`` (rows where ``is_test`` into ``test_sink``)."""
+    at = 0
+    for cols in chunks():
+        X, y = _encode_chunk(schema, cols, source)
+        if is_test is None:
+            sink.write(X, y)
+        else:
+            mask = is_test[at : at + len(y)]
+            sink.write(X[~mask], y[~mask])
+            test_sink.write(X[mask], y[mask])
+        at += len(y)
+    for s in (sink, test_sink):
+        if s is not None and isinstance(s.X, np.memmap):
+            s.X.flush()
+
+
 def load_table(path, target=None, *, test=None, test_size: float = 0.2, seed: int = 0, format=None,
                chunk_rows: int = 65536, memmap=None, memmap_dir=None, max_memory=None) -> Dataset:
     r"""Read a classification data set from a CSV, Parquet, ``.npz`` or LIBSVM/svmlight file.
@@ -1262,39 +1318,8 @@ def load_table(path, target=None, *, test=None, test_size: float = 0.2, seed: in
     if not os.path.exists(path):
         raise ValueError(f"data file {str(path)!r} does not exist")
 
-    def source(p, layout=None):
-        """(feature names, target name, chunk iterator factory) of file ``p``."""
-        if fmt in ("csv", "parquet"):
-            if target is None:
-                raise ValueError(f"a {fmt} file needs the target column's name (target=, --target)")
-            header, _ = _column_reader(fmt)(p, chunk_rows)
-            if target not in header:
-                raise ValueError(f"{p} has no column {target!r}; its columns are {header}")
-            return [h for h in header if h != target], target, lambda: _column_reader(fmt)(p, chunk_rows)[1]
-        if fmt == "npz":
-            names, t, chunks = _npz_chunks(p, target, chunk_rows)
-            return names[:-1], t, chunks
-        if target not in (None, "label"):
-            raise ValueError("a LIBSVM/svmlight file has its label first on every line; do not give a target")
-        names, t, chunks = _svmlight_chunks(p, chunk_rows, layout)
-        return names[:-1], t, chunks
-
-    names, tname, chunks = source(path)
-    schema = _Schema(names, tname)
-    late: set = set()
-    for cols in chunks():
-        _scan_chunk(schema, cols, f"{path} (rows from {schema.n_rows})", late)
-    if late:  # columns that turned out categorical after their first chunk: collect the numbers before
-        for cols in chunks():
-            for j in late:
-                text = _as_text(cols.column(names[j]))
-                miss = _missing_mask(text)
-                schema.categories[j].update(np.unique(text[~miss]).tolist())
-                if miss.any():
-                    schema.categories[j].add(_MISSING_CATEGORY)
-    _finish_schema(schema)
-    if len(schema.classes) < 2:
-        raise ValueError(f"the target {tname!r} has one class only ({schema.classes.tolist()}); a classifier needs two")
+    names, tname, chunks = _table_source(fmt, path, target, chunk_rows)
+    schema = _read_schema(names, tname, chunks, path)
 
     # the rows' class codes, for the stratified split (n int64s: small next to the features)
     p = len(names)
@@ -1307,7 +1332,7 @@ def load_table(path, target=None, *, test=None, test_size: float = 0.2, seed: in
     else:
         if _format_of(test, format) != fmt:
             raise ValueError(f"the test file {str(test)!r} must have the training file's format ({fmt})")
-        tnames, ttarget, tchunks = source(test, getattr(chunks, "layout", None))
+        tnames, ttarget, tchunks = _table_source(fmt, test, target, chunk_rows, getattr(chunks, "layout", None))
         if tnames != names:
             raise ValueError(f"the test file {str(test)!r} has the feature columns {tnames[:10]}, the training file "
                              f"{names[:10]}")
@@ -1321,22 +1346,11 @@ def load_table(path, target=None, *, test=None, test_size: float = 0.2, seed: in
         os.makedirs(memmap_dir, exist_ok=True)
     train = _Sink(n_train, p, os.path.join(memmap_dir, "X_train.npy") if memmap else None)
     tst = _Sink(n_test, p, os.path.join(memmap_dir, "X_test.npy") if memmap else None)
-    at = 0
-    for cols in chunks():
-        X, y = _encode_chunk(schema, cols, str(path))
-        if test is None:
-            mask = is_test[at : at + len(y)]
-            train.write(X[~mask], y[~mask])
-            tst.write(X[mask], y[mask])
-        else:
-            train.write(X, y)
-        at += len(y)
-    if test is not None:
-        for cols in tchunks():
-            tst.write(*_encode_chunk(schema, cols, str(test)))
-    for sink in (train, tst):
-        if isinstance(sink.X, np.memmap):
-            sink.X.flush()
+    if test is None:
+        _encode_into(schema, chunks, str(path), train, tst, is_test)
+    else:
+        _encode_into(schema, chunks, str(path), train)
+        _encode_into(schema, tchunks, str(test), tst)
     categories = {j: list(c) for j, c in enumerate(schema.categories) if c is not None}
     missing = {names[j]: int(m) for j, m in enumerate(schema.missing) if m}
     name = os.path.basename(str(path)).split(".")[0]
