@@ -63,8 +63,8 @@ EXAMPLES = (
 #: The default regime (benchmarks/lmc.md, section 7: the paper's three findings hold for it).
 DEFAULT_DATASET, DEFAULT_HIDDEN, DEFAULT_LR, DEFAULT_EPOCHS = "digits", "16x128", 0.02, 30
 _BUILTIN_MODELS = ("mlp", "cnn")
-#: --flatness auto measures models of at most this many parameters (the default 16 x 128 MLP
-#: has 272,266: about 20 s of CPU for both models with 20 probes; benchmarks/lmc.md, section 9)
+#: --flatness auto measures models of at most this many parameters (the default 16 x 128 MLP on
+#: digits has 257,290: 12 s of CPU for both models with 20 probes, a third of the run; benchmarks/lmc.md, section 9)
 FLATNESS_AUTO_PARAMETERS = 500_000
 FLATNESS_MODES = ("auto", "exact", "hutchinson", "off")
 

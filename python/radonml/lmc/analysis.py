@@ -438,7 +438,7 @@ def analyze_pair(model_a: nn.Module, model_b: nn.Module, evaluate, *, checkpoint
         layers of at most 4096 weights, else Hutchinson's estimate with an interval.
     flatness_probes : int, default 20
         Probe matrices per Hutchinson estimate (on the default ``radonml lmc`` model, 20 give
-        95% intervals within about ±15% of the value; ``benchmarks/lmc.md``).
+        95% intervals within ±30% of the value for every layer; ``benchmarks/lmc.md``, section 9).
     flatness_loss : callable(output, target) -> scalar, optional
         The batch-mean loss (default: the evaluator's: cross-entropy, or its ``loss_fn``, for
         :func:`~radonml.lmc.classification_evaluator`; the mean squared error for a regression

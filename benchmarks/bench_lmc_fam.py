@@ -1,0 +1,118 @@
+"""Flatter -> more robust -> lower layer barriers? `radonml lmc` with and without --fam.
+
+    python benchmarks/bench_lmc_fam.py                                   # benchmarks/lmc.md, section 9
+    python benchmarks/bench_lmc_fam.py --seeds 0 1 2 --fams 0 0.003 0.01 --root /tmp/lmc-fam
+
+For every seed and FAM weight it runs (or, when ROOT/s{seed}_fam{lam}/lmc.json exists, reuses)
+
+    python -m radonml.cli lmc --quiet --seed SEED --fam LAM --out ROOT/s{SEED}_fam{LAM}
+
+(the default run: a 16 x 128 ReLU MLP on digits, plain SGD lr 0.02, batch 32, 30 epochs, two
+data orders from one initialization; the flatness column on by default), then prints, from the
+lmc.json files, per setting (mean ± standard deviation over seeds; per run, A and B averaged):
+test accuracy, relative flatness of the last layer and of the hidden layers, the loss raise of
+a random direction of the averaging step's norm (half the step, per layer), the loss raise of
+half the step toward B, the single-layer loss barriers (kind linear, both bases), the
+full-model barrier, the findings that hold; then, per layer, flatness / random raise /
+single-layer barrier; and Spearman rank correlations over the layers of each run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import time
+
+import numpy as np
+from scipy import stats
+
+
+def _run(root, seed, lam):
+    out = os.path.join(root, f"s{seed}_fam{lam}")
+    path = os.path.join(out, "lmc.json")
+    if not os.path.exists(path):
+        env = dict(os.environ, PYTHONPATH=os.path.join(os.path.dirname(__file__), "..", "python"))
+        t = time.perf_counter()
+        subprocess.run([sys.executable, "-m", "radonml.cli", "lmc", "--quiet", "--seed", str(seed), "--fam", lam,
+                        "--out", out], check=True, env=env, stdout=subprocess.DEVNULL)
+        print(f"# ran seed {seed}, fam {lam} in {time.perf_counter() - t:.0f} s", file=sys.stderr)
+    with open(path) as fh:
+        return json.load(fh)
+
+
+def _per_run(d):
+    rows = d["per_layer"]
+    ka = np.array([r["relative_flatness_a"] for r in rows], dtype=float)
+    kb = np.array([r["relative_flatness_b"] for r in rows], dtype=float)
+    kappa = (ka + kb) / 2
+    barrier = np.array([(r["loss_barrier_into_a"] + r["loss_barrier_into_b"]) / 2 for r in rows])
+    rand = np.array([r["loss_raise_random"] for r in rows])
+    toward = np.array([r["loss_raise_toward_b"] for r in rows])
+    f = {x["key"]: x["holds"] for x in d["findings"]["findings"]}
+    t = d["timings_s"]
+    return {
+        "layers": [r["layer"] for r in rows], "kappa": kappa, "barrier": barrier, "rand": rand, "toward": toward,
+        "acc": np.mean(list(d["test_accuracy"].values())),
+        "train_loss": np.mean(d["layerwise"]["endpoints"]["loss"]),
+        "kappa_last": kappa[-1], "kappa_hidden": kappa[:-1].mean(),
+        "rand_mean": rand.mean(), "toward_mean": toward.mean(),
+        "barrier_mean": barrier.mean(), "barrier_max": max(max(r["loss_barrier_into_a"], r["loss_barrier_into_b"])
+                                                          for r in rows),
+        "full": d["layerwise"]["full_barriers"]["loss"]["linear"],
+        "holds": "".join(str(i) for i, k in enumerate(("single_layer", "middle_layers", "averaging_direction"), 1)
+                         if f.get(k)) or "-",
+        "train_s": t["training"]["wall"], "flat_s": t["flatness"]["cpu"],
+        "rho_kb": stats.spearmanr(kappa, barrier)[0], "rho_kr": stats.spearmanr(kappa, rand)[0],
+        "rho_rb": stats.spearmanr(rand, barrier)[0],
+    }
+
+
+def _ms(values, fmt="{:.3g}"):
+    v = np.asarray(values, dtype=float)
+    return (fmt + " ± " + fmt).format(v.mean(), v.std()) if len(v) > 1 else fmt.format(v[0])
+
+
+def main(argv=None):
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
+    p.add_argument("--fams", nargs="+", default=["0", "0.003", "0.01"])
+    p.add_argument("--root", default="/tmp/lmcflat_bench")
+    args = p.parse_args(argv)
+    runs = {lam: [_per_run(_run(args.root, s, lam)) for s in args.seeds] for lam in args.fams}
+    name = {lam: ("plain SGD" if float(lam) == 0 else f"FAM λ={lam}") for lam in args.fams}
+    print(f"seeds {args.seeds}; mean ± std over seeds (per run: A and B averaged)\n")
+    cols = [("test acc", "acc"), ("train loss", "train_loss"), ("κ last layer", "kappa_last"),
+            ("κ hidden layers (mean)", "kappa_hidden"), ("random raise (mean of layers)", "rand_mean"),
+            ("raise toward B (mean)", "toward_mean"), ("single-layer barrier mean", "barrier_mean"),
+            ("single-layer barrier max", "barrier_max"), ("full barrier", "full"),
+            ("training s (wall)", "train_s"), ("flatness s (CPU)", "flat_s")]
+    print("| setting | " + " | ".join(c for c, _ in cols) + " | findings holding (per seed) |")
+    print("|---" * (len(cols) + 2) + "|")
+    for lam in args.fams:
+        rs = runs[lam]
+        print(f"| {name[lam]} | " + " | ".join(_ms([r[k] for r in rs]) for _, k in cols)
+              + " | " + ", ".join(r["holds"] for r in rs) + " |")
+    print("\nSpearman rank correlation over the 17 layers of each run (mean ± std over seeds):\n")
+    print("| setting | κ vs single-layer barrier | κ vs random raise | random raise vs single-layer barrier |")
+    print("|---|---|---|---|")
+    for lam in args.fams:
+        rs = runs[lam]
+        print(f"| {name[lam]} | " + " | ".join(_ms([r[k] for r in rs], "{:+.2f}") for k in ("rho_kb", "rho_kr", "rho_rb"))
+              + " |")
+    print("\nPer layer (mean over seeds): κ / random raise / single-layer barrier (mean of both bases):\n")
+    layers = runs[args.fams[0]][0]["layers"]
+    print("| layer | " + " | ".join(name[lam] for lam in args.fams) + " |")
+    print("|---" * (len(args.fams) + 1) + "|")
+    for i, layer in enumerate(layers):
+        cells = []
+        for lam in args.fams:
+            rs = runs[lam]
+            cells.append(" / ".join(f"{np.mean([r[k][i] for r in rs]):.3g}" for k in ("kappa", "rand", "barrier")))
+        print(f"| {layer} | " + " | ".join(cells) + " |")
+
+
+if __name__ == "__main__":
+    main()
