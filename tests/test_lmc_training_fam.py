@@ -190,3 +190,9 @@ def test_fam_refuses_buffers_other_than_batchnorm():
     X, y = _data()
     with pytest.raises(ValueError, match="buffers of BatchNorm layers only"):
         lmc.train_pair(WithBuffer, X, y, epochs=1, fam=0.1)
+
+
+def test_a_diverged_run_is_an_error_naming_run_and_epoch():
+    X, y = _data()
+    with pytest.raises(ValueError, match=r"run a diverged in epoch 1 of 3: '0.weight'.*lower lr \(1e\+06\) or fam"):
+        lmc.train_pair(_make, X * 1e3, y, epochs=3, lr=1e6, fam=0.5)

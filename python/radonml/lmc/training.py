@@ -106,7 +106,7 @@ def _fam_model(model: nn.Module) -> nn.Module:
 
 
 def _run_sgd(model, Xt, yt, *, epochs, lr, momentum, weight_decay, batch_size, generator, progress,
-             fam=0.0, fam_layer=None, fam_probes=1, fam_generator=None):
+             fam=0.0, fam_layer=None, fam_probes=1, fam_generator=None, run_name="a"):
     """SGD on cross-entropy (plus FAM), mini-batches in the generator's order; the checkpoints."""
     opt = torch.optim.SGD(model.parameters(), lr=lr, momentum=momentum, weight_decay=weight_decay)
     n = Xt.shape[0]
@@ -127,6 +127,11 @@ def _run_sgd(model, Xt, yt, *, epochs, lr, momentum, weight_decay, batch_size, g
             loss.backward()
             opt.step()
         hist.append(_state_copy(model))
+        bad = [k for k, v in hist[-1].items() if v.is_floating_point() and not bool(torch.isfinite(v).all())]
+        if bad:
+            raise ValueError(f"run {run_name} diverged in epoch {len(hist) - 1} of {epochs}: {bad[0]!r}"
+                             f"{f' and {len(bad) - 1} more tensors' if len(bad) > 1 else ''} hold non-finite values; "
+                             f"lower lr ({lr:g})" + (f" or fam ({fam:g})" if fam else ""))
         if progress is not None:
             progress.update(1)
     model.eval()
@@ -212,7 +217,8 @@ def train_pair(make_model, X, y, *, epochs: int = 20, lr: float = 0.05, momentum
     TypeError
         ``make_model`` not callable or not returning a module; non-numeric hyperparameters.
     ValueError
-        X and y of different lengths or empty; ``epochs < 0``, ``batch_size < 1``,
+        A run diverged (non-finite weights after an epoch: the message names the run, the
+        epoch and the tensor). X and y of different lengths or empty; ``epochs < 0``, ``batch_size < 1``,
         ``lr <= 0``, negative ``momentum``, ``weight_decay`` or ``seed``; ``fam`` negative or not
         finite, ``fam_layer`` not a 2-D weight of the model, ``fam_probes < 1``; ``fam > 0``
         with buffers other than BatchNorm's.
@@ -278,7 +284,7 @@ def train_pair(make_model, X, y, *, epochs: int = 20, lr: float = 0.05, momentum
         fam_gen = torch.Generator().manual_seed(seed * 1000 + _FAM_PROBE_OFFSET + run_i) if fam else None
         ckpts[name] = _run_sgd(model, Xt, yt, epochs=epochs, lr=lr, momentum=momentum, weight_decay=weight_decay,
                                batch_size=batch_size, generator=gen, progress=progress, fam=fam, fam_layer=fam_layer,
-                               fam_probes=fam_probes, fam_generator=fam_gen)
+                               fam_probes=fam_probes, fam_generator=fam_gen, run_name=name)
         models[name] = model
     return TrainedPair(models["a"], models["b"], ckpts)
 
