@@ -31,16 +31,20 @@ from scipy import stats
 
 
 def _run(root, seed, lam):
+    """lmc.json of the run, or the error line when it failed (e.g. diverged)."""
     out = os.path.join(root, f"s{seed}_fam{lam}")
-    path = os.path.join(out, "lmc.json")
-    if not os.path.exists(path):
-        env = dict(os.environ, PYTHONPATH=os.path.join(os.path.dirname(__file__), "..", "python"))
+    path, err = os.path.join(out, "lmc.json"), out + ".err"
+    if not os.path.exists(path) and not (os.path.exists(err) and "error:" in open(err).read()):
+        env = dict(os.environ, PYTHONPATH=os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "python"))
         t = time.perf_counter()
-        subprocess.run([sys.executable, "-m", "radonml.cli", "lmc", "--quiet", "--seed", str(seed), "--fam", lam,
-                        "--out", out], check=True, env=env, stdout=subprocess.DEVNULL)
+        with open(err, "w") as fe:
+            subprocess.run([sys.executable, "-m", "radonml.cli", "lmc", "--quiet", "--seed", str(seed), "--fam", lam,
+                            "--out", out], env=env, stdout=subprocess.DEVNULL, stderr=fe)
         print(f"# ran seed {seed}, fam {lam} in {time.perf_counter() - t:.0f} s", file=sys.stderr)
-    with open(path) as fh:
-        return json.load(fh)
+    if os.path.exists(path):
+        with open(path) as fh:
+            return json.load(fh)
+    return next(line.strip() for line in open(err) if "error:" in line)
 
 
 def _per_run(d):
@@ -64,7 +68,7 @@ def _per_run(d):
         "full": d["layerwise"]["full_barriers"]["loss"]["linear"],
         "holds": "".join(str(i) for i, k in enumerate(("single_layer", "middle_layers", "averaging_direction"), 1)
                          if f.get(k)) or "-",
-        "train_s": t["training"]["wall"], "flat_s": t["flatness"]["cpu"],
+        "train_s": t.get("training", {}).get("cpu", np.nan), "flat_s": t["flatness"]["cpu"],
         "rho_kb": stats.spearmanr(kappa, barrier)[0], "rho_kr": stats.spearmanr(kappa, rand)[0],
         "rho_rb": stats.spearmanr(rand, barrier)[0],
     }
@@ -81,19 +85,26 @@ def main(argv=None):
     p.add_argument("--fams", nargs="+", default=["0", "0.003", "0.01"])
     p.add_argument("--root", default="/tmp/lmcflat_bench")
     args = p.parse_args(argv)
-    runs = {lam: [_per_run(_run(args.root, s, lam)) for s in args.seeds] for lam in args.fams}
+    raw = {lam: [_run(args.root, s, lam) for s in args.seeds] for lam in args.fams}
+    for lam, rs in raw.items():
+        for s, r in zip(args.seeds, rs):
+            if isinstance(r, str):
+                print(f"seed {s}, fam {lam}: {r}\n")
+    runs = {lam: [_per_run(r) for r in rs if not isinstance(r, str)] for lam, rs in raw.items()}
+    runs = {lam: rs for lam, rs in runs.items() if rs}
+    args.fams = [lam for lam in args.fams if lam in runs]
     name = {lam: ("plain SGD" if float(lam) == 0 else f"FAM λ={lam}") for lam in args.fams}
     print(f"seeds {args.seeds}; mean ± std over seeds (per run: A and B averaged)\n")
     cols = [("test acc", "acc"), ("train loss", "train_loss"), ("κ last layer", "kappa_last"),
             ("κ hidden layers (mean)", "kappa_hidden"), ("random raise (mean of layers)", "rand_mean"),
             ("raise toward B (mean)", "toward_mean"), ("single-layer barrier mean", "barrier_mean"),
             ("single-layer barrier max", "barrier_max"), ("full barrier", "full"),
-            ("training s (wall)", "train_s"), ("flatness s (CPU)", "flat_s")]
-    print("| setting | " + " | ".join(c for c, _ in cols) + " | findings holding (per seed) |")
-    print("|---" * (len(cols) + 2) + "|")
+            ("training s (CPU)", "train_s"), ("flatness s (CPU)", "flat_s")]
+    print("| setting | runs | " + " | ".join(c for c, _ in cols) + " | findings holding (per seed) |")
+    print("|---" * (len(cols) + 3) + "|")
     for lam in args.fams:
         rs = runs[lam]
-        print(f"| {name[lam]} | " + " | ".join(_ms([r[k] for r in rs]) for _, k in cols)
+        print(f"| {name[lam]} | {len(rs)} of {len(args.seeds)} | " + " | ".join(_ms([r[k] for r in rs]) for _, k in cols)
               + " | " + ", ".join(r["holds"] for r in rs) + " |")
     print("\nSpearman rank correlation over the 17 layers of each run (mean ± std over seeds):\n")
     print("| setting | κ vs single-layer barrier | κ vs random raise | random raise vs single-layer barrier |")

@@ -399,7 +399,7 @@ def test_fam_training_and_the_flatness_column(tmp_path, capsys):
     data = json.loads((fam / "lmc.json").read_text())
     assert data["config"]["fam"] == 0.05 and data["config"]["flatness"] == "auto"
     assert data["flatness_plan"]["measured"] and data["flatness_plan"]["n_parameters"] == 40 * 16 + 16 * 16 + 16 * 10 + 42
-    assert set(data["timings_s"]["flatness"]) == {"wall", "cpu"}
+    assert set(data["timings_s"]["flatness"]) == {"wall", "cpu"} and set(data["timings_s"]["training"]) == {"wall", "cpu"}
     assert (fam / "flatness.png").stat().st_size > 0
     a_plain = _saved_models(plain)[0]
     a, b = _saved_models(fam)

@@ -346,8 +346,9 @@ def _run(args) -> int:
         "config": config,
         "scores": scores,
         "test_accuracy": {k: v.get("accuracy") for k, v in scores.items()} if not mine else None,
-        "timings_s": {"training" if not mine else "loading": t_load, **analysis.timings_s},
         **analysis.to_dict(),
+        # after to_dict, whose own timings_s (the studies') would otherwise replace these
+        "timings_s": {"training" if not mine else "loading": t_load, **analysis.timings_s},
         "flatness_plan": plan,
     }
     C.write_json(os.path.join(args.out, "lmc.json"), payload)
