@@ -2,6 +2,7 @@
 
     python benchmarks/bench_lmc_fam.py                                   # benchmarks/lmc.md, section 9
     python benchmarks/bench_lmc_fam.py --seeds 0 1 2 --fams 0 0.003 0.01 --root /tmp/lmc-fam
+    python benchmarks/bench_lmc_fam.py --trajectory 0 0.003 --seeds 0    # kappa and loss along run A's training
 
 For every seed and FAM weight it runs (or, when ROOT/s{seed}_fam{lam}/lmc.json exists, reuses)
 
@@ -56,6 +57,11 @@ def _per_run(d):
     rand = np.array([r["loss_raise_random"] for r in rows])
     toward = np.array([r["loss_raise_toward_b"] for r in rows])
     f = {x["key"]: x["holds"] for x in d["findings"]["findings"]}
+    # the claim within one pair: is the barrier into the flatter model of a layer the lower one?
+    ba = np.array([r["loss_barrier_into_a"] for r in rows])
+    bb = np.array([r["loss_barrier_into_b"] for r in rows])
+    agree = int(np.sum((ka < kb) == (ba < bb)))
+    ends = d["layerwise"]["endpoints"]["loss"]
     t = d["timings_s"]
     return {
         "layers": [r["layer"] for r in rows], "kappa": kappa, "barrier": barrier, "rand": rand, "toward": toward,
@@ -71,6 +77,8 @@ def _per_run(d):
         "train_s": t.get("training", {}).get("cpu", np.nan), "flat_s": t["flatness"]["cpu"],
         "rho_kb": stats.spearmanr(kappa, barrier)[0], "rho_kr": stats.spearmanr(kappa, rand)[0],
         "rho_rb": stats.spearmanr(rand, barrier)[0],
+        "agree": f"{agree}/{len(rows)}", "flatter": "A" if ka.sum() < kb.sum() else "B",
+        "lower_loss": "A" if ends[0] < ends[1] else "B",
     }
 
 
@@ -79,12 +87,50 @@ def _ms(values, fmt="{:.3g}"):
     return (fmt + " ± " + fmt).format(v.mean(), v.std()) if len(v) > 1 else fmt.format(v[0])
 
 
+def trajectory(fams, seed, epochs=(0, 2, 5, 10, 20, 30)):
+    """Training loss and relative flatness (last layer exact; layer 16 Hutchinson, 10 probes)
+    of run A of the default `radonml lmc` training, at some epochs, for each FAM weight."""
+    import copy
+
+    import torch
+
+    from radonml.datasets import load_digits
+    from radonml.flatness import relative_flatness
+    from radonml.lmc import train_pair
+    from radonml.torch import make_mlp
+
+    torch.set_num_threads(1)
+    ds = load_digits(seed=seed)
+    X, y = torch.as_tensor(ds.X_train, dtype=torch.float32), torch.as_tensor(ds.y_train)
+    ce = torch.nn.functional.cross_entropy
+    print("| FAM λ | " + " | ".join(f"epoch {e}" for e in epochs) + " |")
+    print("|---" * (len(epochs) + 1) + "|")
+    for lam in fams:
+        a, _, ck = train_pair(lambda: make_mlp(ds.n_features, [128] * 16, ds.n_classes, init="kaiming_normal", seed=None),
+                              X, y, epochs=max(epochs), lr=0.02, seed=seed, fam=float(lam))
+        m, cells = copy.deepcopy(a), []
+        for e in epochs:
+            m.load_state_dict(ck["a"][e])
+            m.eval()
+            with torch.no_grad():
+                loss = float(ce(m(X), y))
+            k_last = relative_flatness(m, (X, y), layer="32.weight", loss_fn=ce).value
+            k_mid = relative_flatness(m, (X, y), layer="16.weight", loss_fn=ce, n_probes=10, seed=0).value
+            cells.append(f"{loss:.3g} / {k_last:.3g} / {k_mid:.3g}")
+        print(f"| {lam} | " + " | ".join(cells) + " |")
+
+
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     p.add_argument("--fams", nargs="+", default=["0", "0.003", "0.01"])
     p.add_argument("--root", default="/tmp/lmcflat_bench")
+    p.add_argument("--trajectory", nargs="+", metavar="LAM",
+                   help="instead: training loss / kappa of the last layer / kappa of layer 16 along run A "
+                        "(first of --seeds) for these FAM weights")
     args = p.parse_args(argv)
+    if args.trajectory:
+        return trajectory(args.trajectory, args.seeds[0])
     raw = {lam: [_run(args.root, s, lam) for s in args.seeds] for lam in args.fams}
     for lam, rs in raw.items():
         for s, r in zip(args.seeds, rs):
@@ -113,6 +159,16 @@ def main(argv=None):
         rs = runs[lam]
         print(f"| {name[lam]} | " + " | ".join(_ms([r[k] for r in rs], "{:+.2f}") for k in ("rho_kb", "rho_kr", "rho_rb"))
               + " |")
+    print("\nWithin each pair: layers where the barrier into the flatter of A and B (in that layer) is the lower "
+          "one; the model flatter over all layers; the model with the lower training loss:\n")
+    print("| setting | " + " | ".join(f"seed {s}" for s in args.seeds) + " |")
+    print("|---" * (len(args.seeds) + 1) + "|")
+    for lam in args.fams:
+        cells = []
+        for r in raw[lam]:
+            cells.append("diverged" if isinstance(r, str) else
+                         "{agree}; flatter {flatter}; lower loss {lower_loss}".format(**_per_run(r)))
+        print(f"| {name[lam]} | " + " | ".join(cells) + " |")
     print("\nPer layer (mean over seeds): κ / random raise / single-layer barrier (mean of both bases):\n")
     layers = runs[args.fams[0]][0]["layers"]
     print("| layer | " + " | ".join(name[lam] for lam in args.fams) + " |")
