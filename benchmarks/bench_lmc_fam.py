@@ -169,6 +169,22 @@ def main(argv=None):
             cells.append("diverged" if isinstance(r, str) else
                          "{agree}; flatter {flatter}; lower loss {lower_loss}".format(**_per_run(r)))
         print(f"| {name[lam]} | " + " | ".join(cells) + " |")
+    print("\nEvery run (A and B averaged): training loss / κ hidden (mean) / random raise (mean) / "
+          "single-layer barrier (mean); Spearman over all runs:\n")
+    allr = [r for lam in args.fams for r in runs[lam]]
+    print("| setting | " + " | ".join(f"seed {s}" for s in args.seeds) + " |")
+    print("|---" * (len(args.seeds) + 1) + "|")
+    for lam in args.fams:
+        cells = ["diverged" if isinstance(r, str) else "{:.2g} / {:.3g} / {:.2g} / {:.3g}".format(
+            *(_per_run(r)[k] for k in ("train_loss", "kappa_hidden", "rand_mean", "barrier_mean"))) for r in raw[lam]]
+        print(f"| {name[lam]} | " + " | ".join(cells) + " |")
+    tl = [r["train_loss"] for r in allr]
+    print("\n| over all runs | κ hidden (mean) | κ last layer | random raise | single-layer barrier (mean) |")
+    print("|---|---|---|---|---|")
+    print("| training loss | " + " | ".join(f"{stats.spearmanr(tl, [r[k] for r in allr])[0]:+.2f}"
+                                          for k in ("kappa_hidden", "kappa_last", "rand_mean", "barrier_mean")) + " |")
+    print("| κ hidden (mean) | | | " + " | ".join(f"{stats.spearmanr([r['kappa_hidden'] for r in allr], [r[k] for r in allr])[0]:+.2f}"
+                                              for k in ("rand_mean", "barrier_mean")) + " |")
     print("\nPer layer (mean over seeds): κ / random raise / single-layer barrier (mean of both bases):\n")
     layers = runs[args.fams[0]][0]["layers"]
     print("| layer | " + " | ".join(name[lam] for lam in args.fams) + " |")
