@@ -2,9 +2,9 @@
 single-layer barriers, equals direct radonml.flatness.relative_flatness calls (exact and
 Hutchinson, same seeds), in per_layer(), the table, the JSON and a figure."""
 
+import copy
 import json
 
-import numpy as np
 import pytest
 
 torch = pytest.importorskip("torch")
@@ -60,7 +60,7 @@ def test_exact_flatness_of_the_last_layer_by_a_dense_autograd_hessian():
     res = lmc.analyze_pair(a, b, lmc.classification_evaluator((X, y)), alphas=3, n_draws=1,
                            studies=("layerwise",), flatness=True)
     for m, model in (("a", a), ("b", b)):
-        net = __import__("copy").deepcopy(model).double()
+        net = copy.deepcopy(model).double()
         params = dict(net.named_parameters())
         others = {k: v.detach() for k, v in params.items() if k != "4.weight"}
         H = torch.autograd.functional.hessian(

@@ -62,7 +62,7 @@ def _tanh_net():
     return nn.Sequential(nn.Linear(3, 4), nn.Tanh(), nn.Linear(4, 2))
 
 
-def _exact_kappa_terms(model, X, y, names, params):
+def _exact_kappa_terms(model, X, y, params):
     """H of the loss w.r.t. the layer W by torch.autograd.functional.hessian (differentiable):
     (W, H reshaped (d, m, d, m))."""
     layer = "2.weight"
@@ -92,7 +92,7 @@ def test_one_fam_step_equals_an_independent_autograd_computation():
     Xd = X.double()
     g = torch.Generator().manual_seed(seed * 1000 + 250)
     Z = (torch.randint(0, 2, (1, 4, 4), generator=g) * 2 - 1).double()[0]
-    W, H = _exact_kappa_terms(model, Xd, y, None, params)
+    W, H = _exact_kappa_terms(model, Xd, y, params)
     V = W @ Z
     q = torch.einsum("sj,sjtk,tk->", V, H, V)
     total = CE(torch.func.functional_call(model, params, (Xd,)), y) + mu * q
