@@ -364,3 +364,97 @@ def test_default_run_reproduces_the_papers_three_findings(tmp_path, capsys):
                 out_list.append(float(torch.nn.functional.cross_entropy(m(X), y)) - la)
     assert np.mean(toward) > 2 * max(np.mean(random), 0.0)
     assert np.mean(toward) == pytest.approx(f["averaging_direction"]["measured"]["mean_increase_averaging"], rel=1e-3)
+
+
+# ------------------------------------------------------------------ FAM and flatness --
+
+MNIST_TINY = ["--dataset", "mnist1d", "--n-samples", "400", "--lr", "0.05", *TINY]
+
+
+def _saved_models(out, hidden=(16, 16), n_in=40, n_out=10):
+    from radonml.torch import make_mlp
+
+    saved = torch.load(out / "checkpoints.pt", weights_only=True)
+    models = []
+    for k in ("model_a", "model_b"):
+        m = make_mlp(n_in, list(hidden), n_out, init="kaiming_normal", seed=0)
+        m.load_state_dict(saved[k])
+        models.append(m.eval())
+    return models
+
+
+def test_fam_training_and_the_flatness_column(tmp_path, capsys):
+    """--fam trains with FAM (recorded in the JSON; the models differ from the plain run's);
+    the flatness column (on by default for this small model) equals relative_flatness of the
+    saved models on the evaluation split, computed here directly."""
+    from radonml.datasets import load_mnist1d
+    from radonml.flatness import relative_flatness
+
+    plain, fam = tmp_path / "plain", tmp_path / "fam"
+    assert main(["lmc", *MNIST_TINY, "--no-plot", "--save-checkpoints", "--out", str(plain)]) == 0
+    capsys.readouterr()
+    assert main(["lmc", *MNIST_TINY, "--fam", "0.05", "--save-checkpoints", "--out", str(fam)]) == 0
+    text = capsys.readouterr().out
+    assert "FAM λ=0.05" in text and "flatness A" in text and "relative flatness kappa" in text
+    data = json.loads((fam / "lmc.json").read_text())
+    assert data["config"]["fam"] == 0.05 and data["config"]["flatness"] == "auto"
+    assert data["flatness_plan"]["measured"] and data["flatness_plan"]["n_parameters"] == 40 * 16 + 16 * 16 + 16 * 10 + 42
+    assert set(data["timings_s"]["flatness"]) == {"wall", "cpu"} and set(data["timings_s"]["training"]) == {"wall", "cpu"}
+    assert (fam / "flatness.png").stat().st_size > 0
+    a_plain = _saved_models(plain)[0]
+    a, b = _saved_models(fam)
+    assert not torch.equal(a.state_dict()["4.weight"], a_plain.state_dict()["4.weight"])
+    ds = load_mnist1d(400, seed=0)
+    X, y = torch.as_tensor(ds.X_train, dtype=torch.float32), torch.as_tensor(ds.y_train)
+    for row in data["per_layer"]:
+        for m, model in (("a", a), ("b", b)):
+            want = relative_flatness(model, (X, y), layer=f"{row['layer']}.weight",
+                                     loss_fn=torch.nn.functional.cross_entropy, method="exact").value
+            assert row[f"relative_flatness_{m}"] == pytest.approx(want, rel=1e-6)
+    assert data["flatness"]["a"][0]["method"] == "exact"
+
+
+def test_flatness_off_and_auto_above_the_limit(tmp_path, capsys, monkeypatch):
+    from radonml.cli import lmc as cli_lmc
+
+    out = tmp_path / "off"
+    assert main(["lmc", *MNIST_TINY, "--no-plot", "--no-flatness", "--out", str(out)]) == 0
+    data = json.loads((out / "lmc.json").read_text())
+    assert data["flatness"] is None and "relative_flatness_a" not in data["per_layer"][0]
+    assert data["flatness_plan"] == {**data["flatness_plan"], "mode": "off", "measured": False}
+    assert "flatness" not in data["timings_s"]
+    capsys.readouterr()
+    monkeypatch.setattr(cli_lmc, "FLATNESS_AUTO_PARAMETERS", 100)
+    out = tmp_path / "big"
+    assert main(["lmc", *MNIST_TINY, "--no-plot", "--out", str(out)]) == 0
+    assert "relative flatness not measured: the model has 1,098 parameters" in capsys.readouterr().err
+    assert json.loads((out / "lmc.json").read_text())["flatness"] is None
+    out = tmp_path / "forced"
+    assert main(["lmc", *MNIST_TINY, "--no-plot", "--flatness", "hutchinson", "--flatness-probes", "3",
+                 "--out", str(out)]) == 0
+    data = json.loads((out / "lmc.json").read_text())
+    assert data["flatness"]["a"][0]["method"] == "hutchinson" and data["flatness"]["a"][0]["n_probes"] == 3
+
+
+@pytest.mark.parametrize("args, match", [
+    (["--fam", "0.1", "--checkpoint-a", "A.pt", "--checkpoint-b", "B.pt", "--model", "mynet.py:make_model"],
+     "--fam trains the models with FAM"),
+    (["--loss", "l1", "--flatness", "exact", "--checkpoint-a", "A.pt", "--checkpoint-b", "B.pt"],
+     "--flatness needs a twice-differentiable loss"),
+])
+def test_fam_and_flatness_bad_combinations(tmp_path, capsys, args, match):
+    rc, _ = _run(tmp_path, *args)
+    assert rc == 2
+    assert match in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("args, match", [
+    (["--fam", "-0.1"], "--fam"),
+    (["--flatness", "lanczos"], "--flatness"),
+    (["--flatness-probes", "0"], "--flatness-probes"),
+])
+def test_fam_and_flatness_bad_values(tmp_path, capsys, args, match):
+    with pytest.raises(SystemExit) as exc:
+        main(["lmc", *args, "--out", str(tmp_path / "x")])
+    assert exc.value.code == 2
+    assert match in capsys.readouterr().err

@@ -5,9 +5,11 @@ initialization with different data orders, or from two), keeping a checkpoint ev
 With ``--checkpoint-a``/``--checkpoint-b`` (and ``--model package.module:factory`` for state
 dicts) it loads your two models and evaluates them on ``--data``. Either way it runs every
 study through :func:`radonml.lmc.analyze_pair` (full-model path, layer-wise barriers on both
-bases, cumulative barriers from both ends, per-layer robustness, the training-subspace study),
-prints the tables and, after them, each finding of Adilova et al. (ICLR 2024) with the
-measured numbers and whether it holds on this run, and writes PNG figures and a JSON file.
+bases, cumulative barriers from both ends, per-layer robustness, the training-subspace study,
+and each layer's relative flatness in both models when that is cheap), prints the tables and,
+after them, each finding of Adilova et al. (ICLR 2024) with the measured numbers and whether it
+holds on this run, and writes PNG figures and a JSON file. ``--fam LAMBDA`` trains both models
+with the FAM regularizer (:func:`radonml.lmc.train_pair`'s ``fam``).
 """
 
 from __future__ import annotations
@@ -37,11 +39,16 @@ for regression. --trajectory-a/--trajectory-b (the runs' checkpoints, initializa
 add the training-subspace study. Files are read safely (torch.load(weights_only=True),
 numpy without pickle) unless --allow-pickle.
 
+--fam LAMBDA trains both models with FAM: LAMBDA times the relative flatness of the last
+linear layer (Hutchinson, one probe per step, its own seeded probes) added to the loss.
+
 Then: the full-model path, layer-wise barriers (both bases), cumulative barriers (from the
-input and from the output), per-layer robustness to random directions and the
-training-subspace study; the tables, then each finding with its numbers and "holds" or
+input and from the output), per-layer robustness to random directions, the
+training-subspace study, and each layer's relative flatness (Petzka et al., NeurIPS 2021) in
+A and B beside its single-layer barriers (--flatness; by default measured when the model has
+at most 500,000 parameters); the tables, then each finding with its numbers and "holds" or
 "does not hold on this run". Writes lmc.json and the figures path.png, layerwise.png,
-cumulative.png, robustness.png and subspace.png to --out."""
+cumulative.png, robustness.png, subspace.png and flatness.png to --out."""
 EXAMPLES = (
     "radonml lmc",
     "radonml lmc --dataset mnist1d --hidden 6x128 --lr 0.05 --epochs 20",
@@ -49,11 +56,17 @@ EXAMPLES = (
     "radonml lmc --model mynet.py:make_model --checkpoint-a a.pt --checkpoint-b b.pt --data test.npz",
     "radonml lmc --model pkg.models:resnet --checkpoint-a a.pt --checkpoint-b b.pt --data pkg.data:test_loader",
     "radonml lmc --resolution 1e-4 --per-layer-subspace --save-checkpoints --out runs/lmc1",
+    "radonml lmc --fam 0.003 --out runs/lmc-fam",
+    "radonml lmc --flatness hutchinson --flatness-probes 50",
 )
 
 #: The default regime (benchmarks/lmc.md, section 7: the paper's three findings hold for it).
 DEFAULT_DATASET, DEFAULT_HIDDEN, DEFAULT_LR, DEFAULT_EPOCHS = "digits", "16x128", 0.02, 30
 _BUILTIN_MODELS = ("mlp", "cnn")
+#: --flatness auto measures models of at most this many parameters (the default 16 x 128 MLP on
+#: digits has 257,290: 12 s of CPU for both models with 20 probes, a third of the run; benchmarks/lmc.md, section 9)
+FLATNESS_AUTO_PARAMETERS = 500_000
+FLATNESS_MODES = ("auto", "exact", "hutchinson", "off")
 
 
 class _Widths(C.CommaList):
@@ -94,6 +107,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     C.add_option(parser, "--batch-size", type=C.positive_int, default=32, metavar="N", help="training batch size")
     parser.add_argument("--different-init", action="store_true",
                         help="initialize the two models differently (default: one shared initialization)")
+    C.add_option(parser, "--fam", type=C.non_negative_float, default=0.0, metavar="LAMBDA",
+                 help="weight of FAM, the relative flatness of the last linear layer (one probe per step), in both "
+                      "runs' training loss; 0: plain SGD (models trained here only)")
     mine = parser.add_argument_group("your own models")
     C.add_option(mine, "--checkpoint-a", metavar="FILE", default=None,
                  help="model A: a state dict (needs --model package.module:factory) or, with --allow-pickle, a "
@@ -124,6 +140,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     C.add_option(parser, "--n-draws", type=C.positive_int, default=5, metavar="N",
                  help="random directions per layer and subspace")
     parser.add_argument("--per-layer-subspace", action="store_true", help="also run the subspace study per layer")
+    C.add_option(parser, "--flatness", choices=FLATNESS_MODES, default="auto",
+                 help="each layer's relative flatness in A and B: exact, hutchinson (estimate with an interval), "
+                      f"auto (on for models of at most {FLATNESS_AUTO_PARAMETERS:,} parameters; exact for layers of "
+                      "at most 4096 weights, else hutchinson) or off")
+    parser.add_argument("--no-flatness", dest="flatness", action="store_const", const="off",
+                        help="same as --flatness off")
+    C.add_option(parser, "--flatness-probes", type=C.positive_int, default=20, metavar="N",
+                 help="probe matrices per Hutchinson estimate of the relative flatness")
     C.add_option(parser, "--eval-split", choices=("train", "test"), default="train",
                  help="split of --dataset the paths are evaluated on")
     parser.add_argument("--save-checkpoints", action="store_true",
@@ -154,6 +178,11 @@ def _check(args) -> None:
     if args.loss != "cross_entropy" and not mine:
         raise ValueError(f"--loss {args.loss} is for your own regression models (--checkpoint-a/-b); the models "
                          "trained here are classifiers")
+    if args.fam and mine:
+        raise ValueError("--fam trains the models with FAM; your checkpoints (--checkpoint-a/-b) are already trained")
+    if args.loss == "l1" and args.flatness in ("exact", "hutchinson"):
+        raise ValueError("--flatness needs a twice-differentiable loss; the l1 loss's Hessian is zero almost "
+                         "everywhere (use --loss mse or --no-flatness)")
 
 
 def _load_dataset(args):
@@ -186,7 +215,7 @@ def _train(args, ds, report):
     try:
         return train_pair(make, ds.X_train, ds.y_train, epochs=args.epochs, lr=args.lr, momentum=args.momentum,
                           batch_size=args.batch_size, seed=args.seed, weight_decay=args.weight_decay,
-                          different_init=args.different_init, progress=bar)
+                          different_init=args.different_init, progress=bar, fam=args.fam)
     finally:
         bar.close()
 
@@ -200,7 +229,28 @@ def _describe(args, mine: bool) -> str:
         widths = set(args.hidden)
         arch = f"MLP {len(args.hidden)}x{args.hidden[0]}" if len(widths) == 1 else "MLP " + ",".join(map(str, args.hidden))
     return (f"{arch} on {args.dataset} ({'different' if args.different_init else 'same'} init, {args.epochs} epochs, "
-            f"lr {args.lr:g})")
+            f"lr {args.lr:g}" + (f", FAM λ={args.fam:g}" if args.fam else "") + ")")
+
+
+def _flatness_plan(args, model) -> dict:
+    """Whether and how the flatness column is measured: ``{"mode", "method", "measured",
+    "n_parameters", "reason"}`` (also written to the JSON)."""
+    n = sum(p.numel() for p in model.parameters())
+    plan = {"mode": args.flatness, "method": None, "measured": False, "n_parameters": int(n),
+            "n_probes": args.flatness_probes, "reason": ""}
+    if args.flatness == "off":
+        plan["reason"] = "--flatness off"
+    elif args.flatness != "auto":
+        plan.update(method=args.flatness, measured=True, reason=f"--flatness {args.flatness}")
+    elif args.loss == "l1":
+        plan["reason"] = "the l1 loss has no curvature (its Hessian is zero almost everywhere)"
+    elif n > FLATNESS_AUTO_PARAMETERS:
+        plan["reason"] = (f"the model has {n:,} parameters, more than --flatness auto measures "
+                          f"({FLATNESS_AUTO_PARAMETERS:,}); --flatness hutchinson measures it anyway")
+    else:
+        plan.update(method="auto", measured=True,
+                    reason=f"--flatness auto: {n:,} parameters (at most {FLATNESS_AUTO_PARAMETERS:,})")
+    return plan
 
 
 def _note_untrained(model_a, model_b, ckpts, evaluator, analysis) -> None:
@@ -264,10 +314,15 @@ def _run(args) -> int:
     def stage(name):
         say(f"radonml lmc: {name} ...")
 
+    plan = _flatness_plan(args, model_a)
+    if args.flatness == "auto" and not plan["measured"]:
+        C.note("radonml lmc", f"relative flatness not measured: {plan['reason']}")
     analysis = lmc.analyze_pair(
         model_a, model_b, evaluator, checkpoints=ckpts, alphas=args.alphas, n_draws=args.n_draws,
         per_layer_subspace=args.per_layer_subspace, resolution=None if args.grid_only else args.resolution,
-        rng=args.seed, align=args.align, align_data=data if args.align == "activation" else None, progress=stage)
+        rng=args.seed, align=args.align, align_data=data if args.align == "activation" else None, progress=stage,
+        flatness=plan["measured"], flatness_data=data, flatness_method=plan["method"] or "auto",
+        flatness_probes=args.flatness_probes)
 
     scores = {}
     if mine:
@@ -291,8 +346,10 @@ def _run(args) -> int:
         "config": config,
         "scores": scores,
         "test_accuracy": {k: v.get("accuracy") for k, v in scores.items()} if not mine else None,
-        "timings_s": {"training" if not mine else "loading": t_load, **analysis.timings_s},
         **analysis.to_dict(),
+        # after to_dict, whose own timings_s (the studies') would otherwise replace these
+        "timings_s": {"training" if not mine else "loading": t_load, **analysis.timings_s},
+        "flatness_plan": plan,
     }
     C.write_json(os.path.join(args.out, "lmc.json"), payload)
     written = ["lmc.json"]

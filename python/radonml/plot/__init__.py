@@ -10,7 +10,8 @@ live together in a private module (``_compare``, ``_federated``, ``_lmc``, ``_ro
   :func:`plot_accuracy_vs_communication` (Kamp et al. 2018's plot), :func:`plot_federated`
   (two panels), :func:`plot_accuracy_vs_bytes`, :func:`plot_divergence`;
 - (layer-wise) linear mode connectivity: :func:`plot_path`, :func:`plot_layerwise_barriers`,
-  :func:`plot_cumulative_barriers`, :func:`plot_robustness`, :func:`plot_subspace`;
+  :func:`plot_cumulative_barriers`, :func:`plot_robustness`, :func:`plot_subspace`,
+  :func:`plot_layer_flatness` (each layer's relative flatness beside its single-layer barriers);
 - ``radonml robust``: :func:`plot_robust` (heat maps of every aggregator's accuracy under its
   worst attack, per f), :func:`plot_worst_case` (one of them).
 """
@@ -23,7 +24,14 @@ from ._federated import (
     plot_divergence,
     plot_federated,
 )
-from ._lmc import plot_cumulative_barriers, plot_layerwise_barriers, plot_path, plot_robustness, plot_subspace
+from ._lmc import (
+    plot_cumulative_barriers,
+    plot_layer_flatness,
+    plot_layerwise_barriers,
+    plot_path,
+    plot_robustness,
+    plot_subspace,
+)
 from ._robust import plot_robust, plot_worst_case
 
 __all__ = [
@@ -39,6 +47,7 @@ __all__ = [
     "plot_cumulative_barriers",
     "plot_robustness",
     "plot_subspace",
+    "plot_layer_flatness",
     "plot_robust",
     "plot_worst_case",
 ]

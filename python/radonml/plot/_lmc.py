@@ -14,6 +14,7 @@ __all__ = [
     "plot_cumulative_barriers",
     "plot_robustness",
     "plot_subspace",
+    "plot_layer_flatness",
 ]
 
 
@@ -249,5 +250,106 @@ def plot_subspace(result, metric: str = "loss", *, title=None):
     axes[0][0].set_ylabel(metric)
     axes[0][0].legend(fontsize=7)
     fig.suptitle(title or f"perturbations (training subspace of dimension {result.subspace_dim})", fontsize=10)
+    fig.tight_layout()
+    return fig
+
+
+def plot_layer_flatness(analysis, metric: str = "loss", kind: str = "linear", *, title=None):
+    r"""Per layer: the relative flatness :math:`\kappa` of models A and B (left) beside the
+    single-layer barriers into A and into B (right), on one layer axis.
+
+    Hutchinson estimates are drawn with their confidence intervals; the flatness axis is
+    logarithmic when the values span more than a factor 20. With the robustness study, the
+    right panel also shows the raise of ``metric`` by a random direction of the averaging
+    step's norm (half the step), the seed's link between flatness and barriers.
+
+    Parameters
+    ----------
+    analysis : PairAnalysis
+        Of :func:`radonml.lmc.analyze_pair` with ``flatness=True``.
+    metric : str, default "loss"
+        The barriers' metric (``"loss"`` or ``"error"``).
+    kind : {"linear", "mean", "max"}, default "linear"
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+
+    Raises
+    ------
+    ValueError
+        ``analysis`` has no flatness study, or ``metric``/``kind`` unknown.
+
+    References
+    ----------
+    H. Petzka, M. Kamp, L. Adilova, C. Sminchisescu, M. Boley, "Relative flatness and
+    generalization", NeurIPS 2021.
+
+    Examples
+    --------
+    >>> import torch
+    >>> from radonml.lmc import analyze_pair, classification_evaluator
+    >>> from radonml.plot import plot_layer_flatness
+    >>> _ = torch.manual_seed(0)
+    >>> X, y = torch.randn(32, 3), torch.arange(32) % 2
+    >>> mlp = lambda: torch.nn.Sequential(torch.nn.Linear(3, 4), torch.nn.ReLU(), torch.nn.Linear(4, 2))
+    >>> res = analyze_pair(mlp(), mlp(), classification_evaluator((X, y)), alphas=3, n_draws=1,
+    ...                    studies=("layerwise",), flatness=True)
+    >>> fig = plot_layer_flatness(res)
+    >>> [ax.get_xlabel() for ax in fig.axes]
+    ['layer', 'layer']
+    """
+    fl = getattr(analysis, "flatness", None)
+    if fl is None:
+        raise ValueError("analysis has no flatness study: run analyze_pair(..., flatness=True)")
+    lw = analysis.layerwise
+    if metric not in lw.barriers:
+        raise ValueError(f"metric must be one of {sorted(lw.barriers)}, got {metric!r}")
+    if kind not in lw.barriers[metric]:
+        raise ValueError(f"kind must be one of {sorted(lw.barriers[metric])}, got {kind!r}")
+    plt = _plt()
+    layers = list(lw.layers)
+    x = np.arange(len(layers))
+    index = {l: i for i, l in enumerate(fl["layers"])}
+    fig, (ax_k, ax_b) = plt.subplots(1, 2, figsize=(max(8.0, 4.0 + 0.45 * len(layers)), 3.8), sharex=True)
+    values = []
+    for m, (color, marker, dx) in (("a", ("tab:blue", "o", -0.08)), ("b", ("tab:orange", "s", 0.08))):
+        k, lo, hi = (np.full(len(layers), np.nan) for _ in range(3))
+        for i, l in enumerate(layers):
+            r = fl[m][index[l]] if l in index else None
+            if r is None:
+                continue
+            k[i] = r.value
+            lo[i], hi[i] = r.interval if r.interval is not None else (r.value, r.value)
+        ok = np.isfinite(k)
+        if ok.any():
+            ax_k.errorbar(x[ok] + dx, k[ok], yerr=[k[ok] - lo[ok], hi[ok] - k[ok]], fmt=marker + "-", color=color,
+                          ms=4, capsize=2, label=f"model {m.upper()}")
+            values.append(k[ok])
+    pos = np.concatenate(values) if values else np.array([])
+    pos = pos[pos > 0]
+    if pos.size and pos.max() > 20 * pos.min():
+        ax_k.set_yscale("log")
+    ax_k.set_ylabel(r"relative flatness $\kappa$")
+    ax_k.set_title("relative flatness of each layer", fontsize=10)
+    if values:
+        ax_k.legend(fontsize=8)
+    B = np.asarray(lw.barriers[metric][kind], dtype=float)
+    for j, base in enumerate(lw.bases):
+        ax_b.plot(x, B[:, j], "o-" if j == 0 else "s--", ms=4, label=f"barrier, into {base.upper()}")
+    rows = analysis.per_layer()
+    key = f"{analysis.metric}_raise_random"
+    if metric == analysis.metric and rows and key in rows[0]:
+        ax_b.plot(x, [r.get(key, np.nan) for r in rows], "^:", color="tab:gray", ms=4,
+                  label="raise by a random direction")
+    ax_b.axhline(0.0, color="k", lw=0.6)
+    ax_b.set_ylabel(f"{metric} ({kind} barrier)")
+    ax_b.set_title(f"single-layer barriers (full model: {float(lw.full_barriers[metric][kind]):.3g})", fontsize=10)
+    ax_b.legend(fontsize=8)
+    for ax in (ax_k, ax_b):
+        ax.set_xticks(x)
+        ax.set_xticklabels(layers, rotation=90 if len(layers) > 8 else 0, fontsize=8)
+        ax.set_xlabel("layer")
+    fig.suptitle(title or "flatter layers, lower barriers? (Petzka et al. 2021; Adilova et al. 2024)", fontsize=10)
     fig.tight_layout()
     return fig
