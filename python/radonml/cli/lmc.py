@@ -87,7 +87,29 @@ def _model_spec(text: str) -> str:
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    """Options of ``radonml lmc``."""
+    """Add the options of ``radonml lmc`` to ``parser``.
+
+    Training (``--dataset``, ``--model``, ``--hidden``, ``--epochs``, ``--lr``, ``--fam``, ...),
+    your own models (``--model package.module:factory --checkpoint-a A.pt --checkpoint-b B.pt
+    --data ...``), the studies (``--alphas``, ``--resolution``, ``--align``, ``--n-draws``,
+    ``--flatness``) and the shared conventions of every subcommand (``--seed``, ``--n-jobs``,
+    ``--out``, ``--quiet``, ``--no-plot``).
+
+    Parameters
+    ----------
+    parser : argparse.ArgumentParser
+        The subcommand's parser; modified in place.
+
+    Examples
+    --------
+    >>> import argparse
+    >>> from radonml.cli.lmc import add_arguments
+    >>> parser = argparse.ArgumentParser(prog="radonml lmc")
+    >>> add_arguments(parser)
+    >>> args = parser.parse_args(["--hidden", "3x32", "--align", "weight"])
+    >>> args.hidden, args.align
+    ([32, 32, 32], 'weight')
+    """
     C.add_option(parser, "--dataset", choices=("digits", "mnist1d"), default=DEFAULT_DATASET,
                  help="offline data set to train on (and to evaluate on without --data)")
     C.add_option(parser, "--model", type=_model_spec, default="mlp", metavar="MODEL",
@@ -274,7 +296,48 @@ def _note_untrained(model_a, model_b, ckpts, evaluator, analysis) -> None:
 
 
 def run(args) -> int:
-    """Run ``radonml lmc``; returns the exit status."""
+    """Run ``radonml lmc``: train two networks (or load your two checkpoints) and analyse the
+    path between them (Adilova et al., ICLR 2024).
+
+    Prints the layer-wise and cumulative barrier tables, the robustness and subspace studies,
+    each layer's relative flatness, and the paper's findings with "holds" or "does not hold on
+    this run"; writes ``lmc.json`` (and the figures unless ``--no-plot``) into ``--out``.
+
+    Parameters
+    ----------
+    args : argparse.Namespace
+        The options of :func:`add_arguments`, parsed.
+
+    Returns
+    -------
+    status : int
+        0 on success.
+
+    Raises
+    ------
+    ValueError
+        For options that contradict each other (``--checkpoint-a`` without ``--checkpoint-b``,
+        ``--data`` or ``--loss`` without checkpoints, ``--fam`` with checkpoints, flatness with
+        the l1 loss), checked before anything is trained or loaded.
+
+    Examples
+    --------
+    >>> import contextlib, io, os, tempfile
+    >>> from radonml.cli import build_parser
+    >>> from radonml.cli.lmc import run
+    >>> out = tempfile.mkdtemp()
+    >>> args = build_parser().parse_args(["lmc", "--hidden", "8,8", "--epochs", "1", "--alphas", "3",
+    ...                                   "--n-draws", "1", "--flatness", "off", "--out", out, "--quiet",
+    ...                                   "--no-plot"])
+    >>> with contextlib.redirect_stdout(io.StringIO()):
+    ...     status = run(args)
+    >>> status, os.listdir(out)
+    (0, ['lmc.json'])
+    >>> run(build_parser().parse_args(["lmc", "--checkpoint-a", "a.pt"]))
+    Traceback (most recent call last):
+    ...
+    ValueError: --checkpoint-a and --checkpoint-b go together
+    """
     _check(args)
     with C.torch_threads(args.n_jobs):
         return _run(args)

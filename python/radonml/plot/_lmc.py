@@ -67,6 +67,20 @@ def plot_path(path, metric: str = "loss", *, endpoints=None, ax=None, title=None
     Returns
     -------
     matplotlib.figure.Figure
+
+    Examples
+    --------
+    >>> import matplotlib.pyplot as plt
+    >>> import torch
+    >>> from radonml import lmc, plot
+    >>> _ = torch.manual_seed(0)
+    >>> X, y = torch.randn(32, 3), torch.arange(32) % 2
+    >>> mlp = lambda: torch.nn.Sequential(torch.nn.Linear(3, 4), torch.nn.ReLU(), torch.nn.Linear(4, 2))
+    >>> a, b, ev = mlp(), mlp(), lmc.classification_evaluator((X, y))
+    >>> fig = plot.plot_path(lmc.evaluate_path(a, b, ev, alphas=5))
+    >>> fig.axes[0].get_ylabel()
+    'loss'
+    >>> plt.close(fig)
     """
     import warnings
 
@@ -121,6 +135,20 @@ def plot_layerwise_barriers(result, metric: str = "loss", kind: str = "mean", *,
     Returns
     -------
     matplotlib.figure.Figure
+
+    Examples
+    --------
+    >>> import matplotlib.pyplot as plt
+    >>> import torch
+    >>> from radonml import lmc, plot
+    >>> _ = torch.manual_seed(0)
+    >>> X, y = torch.randn(32, 3), torch.arange(32) % 2
+    >>> mlp = lambda: torch.nn.Sequential(torch.nn.Linear(3, 4), torch.nn.ReLU(), torch.nn.Linear(4, 2))
+    >>> a, b, ev = mlp(), mlp(), lmc.classification_evaluator((X, y))
+    >>> fig = plot.plot_layerwise_barriers(lmc.layerwise_barriers(a, b, ev, alphas=3))
+    >>> [t.get_text() for t in fig.axes[0].get_yticklabels()]
+    ['0', '2']
+    >>> plt.close(fig)
     """
     fig, ax = _axes(ax, (1.8 + 1.3 * len(result.bases), 1.2 + 0.45 * len(result.layers)))
     B = np.asarray(result.barriers[metric][kind], dtype=float)
@@ -153,6 +181,20 @@ def plot_cumulative_barriers(result, metric: str = "loss", kind: str = "mean", *
     Returns
     -------
     matplotlib.figure.Figure
+
+    Examples
+    --------
+    >>> import matplotlib.pyplot as plt
+    >>> import torch
+    >>> from radonml import lmc, plot
+    >>> _ = torch.manual_seed(0)
+    >>> X, y = torch.randn(32, 3), torch.arange(32) % 2
+    >>> mlp = lambda: torch.nn.Sequential(torch.nn.Linear(3, 4), torch.nn.ReLU(), torch.nn.Linear(4, 2))
+    >>> a, b, ev = mlp(), mlp(), lmc.classification_evaluator((X, y))
+    >>> fig = plot.plot_cumulative_barriers(lmc.cumulative_barriers(a, b, ev, alphas=3))
+    >>> fig.axes[0].get_xlabel()
+    'number of averaged layers'
+    >>> plt.close(fig)
     """
     fig, ax = _axes(ax, (5.5, 3.8))
     B = np.asarray(result.barriers[metric][kind], dtype=float)
@@ -180,6 +222,20 @@ def plot_robustness(result, metric: str = "loss", *, title=None):
     Returns
     -------
     matplotlib.figure.Figure
+
+    Examples
+    --------
+    >>> import matplotlib.pyplot as plt
+    >>> import torch
+    >>> from radonml import lmc, plot
+    >>> _ = torch.manual_seed(0)
+    >>> X, y = torch.randn(32, 3), torch.arange(32) % 2
+    >>> mlp = lambda: torch.nn.Sequential(torch.nn.Linear(3, 4), torch.nn.ReLU(), torch.nn.Linear(4, 2))
+    >>> a, b, ev = mlp(), mlp(), lmc.classification_evaluator((X, y))
+    >>> fig = plot.plot_robustness(lmc.perturbation_robustness(a, b, ev, n_draws=2, rng=0, alphas=3))
+    >>> [ax.get_title() for ax in fig.axes]
+    ['layer 0', 'layer 2']
+    >>> plt.close(fig)
     """
     plt = _plt()
     n = len(result.layers)
@@ -220,6 +276,21 @@ def plot_subspace(result, metric: str = "loss", *, title=None):
     Returns
     -------
     matplotlib.figure.Figure
+
+    Examples
+    --------
+    >>> import matplotlib.pyplot as plt
+    >>> import torch
+    >>> from radonml import lmc, plot
+    >>> _ = torch.manual_seed(0)
+    >>> X, y = torch.randn(32, 3), torch.arange(32) % 2
+    >>> mlp = lambda: torch.nn.Sequential(torch.nn.Linear(3, 4), torch.nn.ReLU(), torch.nn.Linear(4, 2))
+    >>> a, b, ev = mlp(), mlp(), lmc.classification_evaluator((X, y))
+    >>> res = lmc.subspace_perturbations(a, b, [mlp(), a, b], ev, scales=[0.0, 0.5], n_draws=2, rng=0)
+    >>> fig = plot.plot_subspace(res)
+    >>> fig.axes[0].get_title()
+    'whole model'
+    >>> plt.close(fig)
     """
     plt = _plt()
     panels = [("whole model", np.asarray(result.mean[metric]), np.asarray(result.std[metric]))]
