@@ -323,6 +323,7 @@ class ChainQuadraticForm:
         self.params = params  # name -> detached tensor
         self._key = None
         self._cache = None
+        self._loss_way: Optional[int] = None  # which way of _loss_term worked
 
     @classmethod
     def of(cls, model: nn.Module, params: Dict[str, torch.Tensor], names) -> Optional["ChainQuadraticForm"]:
@@ -402,8 +403,6 @@ class ChainQuadraticForm:
         return self._cache
 
     def quad(self, x, y, V: Dict[str, torch.Tensor], loss_fn) -> torch.Tensor:
-        from torch.func import grad, jvp, vmap
-
         ins, outs, derivs, deltas = self._primal(x, y, loss_fn)
         P = next(iter(V.values())).shape[0]
         q = torch.zeros(P, dtype=outs[-1].dtype, device=outs[-1].device)
@@ -444,11 +443,42 @@ class ChainQuadraticForm:
                     t = t.mul_(d1) if t.is_contiguous() else t * d1
         if t is None:  # no probe reaches the output (parameters that do not act): H v = 0 here
             return q.double().cpu()
-        out = outs[-1]
-        g = grad(lambda o_: loss_fn(o_, y))
-        ht = vmap(lambda tt: jvp(g, (out,), (tt,))[1])(t)
-        q += (ht * t).flatten(1).sum(1)
+        q += self._loss_term(outs[-1], y, t, loss_fn)
         return q.double().cpu()
+
+    def _loss_term(self, out, y, t, loss_fn) -> torch.Tensor:
+        """(P,) :math:`t_p^\\top \\nabla^2\\bar\\ell(out)\\, t_p`: forward-over-forward of ``loss_fn``
+        alone, vectorized over the probes (forward-over-reverse of ``mse_loss`` fails in torch.func),
+        else forward-over-reverse, else torch.autograd double backward probe by probe."""
+        from torch.func import grad, jvp, vmap
+
+        def f(o_):
+            return loss_fn(o_, y)
+
+        def fwd_fwd(tt):
+            return jvp(lambda u: jvp(f, (u,), (tt,))[1], (out,), (tt,))[1]
+
+        def fwd_rev(tt):
+            return (jvp(grad(f), (out,), (tt,))[1] * tt).sum()
+
+        def autograd_loop(T):
+            with torch.enable_grad():
+                o_ = out.detach().requires_grad_(True)
+                (g_,) = torch.autograd.grad(f(o_), o_, create_graph=True)
+                return torch.stack([(torch.autograd.grad(g_, o_, grad_outputs=tt, retain_graph=True)[0] * tt).sum()
+                                    for tt in T])
+
+        ways = [lambda T: vmap(fwd_fwd)(T), lambda T: vmap(fwd_rev)(T), autograd_loop]
+        for i in range(self._loss_way or 0, len(ways)):
+            try:
+                val = ways[i](t)
+            except Exception:
+                if i == len(ways) - 1 or self._loss_way == i:  # nothing left, or it worked before
+                    raise
+                continue
+            self._loss_way = i
+            return val.detach()
+        raise AssertionError("unreachable")
 
 
 def _first_line(exc: BaseException) -> str:

@@ -370,6 +370,14 @@ class _Probes:
         return out
 
 
+def _even_chunks(n: int, size: int) -> List[Tuple[int, int]]:
+    """``[(i0, i1), ...]`` covering ``range(n)`` in ``ceil(n / size)`` chunks of nearly equal size
+    (100 probes in chunks of at most 32: 4 x 25, not 32, 32, 32, 4)."""
+    k = -(-n // size)
+    edges = [n * j // k for j in range(k + 1)]
+    return list(zip(edges[:-1], edges[1:]))
+
+
 def _rademacher(shape, gen, dtype, device) -> torch.Tensor:
     if dtype in (torch.float32, torch.float64):  # drawn as floats: the same numbers, one pass less
         return torch.randint(0, 2, shape, generator=gen, dtype=dtype).mul_(2).sub_(1).to(device=device)
@@ -487,8 +495,7 @@ def _layer_pass(model, data, name, loss_fn, *, method, n_probes, seed, kappa, tr
     per = max(1, chunk_size // (int(kappa) + int(trace)))
 
     def step(x, y, nb):
-        for i0 in range(0, n_probes, per):
-            i1 = min(i0 + per, n_probes)
+        for i0, i1 in _even_chunks(n_probes, per):
             parts = [pr.chunk(i0, i1)[name] for pr in (kp, tp) if pr is not None]
             V = {name: torch.cat(parts) if len(parts) > 1 else parts[0]}
             q = obj.quad(x, y, V) * nb
@@ -690,8 +697,7 @@ def hessian_trace(model: nn.Module, data, *, loss_fn: Callable, layer=None, meth
         q = torch.zeros(n_probes, dtype=torch.float64)
 
         def step(x, y, nb):
-            for i0 in range(0, n_probes, chunk_size):
-                i1 = min(i0 + chunk_size, n_probes)
+            for i0, i1 in _even_chunks(n_probes, chunk_size):
                 V = probes.chunk(i0, i1)
                 q[i0:i1] += nb * obj.quad(x, y, V)
 
