@@ -37,6 +37,11 @@ Hessian-vector products are forward-over-reverse (:func:`torch.func.jvp` of
 :func:`torch.func.grad`), batched over probe vectors with :func:`torch.func.vmap`; models that
 vmap cannot batch fall back to a loop over probes, models torch.func cannot transform to
 ``torch.autograd`` double backward (the result's ``hvp_mode`` and ``note`` say which).
+Hutchinson estimates need only the quadratic forms :math:`v^\top H v`: for a model that is an
+``nn.Sequential`` of ``nn.Linear`` layers and elementwise activations they are computed by
+second-order forward mode, the primal pass and its gradients shared by all probes, at about
+half the multiply-adds of a Hessian-vector product (``hvp_mode`` ``"forward quadratic form
+(Linear chain)"``; any other model takes the products).
 Models are evaluated in eval mode (dropout off, BatchNorm on its running statistics).
 
 References
@@ -119,7 +124,10 @@ class FlatnessResult(_JSON):
     samples : (n_probes,) ndarray or None
         The probe values :math:`z_p^\top A z_p`, whose mean is ``value``.
     hvp_mode : str
-        How Hessian-vector products were computed (``"vmap(jvp(grad))"``, ...).
+        How Hessian-vector products were computed (``"vmap(jvp(grad))"``, ...), or
+        ``"forward quadratic form (Linear chain)"`` when a Hutchinson estimate needed only the
+        quadratic forms :math:`v^\top H v` and the model is a chain of Linear layers and
+        elementwise activations.
     note : str
         Why a slower mode was used, if one was.
 
