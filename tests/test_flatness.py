@@ -419,6 +419,8 @@ def test_forward_quadratic_form_equals_exact_hessian(case):
     # (torch.func cannot take forward-over-reverse through mse_loss: that model's products are autograd's)
     assert fast.hvp_mode == QUAD_MODE and slow.hvp_mode == ("autograd" if label == "tokens-mse" else "vmap(jvp(grad))")
     np.testing.assert_allclose(fast.samples, slow.samples, rtol=1e-10, atol=1e-12)
+    whole = hessian_trace(model, (X, y), loss_fn=loss_fn, n_probes=12, seed=4)  # batch_size=None: one block here
+    np.testing.assert_allclose(whole.samples, slow.samples, rtol=1e-10, atol=1e-12)
     kf = relative_flatness(model, (X, y), layer=second, loss_fn=loss_fn, method="hutchinson", n_probes=6, seed=2)
     ks = relative_flatness(_Wrapped(model), (X, y), layer="inner." + second, loss_fn=loss_fn, method="hutchinson", n_probes=6, seed=2)
     np.testing.assert_allclose(kf.samples, ks.samples, rtol=1e-10, atol=1e-12)
