@@ -5,8 +5,8 @@
    form of a Linear/ReLU chain, batched over probes; for eigenvalues: Hessian-vector products)
    side by side with PyHessian (torch.autograd double backward, one probe at a time) in one
    process, in rounds that alternate which runs first; on (X, y) tensors (one batch for
-   PyHessian; radonml with its default 256-row blocks and with one block of all rows) and on a
-   DataLoader. PyHessian is imported when installed (use a separate environment:
+   PyHessian; radonml with its default row blocks, all rows here, and with blocks of 256 rows) and
+   on a DataLoader. PyHessian is imported when installed (use a separate environment:
    ``pip install --no-deps pyhessian``); otherwise a torch.autograd loop that computes what
    PyHessian's ``trace`` computes stands in for it, and the table says so.
 
@@ -145,7 +145,7 @@ def bench_speed(args):
         n_par = sum(p.numel() for p in model.parameters())
         hessian_trace(model, (X, y), loss_fn=crit, n_probes=2, seed=0)  # torch.func's first-call set-up
         variants = (("(X, y) tensors", None, {}),
-                    (f"(X, y) tensors, radonml batch_size={len(X)}", None, {"batch_size": len(X)}),
+                    ("(X, y) tensors, radonml batch_size=256", None, {"batch_size": 256}),
                     (f"DataLoader, batch_size={args.loader_batch}", args.loader_batch, {}))
         for label, loader_batch, ours_kw in variants:
             t_ours, t_base, ratios, zs = [], [], [], []
