@@ -1,10 +1,12 @@
 """Benchmarks of radonml.flatness (tables in benchmarks/flatness.md).
 
 1. ``speed``: the Hessian trace (Hutchinson, the same number of Rademacher probes) and the top
-   eigenvalue of an MLP on the digits training set, radonml (torch.func forward-over-reverse,
-   vmapped over probes) side by side with PyHessian (torch.autograd double backward, one probe at
-   a time) in one process, in rounds that alternate which runs first; on (X, y) tensors (one
-   batch) and on a DataLoader. PyHessian is imported when installed (use a separate environment:
+   eigenvalue of an MLP on the digits training set, radonml (for the trace: the forward quadratic
+   form of a Linear/ReLU chain, batched over probes; for eigenvalues: Hessian-vector products)
+   side by side with PyHessian (torch.autograd double backward, one probe at a time) in one
+   process, in rounds that alternate which runs first; on (X, y) tensors (one batch for
+   PyHessian; radonml with its default row blocks, all rows here, and with blocks of 256 rows) and
+   on a DataLoader. PyHessian is imported when installed (use a separate environment:
    ``pip install --no-deps pyhessian``); otherwise a torch.autograd loop that computes what
    PyHessian's ``trace`` computes stands in for it, and the table says so.
 
@@ -142,13 +144,16 @@ def bench_speed(args):
         model = _mlp([64, width, width, 10], 0)
         n_par = sum(p.numel() for p in model.parameters())
         hessian_trace(model, (X, y), loss_fn=crit, n_probes=2, seed=0)  # torch.func's first-call set-up
-        for label, loader_batch in (("(X, y) tensors", None), (f"DataLoader, batch_size={args.loader_batch}", args.loader_batch)):
+        variants = (("(X, y) tensors", None, {}),
+                    ("(X, y) tensors, radonml batch_size=256", None, {"batch_size": 256}),
+                    (f"DataLoader, batch_size={args.loader_batch}", args.loader_batch, {}))
+        for label, loader_batch, ours_kw in variants:
             t_ours, t_base, ratios, zs = [], [], [], []
             for r in range(args.rounds):
                 def run_ours():
                     data = (X, y) if loader_batch is None else DataLoader(TensorDataset(X, y), batch_size=loader_batch)
                     t = time.perf_counter()
-                    res = hessian_trace(model, data, loss_fn=crit, n_probes=P, seed=r)
+                    res = hessian_trace(model, data, loss_fn=crit, n_probes=P, seed=r, **ours_kw)
                     return time.perf_counter() - t, res
 
                 def run_base():

@@ -336,6 +336,141 @@ def test_fallback_modes_give_the_same_values(fn, mode):
     assert e2.value == pytest.approx(e1.value, rel=1e-8) and e3.value == pytest.approx(e1.value, rel=1e-8)
 
 
+# ------------------------------------------------- the forward quadratic form (fast path) --
+
+def _dense_hessian_func(model, X, y, loss_fn):
+    """The whole-model Hessian by torch.func.hessian of the loss of the flattened parameters (the
+    reference: no Hessian-vector product and no radonml code involved)."""
+    params = {k: v.detach() for k, v in model.named_parameters()}
+    names, shapes = list(params), [params[k].shape for k in params]
+    sizes = [int(np.prod(s)) for s in shapes]
+
+    def f(flat):
+        p = {n: t.reshape(s) for n, t, s in zip(names, torch.split(flat, sizes), shapes)}
+        return loss_fn(torch.func.functional_call(model, p, (X,)), y)
+
+    flat = torch.cat([params[k].reshape(-1) for k in names])
+    return torch.func.hessian(f)(flat), names, shapes, sizes
+
+
+class _Wrapped(nn.Module):
+    """The same function, not an nn.Sequential: forces the Hessian-vector-product path."""
+
+    def __init__(self, inner):
+        super().__init__()
+        self.inner = inner
+
+    def forward(self, x):
+        return self.inner(x)
+
+
+def _chains():
+    torch.manual_seed(21)
+    mse = lambda out, y: nn.functional.mse_loss(out, y)  # noqa: E731
+    return [
+        ("relu-inplace", nn.Sequential(nn.Linear(4, 6), nn.ReLU(inplace=True), nn.Linear(6, 5), nn.ReLU(), nn.Linear(5, 3)), (30, 4), CE),
+        ("smooth", nn.Sequential(nn.Linear(4, 5), nn.Tanh(), nn.Linear(5, 5, bias=False), nn.GELU(), nn.Linear(5, 4), nn.Sigmoid(),
+                                 nn.Linear(4, 3)), (30, 4), CE),
+        ("nested-flatten-dropout", nn.Sequential(nn.Flatten(), nn.Sequential(nn.Linear(6, 5), nn.Softplus()), nn.Dropout(0.5),
+                                                 nn.Linear(5, 4), nn.LeakyReLU(0.1), nn.Linear(4, 3)), (30, 2, 3), CE),
+        ("tokens-mse", nn.Sequential(nn.Linear(3, 4), nn.SiLU(), nn.Linear(4, 2)), (12, 5, 3), mse),
+    ]
+
+
+@pytest.mark.parametrize("case", range(4))
+def test_forward_quadratic_form_equals_exact_hessian(case):
+    # Objective.quad (the Hutchinson path's v^T H v) against the dense Hessian of torch.func.hessian:
+    # every probe's value to rounding, the basis vectors' values summing to the exact trace, a probe
+    # on one parameter block only; and through the public API the same samples as the
+    # Hessian-vector-product path, which the other tests check against torch.autograd.
+    from radonml.flatness._hvp import QUAD_MODE, Objective
+
+    label, model, xshape, loss_fn = _chains()[case]
+    model = model.double().eval()
+    g = torch.Generator().manual_seed(case)
+    X = torch.randn(*xshape, generator=g, dtype=torch.float64)
+    out_shape = model(X).shape
+    y = torch.randint(0, 3, (xshape[0],), generator=g) if loss_fn is CE else torch.randn(*out_shape, generator=g, dtype=torch.float64)
+    H, names, shapes, sizes = _dense_hessian_func(model, X, y, loss_fn)
+    p = H.shape[0]
+    obj = Objective(model, names, loss_fn)
+
+    def as_probes(Z):  # (P, p) -> {name: (P, *shape)}
+        return {n: t.reshape(Z.shape[0], *s) for n, t, s in zip(names, torch.split(Z, sizes, dim=1), shapes)}
+
+    Z = torch.randint(0, 2, (9, p), generator=g).double() * 2 - 1
+    got = obj.quad(X, y, as_probes(Z))
+    assert obj.mode == QUAD_MODE, label
+    np.testing.assert_allclose(got.numpy(), torch.einsum("pi,ij,pj->p", Z, H, Z).numpy(), rtol=1e-10, atol=1e-12)
+    basis = obj.quad(X, y, as_probes(torch.eye(p, dtype=torch.float64)))
+    assert float(basis.sum()) == pytest.approx(float(torch.trace(H)), rel=1e-10, abs=1e-12)
+    # a probe on the second Linear's weight only (the first layers' tangents stay 0)
+    second = [n for n in names if n.endswith("weight")][1]
+    one = Objective(model, [second], loss_fn)
+    k = names.index(second)
+    lo = sum(sizes[:k])
+    Zs = torch.randint(0, 2, (4, sizes[k]), generator=g).double() * 2 - 1
+    Hs = H[lo:lo + sizes[k], lo:lo + sizes[k]]
+    np.testing.assert_allclose(one.quad(X, y, {second: Zs.reshape(4, *shapes[k])}).numpy(),
+                               torch.einsum("pi,ij,pj->p", Zs, Hs, Zs).numpy(), rtol=1e-10, atol=1e-12)
+    # public API: the same probes give the same samples as the Hessian-vector-product path
+    fast = hessian_trace(model, (X, y), loss_fn=loss_fn, n_probes=12, seed=4, batch_size=7, chunk_size=5)
+    slow = hessian_trace(_Wrapped(model), (X, y), loss_fn=loss_fn, n_probes=12, seed=4, batch_size=7, chunk_size=5)
+    # (torch.func cannot take forward-over-reverse through mse_loss: that model's products are autograd's)
+    assert fast.hvp_mode == QUAD_MODE and slow.hvp_mode == ("autograd" if label == "tokens-mse" else "vmap(jvp(grad))")
+    np.testing.assert_allclose(fast.samples, slow.samples, rtol=1e-10, atol=1e-12)
+    whole = hessian_trace(model, (X, y), loss_fn=loss_fn, n_probes=12, seed=4)  # batch_size=None: one block here
+    np.testing.assert_allclose(whole.samples, slow.samples, rtol=1e-10, atol=1e-12)
+    kf = relative_flatness(model, (X, y), layer=second, loss_fn=loss_fn, method="hutchinson", n_probes=6, seed=2)
+    ks = relative_flatness(_Wrapped(model), (X, y), layer="inner." + second, loss_fn=loss_fn, method="hutchinson", n_probes=6, seed=2)
+    np.testing.assert_allclose(kf.samples, ks.samples, rtol=1e-10, atol=1e-12)
+
+
+def test_forward_quadratic_form_interval_covers_exact_trace_and_falls_back_where_it_does_not_apply():
+    torch.manual_seed(22)
+    model = nn.Sequential(nn.Linear(5, 6), nn.Tanh(), nn.Linear(6, 3)).double().eval()
+    X, y = _cls_data(50, 5, 3, seed=22)
+    H, *_ = _dense_hessian_func(model, X, y, CE)
+    r = hessian_trace(model, (X, y), loss_fn=CE, n_probes=400, seed=0, confidence=0.99)
+    assert r.hvp_mode == "forward quadratic form (Linear chain)"
+    assert r.interval[0] <= float(torch.trace(H)) <= r.interval[1]
+    # models outside the chain: a parameter in an activation, a Sequential with its own forward, a hook
+    prelu = nn.Sequential(nn.Linear(5, 6), nn.PReLU(), nn.Linear(6, 3)).double()
+
+    class Own(nn.Sequential):
+        def forward(self, x):
+            return super().forward(x) * 2
+
+    own = Own(nn.Linear(5, 6), nn.ReLU(), nn.Linear(6, 3)).double()
+    hooked = nn.Sequential(nn.Linear(5, 6), nn.ReLU(), nn.Linear(6, 3)).double()
+    hooked[1].register_forward_hook(lambda m, i, o: o * 3)
+    for m in (prelu, own, hooked):
+        a = hessian_trace(m, (X, y), loss_fn=CE, n_probes=6, seed=1)
+        b = hessian_trace(_Wrapped(m), (X, y), loss_fn=CE, n_probes=6, seed=1)
+        assert a.hvp_mode == "vmap(jvp(grad))"
+        np.testing.assert_allclose(a.samples, b.samples, rtol=1e-10)
+        assert hessian_trace(m, (X, y), loss_fn=CE, method="exact").value == pytest.approx(
+            float(torch.trace(_dense_hessian_func(m, X, y, CE)[0])), rel=1e-10)
+    # a loss torch.func cannot transform: its term is taken by torch.autograd, the values stay right
+    class _NoFunc(torch.autograd.Function):
+        @staticmethod
+        def forward(ctx, x):
+            ctx.save_for_backward(x)
+            return x * x
+
+        @staticmethod
+        def backward(ctx, g):
+            (x,) = ctx.saved_tensors
+            return 2 * x * g
+
+    sq = lambda out, t: _NoFunc.apply(out - nn.functional.one_hot(t, 3).double()).mean()  # noqa: E731
+    ref = lambda out, t: ((out - nn.functional.one_hot(t, 3).double()) ** 2).mean()  # noqa: E731
+    a = hessian_trace(model, (X, y), loss_fn=sq, n_probes=6, seed=1)
+    b = hessian_trace(model, (X, y), loss_fn=ref, n_probes=6, seed=1)
+    assert a.hvp_mode == b.hvp_mode == "forward quadratic form (Linear chain)"
+    np.testing.assert_allclose(a.samples, b.samples, rtol=1e-10)
+
+
 # ------------------------------------------------------------------------- the table --
 
 def test_layerwise_flatness_table_matches_single_calls():

@@ -20,7 +20,8 @@ import torch
 from torch import nn
 from torch.func import functional_call, grad, jvp, vjp, vmap
 
-__all__ = ["Objective", "batches", "check_data", "check_loss_fn", "resolve_parameter", "device_dtype", "HVP_MODES"]
+__all__ = ["Objective", "batches", "check_data", "check_loss_fn", "resolve_parameter", "device_dtype", "HVP_MODES",
+           "QUAD_MODE"]
 
 # How a batch of Hessian-vector products was computed, fastest first:
 #   "vmap(jvp(grad))": forward-over-reverse, vectorized over the probe vectors;
@@ -28,6 +29,11 @@ __all__ = ["Objective", "batches", "check_data", "check_loss_fn", "resolve_param
 #   "autograd": reverse-over-reverse with torch.autograd, the gradient graph built once per
 #               batch and reused for every probe (models torch.func cannot transform at all).
 HVP_MODES = ("vmap(jvp(grad))", "loop(jvp(grad))", "autograd")
+
+# How quadratic forms v^T H v were computed when no Hessian-vector product was needed (Hutchinson
+# estimates): second-order forward mode through a chain of Linear layers and elementwise
+# activations, the primal pass shared by all probes (see :class:`ChainQuadraticForm`).
+QUAD_MODE = "forward quadratic form (Linear chain)"
 
 
 def device_dtype(model: nn.Module) -> Tuple[torch.device, torch.dtype]:
@@ -153,6 +159,9 @@ class Objective:
         self.fixed = {k: v for k, v in src.items() if k not in self.primal}
         self.mode: Optional[str] = None  # the mode that worked last
         self.note = ""  # why a faster mode was left
+        # the forward quadratic form: only for measurement (FAM differentiates through products)
+        self._chain = None if live else ChainQuadraticForm.of(model, src, self.names)
+        self._chain_ok: Optional[bool] = None  # None: untried
 
     def loss(self, sub: Dict[str, torch.Tensor], x, y) -> torch.Tensor:
         p = dict(self.fixed)
@@ -212,6 +221,43 @@ class Objective:
             self.mode = mode
             return out
 
+    def quad(self, x, y, V: Dict[str, torch.Tensor]) -> torch.Tensor:
+        """(P,) float64 :math:`v_p^\\top H_b v_p` for the probes ``V`` (each ``(P, *shape)``) on the
+        batch ``(x, y)``.
+
+        Models that are a chain of ``nn.Linear`` layers and elementwise activations (an
+        ``nn.Sequential``, see :class:`ChainQuadraticForm`) take the forward quadratic form, about
+        half the multiply-adds of a Hessian-vector product; any other model, or one on which that
+        path fails, takes :meth:`hvp` and the inner product.
+        """
+        if self._chain is not None and self._chain_ok is not False:
+            try:
+                out = self._chain.quad(x, y, V, self.loss_fn)
+            except Exception as exc:
+                if self._chain_ok:  # worked before: a real error
+                    raise
+                self._chain_ok = False
+                self.note = (self.note + "; " if self.note else "") + \
+                    f"forward quadratic form failed ({type(exc).__name__}: {_first_line(exc)}): Hessian-vector products"
+            else:
+                self._chain_ok = True
+                self.mode = QUAD_MODE
+                return out
+        HV = self.hvp(x, y, V)
+        return sum((V[k] * HV[k]).flatten(1).sum(1).double().cpu() for k in V)
+
+    def row_elements(self, x1) -> Optional[int]:
+        """The largest number of elements one example's input or module output has, for the
+        forward quadratic form's memory (``x1``: one example, with its leading axis); None when
+        the model does not take that path."""
+        if self._chain is None or self._chain_ok is False:
+            return None
+        device, dtype = device_dtype(self.model)
+        try:
+            return self._chain.row_elements(_cast(x1, device, dtype))
+        except Exception:
+            return None
+
     def operator(self, x, y) -> Callable[[Dict[str, torch.Tensor]], Dict[str, torch.Tensor]]:
         """``v -> H_b v`` for one vector ``v`` (unbatched shapes), with the batch's gradient graph
         built once here and reused by every call (reverse-over-reverse through
@@ -242,6 +288,221 @@ class Objective:
                 rows.append(hv)
         out = {k: torch.stack([r[i] for r in rows]) for i, k in enumerate(keys)}
         return out if self.live else {k: v.detach() for k, v in out.items()}
+
+
+# Elementwise activations the forward quadratic form knows: (sigma, sigma', sigma'') come from
+# torch.func on the module itself; the piecewise-linear ones have sigma'' = 0 almost everywhere
+# (as torch's derivatives have), so their curvature term is skipped.
+_PIECEWISE_LINEAR = (nn.ReLU, nn.LeakyReLU, nn.ReLU6, nn.Hardtanh)
+_SMOOTH = (nn.Tanh, nn.Sigmoid, nn.GELU, nn.SiLU, nn.ELU, nn.CELU, nn.SELU, nn.Softplus, nn.Mish, nn.LogSigmoid,
+           nn.Softsign, nn.Tanhshrink)
+_RESHAPE = (nn.Identity, nn.Flatten, nn.Unflatten)
+
+
+def _hooked(m: nn.Module) -> bool:
+    return any(getattr(m, h, None) for h in ("_forward_hooks", "_forward_pre_hooks", "_backward_hooks",
+                                              "_backward_pre_hooks"))
+
+
+class ChainQuadraticForm:
+    r"""Quadratic forms :math:`v^\top H_b v` of a batch-mean loss for a model that is a chain of
+    ``nn.Linear`` layers and elementwise activations, all probes of a chunk at once.
+
+    With :math:`L(t) = \bar\ell(f_{\theta + t v}(x), y)`, module outputs :math:`a_k`, their
+    tangents :math:`a_k' = \partial_t a_k` and the gradients :math:`\delta_k = \partial \bar\ell /
+    \partial a_k` at :math:`t = 0`, the chain rule twice gives
+
+    .. math:: v^\top H_b v = L''(0) = a_K'^\top \nabla^2\bar\ell\, a_K'
+              + \sum_{\text{Linear } k} 2\,\langle \delta_k, V_k a_{k-1}'\rangle
+              + \sum_{\text{activations } k} \langle \delta_k, \sigma''(z_k) \odot z_k'^2\rangle,
+
+    where :math:`z_k` is the activation's input and :math:`V_k` the probe's block of layer k's
+    weight. The primal pass and the :math:`\delta_k` (one backward pass) are computed once per
+    batch and shared by every probe; per probe and layer it costs three matrix products of the
+    layer's size (:math:`W a'`, :math:`V a` and :math:`\delta^\top a'`), each batched over the
+    probes into one BLAS call, where a Hessian-vector product by double backward (PyHessian) or
+    forward-over-reverse costs six. The loss term is a forward-over-reverse product of
+    ``loss_fn`` alone, on the model's output.
+
+    Applies to an ``nn.Sequential`` (nested ones too) of ``nn.Linear``, the elementwise
+    activations of ``_PIECEWISE_LINEAR`` and ``_SMOOTH``, ``nn.Identity``/``Flatten``/
+    ``Unflatten`` and ``nn.Dropout`` in eval mode, without hooks, whose parameters are all those
+    of its Linear layers; :meth:`of` returns None for any other model.
+    """
+
+    def __init__(self, steps, params):
+        self.steps = steps  # [(kind, module, weight name, bias name)]
+        self.params = params  # name -> detached tensor
+        self._key = None
+        self._cache = None
+        self._loss_way: Optional[int] = None  # which way of _loss_term worked
+
+    @classmethod
+    def of(cls, model: nn.Module, params: Dict[str, torch.Tensor], names) -> Optional["ChainQuadraticForm"]:
+        from torch.nn.modules import module as _module_mod
+
+        if any(getattr(_module_mod, g, None) for g in ("_global_forward_hooks", "_global_forward_pre_hooks",
+                                                       "_global_backward_hooks", "_global_backward_pre_hooks")):
+            return None
+        steps = []
+
+        def walk(m: nn.Module, prefix: str) -> bool:
+            if _hooked(m):
+                return False
+            if isinstance(m, nn.Sequential) and type(m).forward is nn.Sequential.forward:
+                return all(walk(c, f"{prefix}{k}.") for k, c in m._modules.items() if c is not None)
+            if type(m) is nn.Linear:
+                w, b = prefix + "weight", (prefix + "bias" if m.bias is not None else None)
+                if w not in params:
+                    return False  # a weight shared with another module (named_parameters names it once)
+                steps.append(("linear", m, w, b))
+                return b is None or b in params
+            if list(m.parameters(recurse=False)) or list(m.buffers(recurse=False)):
+                return False
+            if type(m) in _PIECEWISE_LINEAR:
+                steps.append(("pwl", m, None, None))
+            elif type(m) in _SMOOTH:
+                steps.append(("smooth", m, None, None))
+            elif type(m) in _RESHAPE or (type(m) in (nn.Dropout, nn.AlphaDropout) and not m.training):
+                steps.append(("reshape", m, None, None))
+            else:
+                return False
+            return True
+
+        if not walk(model, ""):
+            return None
+        covered = {n for _, _, w, b in steps for n in (w, b) if n is not None}
+        if not set(params) <= covered or not set(names) <= covered or not any(k == "linear" for k, *_ in steps):
+            return None
+        return cls(steps, {k: v.detach() for k, v in params.items()})
+
+    def row_elements(self, x1) -> int:
+        with torch.no_grad():
+            a, most = x1, x1[:1].numel()
+            for kind, m, w, b in self.steps:
+                if kind == "linear":
+                    a = torch.nn.functional.linear(a, self.params[w], None if b is None else self.params[b])
+                else:
+                    a = m(a * 1)
+                most = max(most, a[:1].numel())
+        return int(most)
+
+    def _primal(self, x, y, loss_fn):
+        """Module inputs, activation derivatives and the gradients delta_k, once per batch."""
+        if self._key is not None and self._key[0] is x and self._key[1] is y:
+            return self._cache
+        from torch.func import jvp
+
+        with torch.enable_grad():
+            a = x.detach().requires_grad_(True) if x.is_floating_point() else x
+            ins, outs, derivs = [], [], []
+            for kind, m, w, b in self.steps:
+                ins.append(a.detach())
+                if kind == "linear":
+                    a = torch.nn.functional.linear(a, self.params[w], None if b is None else self.params[b])
+                    derivs.append(None)
+                elif kind == "reshape":
+                    a = m(a)
+                    derivs.append(None)
+                else:
+                    z = a.detach()
+                    one = torch.ones_like(z)
+                    if kind == "pwl":
+                        d1 = jvp(lambda u: m(u * 1), (z,), (one,))[1]
+                        d2 = None
+                    else:
+                        d1, d2 = jvp(lambda u: jvp(lambda s: m(s * 1), (u,), (one,))[1], (z,), (one,))
+                    derivs.append((d1.detach(), None if d2 is None else d2.detach()))
+                    a = m(a * 1)  # an in-place activation must not overwrite the saved input
+                outs.append(a)
+            loss = loss_fn(a, y)
+            need = [i for i, (kind, *_r) in enumerate(self.steps) if kind in ("linear", "smooth")]
+            g = torch.autograd.grad(loss, [outs[i] for i in need], allow_unused=True)
+        deltas = [None] * len(self.steps)
+        for i, gi in zip(need, g):
+            deltas[i] = None if gi is None else gi.detach()
+        self._key = (x, y)
+        self._cache = (ins, [o.detach() for o in outs], derivs, deltas)
+        return self._cache
+
+    def quad(self, x, y, V: Dict[str, torch.Tensor], loss_fn) -> torch.Tensor:
+        ins, outs, derivs, deltas = self._primal(x, y, loss_fn)
+        P = next(iter(V.values())).shape[0]
+        q = torch.zeros(P, dtype=outs[-1].dtype, device=outs[-1].device)
+        t = None  # tangent of the current activation, (P, *shape), or None while it is 0
+        for i, (kind, m, w, b) in enumerate(self.steps):
+            if kind == "linear":
+                Vw, Vb = V.get(w), (V.get(b) if b is not None else None)
+                W = self.params[w]
+                o, k = W.shape
+                a = ins[i]
+                lead = a.shape[:-1]
+                a2 = a.reshape(-1, k)
+                N = a2.shape[0]
+                z = None
+                if Vw is not None:
+                    z = torch.matmul(a2, Vw.transpose(1, 2))  # (P, N, o): the probe's weights on the input
+                if Vb is not None:
+                    z = Vb.unsqueeze(1).expand(P, N, o).clone() if z is None else z.add_(Vb.unsqueeze(1))
+                if t is not None:
+                    t2 = t.reshape(P * N, k)
+                    if z is None:
+                        z = (t2 @ W.t()).view(P, N, o)
+                    else:
+                        z.view(P * N, o).addmm_(t2, W.t())
+                    if Vw is not None and deltas[i] is not None:
+                        # <delta, V a'> = <V, delta^T a'>, one (o x N) by (N x k) product per probe
+                        M = torch.matmul(deltas[i].reshape(N, o).t(), t.reshape(P, N, k))  # (P, o, k)
+                        q += 2 * torch.bmm(M.reshape(P, 1, o * k), Vw.reshape(P, o * k, 1)).view(P)
+                t = None if z is None else z.view(P, *lead, o)
+            elif kind == "reshape":
+                if t is not None:
+                    t = t.reshape(P, *outs[i].shape)
+            else:
+                if t is not None:
+                    d1, d2 = derivs[i]
+                    if d2 is not None and deltas[i] is not None:
+                        q += (t * t * (deltas[i] * d2)).flatten(1).sum(1)
+                    t = t.mul_(d1) if t.is_contiguous() else t * d1
+        if t is None:  # no probe reaches the output (parameters that do not act): H v = 0 here
+            return q.double().cpu()
+        q += self._loss_term(outs[-1], y, t, loss_fn)
+        return q.double().cpu()
+
+    def _loss_term(self, out, y, t, loss_fn) -> torch.Tensor:
+        """(P,) :math:`t_p^\\top \\nabla^2\\bar\\ell(out)\\, t_p`: forward-over-reverse of ``loss_fn``
+        alone, vectorized over the probes (about twice as fast as forward-over-forward on
+        cross-entropy), else forward-over-forward (forward-over-reverse of ``mse_loss`` fails in
+        torch.func), else torch.autograd double backward probe by probe."""
+        from torch.func import grad, jvp, vmap
+
+        def f(o_):
+            return loss_fn(o_, y)
+
+        def fwd_fwd(tt):
+            return jvp(lambda u: jvp(f, (u,), (tt,))[1], (out,), (tt,))[1]
+
+        def fwd_rev(tt):
+            return (jvp(grad(f), (out,), (tt,))[1] * tt).sum()
+
+        def autograd_loop(T):
+            with torch.enable_grad():
+                o_ = out.detach().requires_grad_(True)
+                (g_,) = torch.autograd.grad(f(o_), o_, create_graph=True)
+                return torch.stack([(torch.autograd.grad(g_, o_, grad_outputs=tt, retain_graph=True)[0] * tt).sum()
+                                    for tt in T])
+
+        ways = [lambda T: vmap(fwd_rev)(T), lambda T: vmap(fwd_fwd)(T), autograd_loop]
+        for i in range(self._loss_way or 0, len(ways)):
+            try:
+                val = ways[i](t)
+            except Exception:
+                if i == len(ways) - 1 or self._loss_way == i:  # nothing left, or it worked before
+                    raise
+                continue
+            self._loss_way = i
+            return val.detach()
+        raise AssertionError("unreachable")
 
 
 def _first_line(exc: BaseException) -> str:

@@ -37,6 +37,11 @@ Hessian-vector products are forward-over-reverse (:func:`torch.func.jvp` of
 :func:`torch.func.grad`), batched over probe vectors with :func:`torch.func.vmap`; models that
 vmap cannot batch fall back to a loop over probes, models torch.func cannot transform to
 ``torch.autograd`` double backward (the result's ``hvp_mode`` and ``note`` say which).
+Hutchinson estimates need only the quadratic forms :math:`v^\top H v`: for a model that is an
+``nn.Sequential`` of ``nn.Linear`` layers and elementwise activations they are computed by
+second-order forward mode, the primal pass and its gradients shared by all probes, at about
+half the multiply-adds of a Hessian-vector product (``hvp_mode`` ``"forward quadratic form
+(Linear chain)"``; any other model takes the products).
 Models are evaluated in eval mode (dropout off, BatchNorm on its running statistics).
 
 References
@@ -119,7 +124,10 @@ class FlatnessResult(_JSON):
     samples : (n_probes,) ndarray or None
         The probe values :math:`z_p^\top A z_p`, whose mean is ``value``.
     hvp_mode : str
-        How Hessian-vector products were computed (``"vmap(jvp(grad))"``, ...).
+        How Hessian-vector products were computed (``"vmap(jvp(grad))"``, ...), or
+        ``"forward quadratic form (Linear chain)"`` when a Hutchinson estimate needed only the
+        quadratic forms :math:`v^\top H v` and the model is a chain of Linear layers and
+        elementwise activations.
     note : str
         Why a slower mode was used, if one was.
 
@@ -311,7 +319,7 @@ def _check_common(model, loss_fn, batch_size, chunk_size):
     if not isinstance(model, nn.Module):
         raise TypeError(f"model must be a torch.nn.Module, got {type(model).__name__}")
     check_loss_fn(loss_fn)
-    batch_size = check_int(batch_size, "batch_size", minimum=1)
+    batch_size = None if batch_size is None else check_int(batch_size, "batch_size", minimum=1)
     chunk_size = check_int(chunk_size, "chunk_size", minimum=1)
     return batch_size, chunk_size
 
@@ -370,13 +378,18 @@ class _Probes:
         return out
 
 
+def _even_chunks(n: int, size: int) -> List[Tuple[int, int]]:
+    """``[(i0, i1), ...]`` covering ``range(n)`` in ``ceil(n / size)`` chunks of nearly equal size
+    (100 probes in chunks of at most 32: 4 x 25, not 32, 32, 32, 4)."""
+    k = -(-n // size)
+    edges = [n * j // k for j in range(k + 1)]
+    return list(zip(edges[:-1], edges[1:]))
+
+
 def _rademacher(shape, gen, dtype, device) -> torch.Tensor:
+    if dtype in (torch.float32, torch.float64):  # drawn as floats: the same numbers, one pass less
+        return torch.randint(0, 2, shape, generator=gen, dtype=dtype).mul_(2).sub_(1).to(device=device)
     return (torch.randint(0, 2, shape, generator=gen) * 2 - 1).to(device=device, dtype=dtype)
-
-
-def _quad(V: Dict[str, torch.Tensor], HV: Dict[str, torch.Tensor]) -> torch.Tensor:
-    """(P,) float64 :math:`\\langle v_p, H v_p\\rangle`."""
-    return sum((V[k] * HV[k]).flatten(1).sum(1).double().cpu() for k in V)
 
 
 def _finite(x, what):
@@ -410,8 +423,30 @@ def _stochastic_result(measure, names, samples, n, confidence, seed, obj) -> Fla
                           note=obj.note)
 
 
-def _over_batches(obj: Objective, data, batch_size: int, step) -> int:
-    """Call ``step(x, y, n_b)`` for every batch; the number of examples."""
+# Memory for one probe chunk's tangents (about four arrays of chunk x rows x widest activation)
+# that batch_size=None allows the forward quadratic form on (X, y) data.
+_TANGENT_BYTES = 1 << 28
+
+
+def _auto_rows(obj: Objective, data, chunk: Optional[int]) -> int:
+    """Rows per block for ``batch_size=None``: 256, or for the forward quadratic form (``chunk``
+    given) on (X, y) data as many as keep a chunk's tangents within ``_TANGENT_BYTES``: its cost
+    per block (primal pass, gradients, the loss term, Python) does not grow with the probes."""
+    if chunk is None or not isinstance(data, tuple):
+        return 256
+    per_row = obj.row_elements(data[0][:1])
+    if per_row is None:
+        return 256
+    _, dtype = device_dtype(obj.model)
+    itemsize = torch.empty((), dtype=dtype).element_size()
+    return int(max(256, _TANGENT_BYTES // (4 * chunk * per_row * itemsize)))
+
+
+def _over_batches(obj: Objective, data, batch_size: Optional[int], step, chunk: Optional[int] = None) -> int:
+    """Call ``step(x, y, n_b)`` for every batch; the number of examples. ``batch_size=None``:
+    :func:`_auto_rows` (``chunk``: the probes per quadratic-form call, None elsewhere)."""
+    if batch_size is None:
+        batch_size = _auto_rows(obj, data, chunk)
     device, dtype = device_dtype(obj.model)
     total = 0
     for x, y, nb in batches(data, batch_size, device, dtype):
@@ -490,18 +525,17 @@ def _layer_pass(model, data, name, loss_fn, *, method, n_probes, seed, kappa, tr
     per = max(1, chunk_size // (int(kappa) + int(trace)))
 
     def step(x, y, nb):
-        for i0 in range(0, n_probes, per):
-            i1 = min(i0 + per, n_probes)
+        for i0, i1 in _even_chunks(n_probes, per):
             parts = [pr.chunk(i0, i1)[name] for pr in (kp, tp) if pr is not None]
             V = {name: torch.cat(parts) if len(parts) > 1 else parts[0]}
-            q = _quad(V, obj.hvp(x, y, V)) * nb
+            q = obj.quad(x, y, V) * nb
             c = i1 - i0
             if kappa:
                 qk[i0:i1] += q[:c]
             if trace:
                 qt[i0:i1] += q[-c:]
 
-    n = _over_batches(obj, data, batch_size, step)
+    n = _over_batches(obj, data, batch_size, step, chunk=chunk_size)
     return (None if qk is None else (qk / n).numpy()), (None if qt is None else (qt / n).numpy()), obj, n
 
 
@@ -512,7 +546,7 @@ def _auto(method, size, exact_limit):
 # ----------------------------------------------------------------------- public API --
 
 def relative_flatness(model: nn.Module, data, *, layer: str, loss_fn: Callable, method: str = "auto",
-                      n_probes: int = 100, confidence: float = 0.95, seed=None, batch_size: int = 256,
+                      n_probes: int = 100, confidence: float = 0.95, seed=None, batch_size: Optional[int] = None,
                       chunk_size: int = 32, exact_limit: int = 4096) -> FlatnessResult:
     r"""Relative flatness :math:`\kappa(W)` of one layer (Petzka et al., 2021).
 
@@ -543,9 +577,13 @@ def relative_flatness(model: nn.Module, data, *, layer: str, loss_fn: Callable, 
         Level of the Student-t interval of the Hutchinson estimate.
     seed : None, int or numpy.random.Generator
         Seeds the probes; the seed used is stored in the result.
-    batch_size : int, default 256
-        Rows per batch for (X, y) data (blocks of a few hundred rows keep the vectorized
-        products in cache; ``benchmarks/flatness.md``).
+    batch_size : int or None, default None
+        Rows per batch for (X, y) data. None: 256, except for a Hutchinson estimate of a model
+        that takes the forward quadratic form (an ``nn.Sequential`` of Linear layers and
+        elementwise activations), which takes as many rows as keep a probe chunk's
+        activations' tangents within about 256 MB (the whole digits training set for a
+        64-256-256-10 MLP): its per-block cost does not grow with the probes, so larger
+        blocks are faster (``benchmarks/flatness.md``).
     chunk_size : int, default 32
         Probe (or basis) vectors per vectorized Hessian-vector product; memory grows with
         ``chunk_size x batch rows x activations``.
@@ -609,7 +647,7 @@ def relative_flatness(model: nn.Module, data, *, layer: str, loss_fn: Callable, 
 
 
 def hessian_trace(model: nn.Module, data, *, loss_fn: Callable, layer=None, method: str = "hutchinson",
-                  n_probes: int = 100, confidence: float = 0.95, seed=None, batch_size: int = 256,
+                  n_probes: int = 100, confidence: float = 0.95, seed=None, batch_size: Optional[int] = None,
                   chunk_size: int = 32, exact_limit: int = 4096) -> FlatnessResult:
     r"""Trace of the Hessian of the empirical loss, over the whole model or some parameters.
 
@@ -693,12 +731,11 @@ def hessian_trace(model: nn.Module, data, *, loss_fn: Callable, layer=None, meth
         q = torch.zeros(n_probes, dtype=torch.float64)
 
         def step(x, y, nb):
-            for i0 in range(0, n_probes, chunk_size):
-                i1 = min(i0 + chunk_size, n_probes)
+            for i0, i1 in _even_chunks(n_probes, chunk_size):
                 V = probes.chunk(i0, i1)
-                q[i0:i1] += nb * _quad(V, obj.hvp(x, y, V))
+                q[i0:i1] += nb * obj.quad(x, y, V)
 
-        n = _over_batches(obj, data, batch_size, step)
+        n = _over_batches(obj, data, batch_size, step, chunk=chunk_size)
     return _stochastic_result("hessian_trace", names, (q / n).numpy(), n, confidence, s, obj)
 
 
@@ -925,7 +962,7 @@ def top_hessian_eigenvalue(model: nn.Module, data, *, loss_fn: Callable, layer=N
 
 def layerwise_flatness(model: nn.Module, data, *, loss_fn: Callable, layers=None, method: str = "auto",
                        eigenvalues: bool = True, model_measures: bool = True, n_probes: int = 100,
-                       confidence: float = 0.95, seed=None, batch_size: int = 256, chunk_size: int = 32,
+                       confidence: float = 0.95, seed=None, batch_size: Optional[int] = None, chunk_size: int = 32,
                        exact_limit: int = 4096, eigen_method: str = "lanczos", max_iter: int = 100,
                        tol: float = 1e-3) -> LayerwiseFlatness:
     r"""Relative flatness, Hessian trace and top eigenvalue of every layer, and of the model.
