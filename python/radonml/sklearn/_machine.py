@@ -418,39 +418,13 @@ class _BaseRadonMachine(MetaEstimatorMixin, BaseEstimator):
 
     def _fit(self, X, y, sample_weight=None):
         base, feature_map, final, known, options, attack = self._check_params()
-        finite = "allow-nan" if get_tags(self).input_tags.allow_nan else True
-        if self._is_classifier:
-            X, y = validate_data(self, X, y, accept_sparse=False, dtype="numeric", ensure_min_samples=2,
-                                 ensure_all_finite=finite)
-            check_classification_targets(y)
-            self.classes_, counts = np.unique(y, return_counts=True)
-            min_class = int(counts.min())
-        else:
-            multi = bool(get_tags(self).target_tags.multi_output)
-            X, y = validate_data(self, X, y, accept_sparse=False, dtype="numeric", multi_output=multi,
-                                 y_numeric=True, ensure_all_finite=finite)
-            min_class = None
+        X, y, min_class = self._validate_training_data(X, y)
         n, p = X.shape
         _check_height_fits(self.height, n)
         sample_weight = self._check_sample_weight(sample_weight, X, final)
         gen = check_random_state(self.random_state)
-
-        # the shared feature map: fitted once (on all rows or a sample), the same for every part
         t0 = time.perf_counter()
-        if feature_map is not None:
-            feature_map = seed_unseeded(clone(feature_map), gen)
-            rows = sample_rows(n, check_feature_map_samples(self.feature_map_samples), gen)
-            if rows is None:
-                feature_map.fit(X, y)
-            else:
-                feature_map.fit(X[rows], y[rows])
-            Z1 = feature_map.transform(X[:1])
-            if getattr(Z1, "ndim", 2) != 2:
-                raise ValueError(f"the feature map (the steps before the last) must output 2-D data, got shape "
-                                 f"{np.shape(Z1)}")
-            n_out = int(Z1.shape[1])
-        else:
-            n_out = p
+        feature_map, n_out = self._fit_feature_map(feature_map, X, y, gen)
         self.feature_map_ = feature_map
         self.feature_map_time_ = time.perf_counter() - t0
         if known is None:
@@ -509,6 +483,38 @@ class _BaseRadonMachine(MetaEstimatorMixin, BaseEstimator):
         self._aggregate_models(finals[0], models, self.aggregation, options)
         self.aggregate_time_ = time.perf_counter() - t0
         return self
+
+    def _validate_training_data(self, X, y):
+        """(X, y, size of the smallest class or None), validated as scikit-learn does; sets
+        ``classes_`` for a classifier."""
+        finite = "allow-nan" if get_tags(self).input_tags.allow_nan else True
+        if self._is_classifier:
+            X, y = validate_data(self, X, y, accept_sparse=False, dtype="numeric", ensure_min_samples=2,
+                                 ensure_all_finite=finite)
+            check_classification_targets(y)
+            self.classes_, counts = np.unique(y, return_counts=True)
+            return X, y, int(counts.min())
+        multi = bool(get_tags(self).target_tags.multi_output)
+        X, y = validate_data(self, X, y, accept_sparse=False, dtype="numeric", multi_output=multi,
+                             y_numeric=True, ensure_all_finite=finite)
+        return X, y, None
+
+    def _fit_feature_map(self, feature_map, X, y, gen):
+        """The shared feature map, fitted once (on all rows or a sample) and the same for every
+        part, and the number of features it outputs; ``(None, X.shape[1])`` without one."""
+        if feature_map is None:
+            return None, X.shape[1]
+        feature_map = seed_unseeded(clone(feature_map), gen)
+        rows = sample_rows(X.shape[0], check_feature_map_samples(self.feature_map_samples), gen)
+        if rows is None:
+            feature_map.fit(X, y)
+        else:
+            feature_map.fit(X[rows], y[rows])
+        Z1 = feature_map.transform(X[:1])
+        if getattr(Z1, "ndim", 2) != 2:
+            raise ValueError(f"the feature map (the steps before the last) must output 2-D data, got shape "
+                             f"{np.shape(Z1)}")
+        return feature_map, int(Z1.shape[1])
 
     def _machine_options(self, options: dict, plan: _Plan, n_models: int) -> dict:
         """The aggregator's options: the user's, and what the Radon machine sets unless they
