@@ -25,6 +25,49 @@ from ._parameters import (
 __all__ = ["aggregate_estimators"]
 
 
+
+def _compatible_rows(e, i: int, first, map0, final0, has_icpt: bool, shape0) -> np.ndarray:
+    """``estimators[i]``'s (k, d) parameter rows, after checking that it can be aggregated with
+    ``estimators[0]`` (whose rows have shape ``shape0``; None for ``estimators[0]`` itself): one
+    class, one final step's class, the same fitted feature map, the same intercept setting,
+    classes and coefficient shape."""
+    cls = type(first)
+    if type(e) is not cls:
+        raise TypeError(f"estimators must all be of one class; estimators[0] is {cls.__name__}, "
+                        f"estimators[{i}] is {type(e).__name__}")
+    map_i, final_i = split_pipeline(e)
+    if type(final_i) is not type(final0):
+        raise TypeError(f"estimators must all end in one class; estimators[0] ends in {type(final0).__name__}, "
+                        f"estimators[{i}] in {type(final_i).__name__}")
+    if i > 0 and map0 is not None:
+        names0, names_i = [s[0] for s in first.steps], [s[0] for s in e.steps]
+        if names0 != names_i:
+            raise ValueError(f"estimators[{i}] has the steps {names_i}, estimators[0] has {names0}")
+        diff = fitted_difference(map0, map_i)
+        if diff:
+            raise ValueError(
+                f"estimators[{i}] has another feature map (steps before the last) than estimators[0]: {diff}. "
+                "Linear models on different feature maps live in different spaces and cannot be aggregated; "
+                "fit the feature map once and share it among the models (RadonMachineClassifier and "
+                "RadonMachineRegressor do this for a Pipeline estimator)"
+            )
+    if has_intercept(final_i) != has_icpt:
+        raise ValueError(
+            f"estimators[{i}] has fit_intercept={has_intercept(final_i)}, estimators[0] has {has_icpt}"
+        )
+    if hasattr(final0, "classes_") and not np.array_equal(getattr(final_i, "classes_", None), final0.classes_):
+        raise ValueError(
+            f"estimators[{i}] has classes_ {getattr(final_i, 'classes_', None)}, estimators[0] has {final0.classes_}"
+        )
+    row = linear_rows(final_i, has_icpt, f"estimators[{i}]")
+    if shape0 is not None and row.shape != shape0:
+        raise ValueError(
+            f"estimators[{i}].coef_ has shape {np.shape(final_i.coef_)}, estimators[0].coef_ has "
+            f"{np.shape(final0.coef_)}"
+        )
+    return row
+
+
 def aggregate_estimators(estimators, method="radon", *, multiclass="per_class", corrupt=None, rng=None, fallback=None,
                          **options):
     r"""Aggregate fitted linear estimators, e.g. trained at different sites, into one.
@@ -166,44 +209,11 @@ def aggregate_estimators(estimators, method="radon", *, multiclass="per_class", 
     if len(estimators) == 0:
         raise ValueError("estimators must hold at least one fitted estimator, got an empty sequence")
     first = estimators[0]
-    cls = type(first)
     map0, final0 = split_pipeline(first)
     has_icpt = has_intercept(final0)
     rows = []
     for i, e in enumerate(estimators):
-        if type(e) is not cls:
-            raise TypeError(f"estimators must all be of one class; estimators[0] is {cls.__name__}, "
-                            f"estimators[{i}] is {type(e).__name__}")
-        map_i, final_i = split_pipeline(e)
-        if type(final_i) is not type(final0):
-            raise TypeError(f"estimators must all end in one class; estimators[0] ends in {type(final0).__name__}, "
-                            f"estimators[{i}] in {type(final_i).__name__}")
-        if i > 0 and map0 is not None:
-            names0, names_i = [s[0] for s in first.steps], [s[0] for s in e.steps]
-            if names0 != names_i:
-                raise ValueError(f"estimators[{i}] has the steps {names_i}, estimators[0] has {names0}")
-            diff = fitted_difference(map0, map_i)
-            if diff:
-                raise ValueError(
-                    f"estimators[{i}] has another feature map (steps before the last) than estimators[0]: {diff}. "
-                    "Linear models on different feature maps live in different spaces and cannot be aggregated; "
-                    "fit the feature map once and share it among the models (RadonMachineClassifier and "
-                    "RadonMachineRegressor do this for a Pipeline estimator)"
-                )
-        if has_intercept(final_i) != has_icpt:
-            raise ValueError(
-                f"estimators[{i}] has fit_intercept={has_intercept(final_i)}, estimators[0] has {has_icpt}"
-            )
-        if hasattr(final0, "classes_") and not np.array_equal(getattr(final_i, "classes_", None), final0.classes_):
-            raise ValueError(
-                f"estimators[{i}] has classes_ {getattr(final_i, 'classes_', None)}, estimators[0] has {final0.classes_}"
-            )
-        rows.append(linear_rows(final_i, has_icpt, f"estimators[{i}]"))
-        if rows[-1].shape != rows[0].shape:
-            raise ValueError(
-                f"estimators[{i}].coef_ has shape {np.shape(final_i.coef_)}, estimators[0].coef_ has "
-                f"{np.shape(final0.coef_)}"
-            )
+        rows.append(_compatible_rows(e, i, first, map0, final0, has_icpt, rows[0].shape if rows else None))
     models = np.stack(rows)
     m, k, d = models.shape
     block_d = k * d if multiclass == "joint" else d
