@@ -506,7 +506,7 @@ def test_result_objects_read_well_and_serialize():
     X, y = _cls_data(10, 3, 2, seed=14)
     r = relative_flatness(model, (X, y), layer="2.weight", loss_fn=CE, method="hutchinson", n_probes=5, seed=3)
     text = repr(r)
-    assert text.startswith("FlatnessResult(relative_flatness=") and "95% interval" in text and "seed 3" in text
+    assert text.startswith("FlatnessResult('relative_flatness', value=") and "95% interval" in text and "seed 3" in text
     d = r.to_dict()
     json.dumps(d)
     assert d["seed"] == 3 and len(d["samples"]) == 5 and d["measure"] == "relative_flatness"
@@ -516,7 +516,7 @@ def test_result_objects_read_well_and_serialize():
     assert one.interval is None and one.std_error is None and one.value == r.samples[0]
     assert "one probe: no interval" in repr(one)
     e = top_hessian_eigenvalue(model, (X, y), loss_fn=CE, seed=0)
-    assert "EigenvalueResult(top_eigenvalue=" in repr(e) and "converged" in repr(e)
+    assert "EigenvalueResult(value=" in repr(e) and "converged" in repr(e)
     json.dumps(e.to_dict())
     # measuring does not change the model or its mode
     model.train()

@@ -169,7 +169,7 @@ class FlatnessResult(_JSON):
 
     def __repr__(self) -> str:
         how = self.method if self.n_probes is None else f"{self.method}, {self.n_probes} probes, seed {self.seed}"
-        return (f"FlatnessResult({self.measure}={self._value_text()}, of {self._what()}, {how}, "
+        return (f"FlatnessResult({self.measure!r}, value={self._value_text()}, of {self._what()}, {how}, "
                 f"{self.n_examples} examples)")
 
 
@@ -219,7 +219,7 @@ class EigenvalueResult(_JSON):
         p = self.parameters
         what = repr(p[0]) if len(p) == 1 else f"{len(p)} parameters"
         conv = "converged" if self.converged else "NOT converged"
-        return (f"EigenvalueResult(top_eigenvalue={self.value:.6g}, of {what}, {self.method}, "
+        return (f"EigenvalueResult(value={self.value:.6g}, of {what}, {self.method}, "
                 f"{self.n_hvp} Hessian-vector products, {conv}, {self.n_examples} examples)")
 
 
@@ -622,7 +622,7 @@ def relative_flatness(model: nn.Module, data, *, layer: str, loss_fn: Callable, 
     ...     _ = model.weight.copy_(2 * torch.eye(2))
     >>> X, y = torch.eye(2), torch.zeros(2, 2)
     >>> relative_flatness(model, (X, y), layer="weight", loss_fn=torch.nn.functional.mse_loss)
-    FlatnessResult(relative_flatness=8, of 'weight', exact, 2 examples)
+    FlatnessResult('relative_flatness', value=8, of 'weight', exact, 2 examples)
     >>> r = relative_flatness(model, (X, y), layer="weight", loss_fn=torch.nn.functional.mse_loss,
     ...                       method="hutchinson", n_probes=10, seed=0)
     >>> r.value, r.interval  # every probe gives 8 here, as W^T W and H are multiples of I
