@@ -588,3 +588,12 @@ def test_docstring_examples():
         warnings.simplefilter("ignore")
         for mod in (measures, fam_module, flatness):
             assert doctest.testmod(mod).failed == 0
+
+
+def test_a_bare_X_is_refused_with_a_message_that_says_to_pass_X_and_y():
+    from radonml.flatness import relative_flatness
+
+    model = torch.nn.Sequential(torch.nn.Linear(3, 2))
+    X = torch.randn(10, 3)
+    with pytest.raises(TypeError, match=r"data must be a pair \(X, y\).*got a single.*pass \(X, y\)"):
+        relative_flatness(model, X, layer="0.weight", loss_fn=torch.nn.functional.cross_entropy)

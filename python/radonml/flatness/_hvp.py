@@ -68,6 +68,9 @@ def check_data(data, *, reiterable: bool = False):
         if X.shape[0] == 0:
             raise ValueError("data must not be empty, got 0 examples")
         return (X, y)
+    if _is_array(data):  # a bare X: iterating it would read its rows as "batches"
+        raise TypeError(f"data must be a pair (X, y) of tensors/arrays or an iterable of (x, y) batches (e.g. a "
+                        f"DataLoader), got a single {_describe(data)}; pass (X, y)")
     if isinstance(data, (str, bytes)) or not hasattr(data, "__iter__"):
         raise TypeError(f"data must be a pair (X, y) of tensors/arrays or an iterable of (x, y) batches (e.g. a DataLoader), "
                         f"got {_describe(data)}")
