@@ -245,9 +245,10 @@ def _print_table(rows) -> None:
         )
 
 
-def _describe(args, ds, learners) -> str:
-    return (f"{ds.name}, {len(ds.y_train)} training / {len(ds.y_test)} test examples, {args.learners} learners "
-            f"({args.split}), MLP {'-'.join(map(str, [ds.n_features, *args.hidden, ds.n_classes]))} (d = {learners.d}), "
+def _describe(args, ds, learners, *, with_learners: bool = True) -> str:
+    who = f"{args.learners} learners ({args.split})" if with_learners else f"{args.split} split"
+    return (f"{ds.name}, {len(ds.y_train)} training / {len(ds.y_test)} test examples, {who}"
+            f", MLP {'-'.join(map(str, [ds.n_features, *args.hidden, ds.n_classes]))} (d = {learners.d}), "
             f"{args.steps} steps, lr {args.lr:g}, batch {args.batch_size}" + (f", FAM λ={args.fam:g}" if args.fam else ""))
 
 
@@ -304,8 +305,18 @@ def _print_claims(claims) -> None:
             print(textwrap.fill(text, 100, initial_indent=f"   {key}: ", subsequent_indent="   " + " " * (len(key) + 2)))
 
 
+def _learners_per_claim(args) -> str:
+    """How many learners each claim runs with (they differ: the claims' own settings)."""
+    parts = {"minibatch": f"claim 1 m = {','.join(map(str, args.nodes))}",
+             "lr": f"claim 2 m = {','.join(str(m) for m in args.nodes if m >= 2) or '2'}",
+             "dynamic": f"claim 3 {args.learners}",
+             "radon": "claim 4 d + 2 = 40 (its own synthetic set)"}
+    return "learners: " + "; ".join(parts[c] for c in args.claims if c in parts)
+
+
 def _run_claims(args, say, ds, learners) -> dict:
-    print(f"radonml federated: the essay's claims on {_describe(args, ds, learners)}", flush=True)
+    print(f"radonml federated: the essay's claims on {_describe(args, ds, learners, with_learners=False)}", flush=True)
+    print(f"radonml federated: {_learners_per_claim(args)}", flush=True)
     claims = _measure_claims(args, say, ds, learners)
     _print_claims(claims)
     return {"mode": "claims", "claims": [c.to_dict() for c in claims], "_claims": claims}
