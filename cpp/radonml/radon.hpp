@@ -908,17 +908,30 @@ inline void random_permutation(std::int64_t n, std::uint64_t seed, std::int64_t*
   const std::int64_t B = std::int64_t(1) << log_b;
   const std::int64_t n_chunks = std::min<std::int64_t>(256, (n + 65535) / 65536);
   const std::int64_t chunk = (n + n_chunks - 1) / n_chunks;
-  auto label = [&](std::int64_t i) -> std::int64_t {
-    if (log_b == 0) return 0;
-    return static_cast<std::int64_t>(detail::mix64(key_bucket + static_cast<std::uint64_t>(i + 1) * detail::kGolden) >>
-                                     (64 - log_b));
+  // The bucket labels of indices [i, i + m), m <= kBlock, into lab: computed in a
+  // block first (a loop without dependences, which the compiler vectorizes), then used.
+  constexpr int kBlock = 256;
+  const int shift = 64 - std::max(log_b, 1);
+  auto labels = [&](std::int64_t i, int m, std::uint16_t* lab) {
+    if (log_b == 0) {
+      for (int t = 0; t < m; ++t) lab[t] = 0;
+      return;
+    }
+    const std::uint64_t base = key_bucket + static_cast<std::uint64_t>(i + 1) * detail::kGolden;
+    for (int t = 0; t < m; ++t)
+      lab[t] = static_cast<std::uint16_t>(detail::mix64(base + static_cast<std::uint64_t>(t) * detail::kGolden) >> shift);
   };
   std::vector<std::int64_t> count(static_cast<std::size_t>(n_chunks * B), 0);
   parallel_for(n_chunks, n_threads, 1, [&](std::ptrdiff_t c0, std::ptrdiff_t c1, int) {
+    std::uint16_t lab[kBlock];
     for (std::ptrdiff_t c = c0; c < c1; ++c) {
       std::int64_t* cnt = count.data() + c * B;
       const std::int64_t e = std::min(n, (c + 1) * chunk);
-      for (std::int64_t i = c * chunk; i < e; ++i) ++cnt[label(i)];
+      for (std::int64_t i = c * chunk; i < e; i += kBlock) {
+        const int m = static_cast<int>(std::min<std::int64_t>(kBlock, e - i));
+        labels(i, m, lab);
+        for (int t = 0; t < m; ++t) ++cnt[lab[t]];
+      }
     }
   });
   std::vector<std::int64_t> bucket_start(static_cast<std::size_t>(B + 1), 0);
@@ -935,21 +948,34 @@ inline void random_permutation(std::int64_t n, std::uint64_t seed, std::int64_t*
     bucket_start[B] = pos;
   }
   parallel_for(n_chunks, n_threads, 1, [&](std::ptrdiff_t c0, std::ptrdiff_t c1, int) {
+    std::uint16_t lab[kBlock];
     for (std::ptrdiff_t c = c0; c < c1; ++c) {
       std::int64_t* at = count.data() + c * B;
       const std::int64_t e = std::min(n, (c + 1) * chunk);
-      for (std::int64_t i = c * chunk; i < e; ++i) out[at[label(i)]++] = i;
+      for (std::int64_t i = c * chunk; i < e; i += kBlock) {
+        const int m = static_cast<int>(std::min<std::int64_t>(kBlock, e - i));
+        labels(i, m, lab);
+        for (int t = 0; t < m; ++t) out[at[lab[t]]++] = i + t;
+      }
     }
   });
   parallel_for(B, n_threads, 4, [&](std::ptrdiff_t b0, std::ptrdiff_t b1, int) {
     for (std::ptrdiff_t b = b0; b < b1; ++b) {
       std::int64_t* v = out + bucket_start[b];
       const std::int64_t m = bucket_start[b + 1] - bucket_start[b];
-      std::uint64_t state = detail::mix64(key_shuffle + static_cast<std::uint64_t>(b) * detail::kGolden);
-      for (std::int64_t i = m - 1; i > 0; --i) {
-        state += detail::kGolden;
-        const std::int64_t j = static_cast<std::int64_t>(detail::below(detail::mix64(state), static_cast<std::uint64_t>(i + 1)));
-        std::swap(v[i], v[j]);
+      const std::uint64_t state = detail::mix64(key_shuffle + static_cast<std::uint64_t>(b) * detail::kGolden);
+      // step s (s = 1, 2, ...) swaps v[m - s] with v[below(mix64(state + s * golden), m - s + 1)];
+      // the random words of a block of steps are computed first (vectorized), then used
+      std::uint64_t u[kBlock];
+      for (std::int64_t s0 = 1; s0 < m; s0 += kBlock) {
+        const int cnt = static_cast<int>(std::min<std::int64_t>(kBlock, m - s0));
+        const std::uint64_t base = state + static_cast<std::uint64_t>(s0) * detail::kGolden;
+        for (int t = 0; t < cnt; ++t) u[t] = detail::mix64(base + static_cast<std::uint64_t>(t) * detail::kGolden);
+        for (int t = 0; t < cnt; ++t) {
+          const std::int64_t i = m - s0 - t;
+          const std::int64_t j = static_cast<std::int64_t>(detail::below(u[t], static_cast<std::uint64_t>(i + 1)));
+          std::swap(v[i], v[j]);
+        }
       }
     }
   });
