@@ -910,7 +910,14 @@ inline void random_permutation(std::int64_t n, std::uint64_t seed, std::int64_t*
   const std::int64_t chunk = (n + n_chunks - 1) / n_chunks;
   // The bucket labels of indices [i, i + m), m <= kBlock, into lab: computed in a
   // block first (a loop without dependences, which the compiler vectorizes), then used.
+  // Blocks pay only with 64-bit multiplies in vector registers (AVX-512DQ); without
+  // them (e.g. the portable wheel) each random word is drawn where it is used. The
+  // permutation is the same either way.
+#if defined(__AVX512DQ__)
   constexpr int kBlock = 256;
+#else
+  constexpr int kBlock = 1;
+#endif
   const int shift = 64 - std::max(log_b, 1);
   auto labels = [&](std::int64_t i, int m, std::uint16_t* lab) {
     if (log_b == 0) {
