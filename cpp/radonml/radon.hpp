@@ -559,8 +559,21 @@ inline void radon_lanes_dispatch(int d, int k, const double* const* rows, double
   ((d == Ds + 1 ? (radon_lanes<Ds + 1>(k, rows, pts, lams, ok, pf, n_pf), true) : false) || ...);
 }
 
+/// Is the fixed-size kernel compiled for registers that hold its kLanes doubles?
+/// Only with AVX-512 (-march=native on such a machine). Split into narrower
+/// registers (SSE2, the portable wheel; also AVX2) it was 3.3x slower than the
+/// general path (2.4 against 0.73 us per group of 12 points in R^10), so such
+/// builds use the general path, whose solver 0 is the same algorithm.
+#if defined(__AVX512F__)
+constexpr bool kFixedKernelCompiled = true;
+#else
+constexpr bool kFixedKernelCompiled = false;
+#endif
+
 /// Does the fixed-size kernel handle k points in R^d?
-inline bool has_fixed_kernel(int k, int d) { return d >= 1 && d <= kFixedMaxDim && k >= d + 2 && k <= fixed_max_points(d); }
+inline bool has_fixed_kernel(int k, int d) {
+  return kFixedKernelCompiled && d >= 1 && d <= kFixedMaxDim && k >= d + 2 && k <= fixed_max_points(d);
+}
 
 /// The fixed-size kernel for any d <= kFixedMaxDim (see radon_lanes).
 inline void radon_lanes_any(int d, int k, const double* const* rows, double* pts, double* lams, unsigned char* ok,
@@ -768,8 +781,14 @@ void radon_groups(const GroupLayout& lay, std::int64_t b, std::int64_t e, int k,
   std::vector<double> pt(static_cast<std::size_t>(d));
   if (!has_fixed_kernel(k, d)) {
     std::vector<const double*> rows(static_cast<std::size_t>(k));
+    constexpr std::int64_t ahead = 4;  // groups between a prefetch and the use of its rows
+    if (prefetch)
+      for (std::int64_t j = b; j < std::min(e, b + ahead); ++j)
+        for (int i = 0; i < k; ++i) prefetch_row(row_of(lay.start(j) + i), d);
     for (std::int64_t j = b; j < e; ++j) {
       const std::int64_t s = lay.start(j);
+      if (prefetch && j + ahead < e)  // scattered rows: their latency overlaps the groups before them
+        for (int i = 0; i < k; ++i) prefetch_row(row_of(lay.start(j + ahead) + i), d);
       for (int i = 0; i < k; ++i) rows[i] = row_of(s + i);
       RadonSolver used = radon_point(rows.data(), k, d, pt.data(), lam.data(), ws);
       emit(j, pt.data(), want_lambda ? lam.data() : nullptr, used);
