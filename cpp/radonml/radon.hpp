@@ -35,7 +35,8 @@
 // entries lie in [-1, 1]) before it is used:
 //   0. fast path: partial-pivot LU of B, solving for lambda_B as above; for
 //      d <= 16 and k <= 2d + 3 a fixed-size kernel that runs 8 groups at once
-//      in SIMD lanes (the iterated Radon point's groups);
+//      in SIMD lanes (the iterated Radon point's groups) in builds for AVX-512
+//      (elsewhere the same algorithm one group at a time, which is faster there);
 //   1. full-pivot LU of the whole M (rank revealing): lambda_j = 1 on every
 //      non-pivot column, the pivot columns solved from the triangular factor
 //      (the same construction with the best-conditioned basis);
