@@ -68,6 +68,22 @@ def interleaved(methods, rounds, min_time, clock=time.perf_counter):
     return best
 
 
+def interleaved_rounds(methods, rounds, min_time, clock=time.perf_counter):
+    """Time per call of each method in every round (the methods interleaved round by round)."""
+    times = {name: [] for name in methods}
+    for _ in range(rounds):
+        for name, fn in methods.items():
+            times[name].append(per_call(fn, min_time, clock))
+    return {name: np.asarray(v) for name, v in times.items()}
+
+
+def ratio_text(t, base, bold=False):
+    """Median and range over rounds of t / base, each round's method against the same round's baseline."""
+    r = t / base
+    med = f"**{np.median(r):.2f}x**" if bold else f"{np.median(r):.2f}x"
+    return f"{med} ({r.min():.2f}-{r.max():.2f})"
+
+
 class _quiet_stdout:
     """Silence C-level writes to stdout (HiGHS prints a banner on its first solve)."""
 
@@ -328,9 +344,9 @@ def table_iterated(args):
         "resample": lambda: radonml.iterated_radon_point(X, rng=0, remainder="resample"),
         "median": lambda: np.median(X, axis=0),
     }
-    t = interleaved(methods, args.rounds * 2, args.min_time)
+    t = interleaved_rounds(methods, args.rounds * 2, args.min_time)
 
-    # process CPU time on one thread: the work per core, which load from other processes barely moves
+    # process CPU time on one thread: the work per core, which load from other processes moves less
     def dropped_1t():
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
@@ -338,7 +354,7 @@ def table_iterated(args):
 
     from radonml._validation import as_float_array
 
-    cpu = interleaved(
+    cpu = interleaved_rounds(
         {
             "mean": lambda: np.mean(X, axis=0),
             "spread": lambda: radonml.iterated_radon_point(X, rng=0, n_threads=1),
@@ -347,34 +363,42 @@ def table_iterated(args):
             "core": lambda: _core.iterated_radon_point(X, leaves, groups, 1),
             "drop": dropped_1t,
         },
-        args.rounds,
+        args.rounds * 2,
         args.min_time,
         clock=time.process_time,
     )
-    base = t["mean"]
+    base, cbase = t["mean"], cpu["mean"]
 
     def levels(tr):
         return " / ".join(f"{g:,}x{lo}" if lo == hi else f"{g:,}x{lo}-{hi}" for g, (lo, hi) in zip(tr.groups, tr.group_sizes))
 
+    def ms(v):
+        return f"{np.median(v) * 1e3:.1f} ms"
+
     lines = [
-        "| method | time | / numpy.mean | 1 thread, CPU time / numpy.mean CPU time |",
-        "|---|---:|---:|---:|",
-        f"| `numpy.mean(X, axis=0)` | {base*1e3:.1f} ms | 1.00x | 1.00x |",
+        "| method | time (all cores, wall) | / numpy.mean, wall | 1 thread, CPU time | / numpy.mean CPU time |",
+        "|---|---:|---:|---:|---:|",
+        f"| `numpy.mean(X, axis=0)` | {ms(base)} | 1.00x | {ms(cbase)} | 1.00x |",
         f"| `iterated_radon_point(X, rng=0)` (default `remainder='spread'`: every one of the {n:,} models, h = {tree.height}, "
-        f"groups {levels(tree)}) | {t['spread']*1e3:.1f} ms | **{t['spread']/base:.2f}x** | {cpu['spread']/cpu['mean']:.2f}x |",
-        f"| &nbsp;&nbsp;of which validating the input (`isfinite`, one thread) | | | {cpu['validate']/cpu['mean']:.2f}x |",
-        f"| &nbsp;&nbsp;of which the leaf permutation (`_core.random_permutation`) | {t['perm']*1e3:.1f} ms | {t['perm']/base:.2f}x | {cpu['perm']/cpu['mean']:.2f}x |",
-        f"| &nbsp;&nbsp;of which the compiled tree (`_core.iterated_radon_point`) | {t['core']*1e3:.1f} ms | {t['core']/base:.2f}x | {cpu['core']/cpu['mean']:.2f}x |",
+        f"groups {levels(tree)}) | {ms(t['spread'])} | {ratio_text(t['spread'], base, True)} | {ms(cpu['spread'])} "
+        f"| {ratio_text(cpu['spread'], cbase, True)} |",
+        f"| &nbsp;&nbsp;of which validating the input (`isfinite`, one thread) | | | {ms(cpu['validate'])} | {ratio_text(cpu['validate'], cbase)} |",
+        f"| &nbsp;&nbsp;of which the leaf permutation (`_core.random_permutation`) | {ms(t['perm'])} | {ratio_text(t['perm'], base)} "
+        f"| {ms(cpu['perm'])} | {ratio_text(cpu['perm'], cbase)} |",
+        f"| &nbsp;&nbsp;of which the compiled tree (`_core.iterated_radon_point`) | {ms(t['core'])} | {ratio_text(t['core'], base)} "
+        f"| {ms(cpu['core'])} | {ratio_text(cpu['core'], cbase)} |",
         f"| `iterated_radon_point(X, rng=0, remainder='drop')` (h = {drop.height}: {drop.n_used:,} of the {n:,} models, "
-        f"{drop.n_left_out:,} left out) | {t['drop']*1e3:.1f} ms | {t['drop']/base:.2f}x | {cpu['drop']/cpu['mean']:.2f}x |",
+        f"{drop.n_left_out:,} left out) | {ms(t['drop'])} | {ratio_text(t['drop'], base)} | {ms(cpu['drop'])} | {ratio_text(cpu['drop'], cbase)} |",
         f"| `iterated_radon_point(X, rng=0, remainder='resample')` (h = {res.height}: every model, {res.n_leaves:,} leaves) "
-        f"| {t['resample']*1e3:.1f} ms | {t['resample']/base:.2f}x | |",
-        f"| `numpy.median(X, axis=0)` (for scale) | {t['median']*1e3:.1f} ms | {t['median']/base:.2f}x | |",
+        f"| {ms(t['resample'])} | {ratio_text(t['resample'], base)} | | |",
+        f"| `numpy.median(X, axis=0)` (for scale) | {ms(t['median'])} | {ratio_text(t['median'], base)} | | |",
         "",
-        f"numpy.mean CPU time on one thread: {cpu['mean']*1e3:.1f} ms. On two otherwise idle cores the default "
-        f"would take about validate + (permutation + tree) / 2 = "
-        f"{(cpu['validate'] + (cpu['perm'] + cpu['core']) / 2) / cpu['mean']:.2f}x numpy.mean "
-        "(the permutation and the tree run on all cores, the validation on one).",
+        f"Times are medians over {len(base)} interleaved rounds (each round times every method once, repeating each call for "
+        f">= {args.min_time} s); ratios are the median and, in parentheses, the range over rounds of each round's time "
+        "divided by the same round's `numpy.mean`. numpy.mean runs on one thread; radonml on all cores (wall columns) "
+        "or one thread (CPU columns). On two otherwise idle cores the default would take about validate + (permutation + "
+        f"tree) / 2 = {(np.median(cpu['validate']) + (np.median(cpu['perm']) + np.median(cpu['core'])) / 2) / np.median(cbase):.2f}x "
+        "numpy.mean (the permutation and the tree run on all cores, the validation on one).",
     ]
     return "\n".join(lines)
 

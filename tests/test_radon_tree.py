@@ -108,6 +108,46 @@ def test_random_permutation_is_a_permutation_for_any_thread_count(n):
         assert not np.array_equal(_core.random_permutation(n, 124, 1), p)
 
 
+def _permutation_transcribed(n, seed):
+    """random_permutation's algorithm as its documentation states it, in plain Python
+    integers: SplitMix64 bucket labels, buckets concatenated in index order, Fisher-Yates
+    inside each bucket with multiply-high draws (an independent transcription, not the
+    compiled blocked loops)."""
+    M, G = 2**64 - 1, 0x9E3779B97F4A7C15
+
+    def mix64(z):
+        z = ((z ^ (z >> 30)) * 0xBF58476D1CE4E5B9) & M
+        z = ((z ^ (z >> 27)) * 0x94D049BB133111EB) & M
+        return z ^ (z >> 31)
+
+    key_bucket, key_shuffle = mix64(seed), mix64(seed ^ 0xD1B54A32D192ED03)
+    log_b = 0
+    while log_b < 14 and (4096 << log_b) < n:
+        log_b += 1
+    buckets = [[] for _ in range(1 << log_b)]
+    for i in range(n):  # chunks are consecutive index ranges, so chunk order is index order
+        buckets[mix64((key_bucket + (i + 1) * G) & M) >> (64 - log_b) if log_b else 0].append(i)
+    out = []
+    for b, v in enumerate(buckets):
+        state = mix64((key_shuffle + b * G) & M)
+        for i in range(len(v) - 1, 0, -1):
+            state = (state + G) & M
+            j = (mix64(state) * (i + 1)) >> 64
+            v[i], v[j] = v[j], v[i]
+        out += v
+    return np.array(out, dtype=np.int64)
+
+
+@pytest.mark.parametrize("n, seed", [(1, 5), (300, 2**64 - 1), (4096, 0), (10_000, 7), (70_001, 123)])
+def test_random_permutation_matches_its_transcription(n, seed):
+    """The compiled permutation (labels and random words drawn in vectorized blocks, buckets
+    shuffled in parallel) equals the algorithm written out step by step, for one bucket,
+    several buckets and several chunks, on every thread count."""
+    want = _permutation_transcribed(n, seed)
+    for t in (1, 2):
+        assert np.array_equal(_core.random_permutation(n, seed, t), want)
+
+
 def test_random_permutation_is_uniform():
     """All 24 permutations of 4 elements equally likely; with several buckets (n = 8193), the
     position of an element is uniform over deciles and two elements are in either order

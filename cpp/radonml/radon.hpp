@@ -35,7 +35,8 @@
 // entries lie in [-1, 1]) before it is used:
 //   0. fast path: partial-pivot LU of B, solving for lambda_B as above; for
 //      d <= 16 and k <= 2d + 3 a fixed-size kernel that runs 8 groups at once
-//      in SIMD lanes (the iterated Radon point's groups);
+//      in SIMD lanes (the iterated Radon point's groups) in builds for AVX-512
+//      (elsewhere the same algorithm one group at a time, which is faster there);
 //   1. full-pivot LU of the whole M (rank revealing): lambda_j = 1 on every
 //      non-pivot column, the pivot columns solved from the triangular factor
 //      (the same construction with the best-conditioned basis);
@@ -146,10 +147,10 @@ inline void coordinate_range(const double* const* rows, int r, int d, double* lo
 /// Ask for the cache lines of one row of d doubles (a hint; no effect on results).
 inline void prefetch_row(const double* x, int d) {
 #if defined(__GNUC__) || defined(__clang__)
-  const char* p = reinterpret_cast<const char*>(x);
-  const char* end = reinterpret_cast<const char*>(x + d);
-  for (; p < end; p += 64) __builtin_prefetch(p, 0, 0);
-  __builtin_prefetch(end - 1, 0, 0);
+  // each cache line of the row once: from the line holding x[0] to the one holding x[d - 1]
+  const std::uintptr_t end = reinterpret_cast<std::uintptr_t>(x + d);
+  for (std::uintptr_t p = reinterpret_cast<std::uintptr_t>(x) & ~std::uintptr_t(63); p < end; p += 64)
+    __builtin_prefetch(reinterpret_cast<const void*>(p), 0, 0);
 #else
   (void)x;
   (void)d;
@@ -350,6 +351,21 @@ inline void load_transposed8(const double* const* rows, int off, Lane* out) {
     out[q + 4] = RADONML_SHUF(u[q], u[q + 4], 4, 5, 6, 7, 12, 13, 14, 15);
   }
 }
+/// out[0][l] = rows[l][off], out[1][l] = rows[l][off + 1] for l < 8: eight
+/// 2-wide loads, gathered into two vectors and split into even and odd entries
+/// (the last two coordinates of a row when d % 8 == 2, e.g. d = 10, instead of
+/// a second, overlapping 8 x 8 transpose).
+inline void load_transposed2(const double* const* rows, int off, Lane* out) {
+  typedef double Pair __attribute__((vector_size(2 * sizeof(double))));
+  typedef double Quad __attribute__((vector_size(4 * sizeof(double))));
+  Pair p[8];
+  for (int l = 0; l < 8; ++l) std::memcpy(&p[l], rows[l] + off, sizeof(Pair));
+  const Quad q0 = RADONML_SHUF(p[0], p[1], 0, 1, 2, 3), q1 = RADONML_SHUF(p[2], p[3], 0, 1, 2, 3);
+  const Quad q2 = RADONML_SHUF(p[4], p[5], 0, 1, 2, 3), q3 = RADONML_SHUF(p[6], p[7], 0, 1, 2, 3);
+  const Lane a = RADONML_SHUF(q0, q1, 0, 1, 2, 3, 4, 5, 6, 7), b = RADONML_SHUF(q2, q3, 0, 1, 2, 3, 4, 5, 6, 7);
+  out[0] = RADONML_SHUF(a, b, 0, 2, 4, 6, 8, 10, 12, 14);
+  out[1] = RADONML_SHUF(a, b, 1, 3, 5, 7, 9, 11, 13, 15);
+}
 #undef RADONML_SHUF
 #endif
 
@@ -368,9 +384,22 @@ inline void load_transposed8(const double* const* rows, int off, Lane* out) {
 /// lams[l * k ..]. ok[l] = 0 when the lane needs the general path: a
 /// coordinate with zero or subnormal spread, an exactly zero pivot, or a null
 /// vector that fails the residual check.
+///
+/// pf[0..n_pf-1] (may be empty): rows of D doubles to prefetch (the next
+/// batch's points), issued a few at a time between the steps of the LU and of
+/// the residual check, so that their memory latency overlaps the arithmetic
+/// without filling the miss queue in one burst. A hint only: results do not
+/// depend on it.
 template <int D>
-RADONML_NOINLINE void radon_lanes(int k, const double* const* rows, double* pts, double* lams, unsigned char* ok) {
+RADONML_NOINLINE void radon_lanes(int k, const double* const* rows, double* pts, double* lams, unsigned char* ok,
+                                  const double* const* pf, int n_pf) {
   constexpr int W = kLanes, n = D + 1, K = 2 * D + 3;
+  constexpr int pf_steps = n + D + 1;  // the LU's n steps, then the residual's D + 1 rows
+  int pf_done = 0;
+  auto prefetch_until = [&](int step) {  // rows due after `step` of the pf_steps steps
+    const int until = static_cast<int>(static_cast<long>(n_pf) * (step + 1) / pf_steps);
+    for (; pf_done < until; ++pf_done) prefetch_row(pf[pf_done], D);
+  };
   Lane X[K][D];  // the points, original coordinates, lane-interleaved
   Lane shift[D], inv[D];  // the affine map to [-1, 1]: column i of M is ((X[i] - shift) * inv, 1)
   Lane A[n][n];           // the block of the first n columns, A[column][row], then its LU
@@ -381,9 +410,14 @@ RADONML_NOINLINE void radon_lanes(int k, const double* const* rows, double* pts,
     for (int i = 0; i < k; ++i) {
       const double* r8[8];
       for (int l = 0; l < 8; ++l) r8[l] = rows[l * k + i];
-      for (int off = 0; off < D; off += 8) {
-        const int o = off + 8 <= D ? off : D - 8;
-        load_transposed8(r8, o, &X[i][o]);
+      if constexpr (D % 8 == 2) {
+        for (int off = 0; off + 8 <= D; off += 8) load_transposed8(r8, off, &X[i][off]);
+        load_transposed2(r8, D - 2, &X[i][D - 2]);
+      } else {
+        for (int off = 0; off < D; off += 8) {
+          const int o = off + 8 <= D ? off : D - 8;
+          load_transposed8(r8, o, &X[i][o]);
+        }
       }
     }
   } else
@@ -431,6 +465,7 @@ RADONML_NOINLINE void radon_lanes(int k, const double* const* rows, double* pts,
   // gathered with selects (loads only), and every row below c is written once,
   // already swapped and eliminated (stores dominate at this size).
   for (int c = 0; c < n; ++c) {
+    prefetch_until(c);
     Lane best = lane_abs(A[c][c]), piv = lane_set(c);
     for (int i = c + 1; i < n; ++i) {
       const Lane v = lane_abs(A[c][i]);
@@ -472,11 +507,13 @@ RADONML_NOINLINE void radon_lanes(int k, const double* const* rows, double* pts,
   bad = lane_select((l1 > 0.0) & (l1 <= DBL_MAX), bad, one);
   const Lane bound = residual_tolerance(n) * l1;
   for (int row = 0; row < D; ++row) {
+    prefetch_until(n + row);
     Lane t = zero;
     for (int i = 0; i < k; ++i) t = t + m(i, row) * lam[i];
     bad = lane_select(lane_abs(t) <= bound, bad, one);
   }
   {
+    prefetch_until(n + D);
     Lane t = zero;  // the ones row
     for (int i = 0; i < k; ++i) t = t + lam[i];
     bad = lane_select(lane_abs(t) <= bound, bad, one);
@@ -519,16 +556,30 @@ RADONML_NOINLINE void radon_lanes(int k, const double* const* rows, double* pts,
 
 template <int... Ds>
 inline void radon_lanes_dispatch(int d, int k, const double* const* rows, double* pts, double* lams, unsigned char* ok,
-                                 std::integer_sequence<int, Ds...>) {
-  ((d == Ds + 1 ? (radon_lanes<Ds + 1>(k, rows, pts, lams, ok), true) : false) || ...);
+                                 const double* const* pf, int n_pf, std::integer_sequence<int, Ds...>) {
+  ((d == Ds + 1 ? (radon_lanes<Ds + 1>(k, rows, pts, lams, ok, pf, n_pf), true) : false) || ...);
 }
 
+/// Is the fixed-size kernel compiled for registers that hold its kLanes doubles?
+/// Only with AVX-512 (-march=native on such a machine). Split into narrower
+/// registers (SSE2, the portable wheel; also AVX2) it was 3.3x slower than the
+/// general path (2.4 against 0.73 us per group of 12 points in R^10), so such
+/// builds use the general path, whose solver 0 is the same algorithm.
+#if defined(__AVX512F__)
+constexpr bool kFixedKernelCompiled = true;
+#else
+constexpr bool kFixedKernelCompiled = false;
+#endif
+
 /// Does the fixed-size kernel handle k points in R^d?
-inline bool has_fixed_kernel(int k, int d) { return d >= 1 && d <= kFixedMaxDim && k >= d + 2 && k <= fixed_max_points(d); }
+inline bool has_fixed_kernel(int k, int d) {
+  return kFixedKernelCompiled && d >= 1 && d <= kFixedMaxDim && k >= d + 2 && k <= fixed_max_points(d);
+}
 
 /// The fixed-size kernel for any d <= kFixedMaxDim (see radon_lanes).
-inline void radon_lanes_any(int d, int k, const double* const* rows, double* pts, double* lams, unsigned char* ok) {
-  radon_lanes_dispatch(d, k, rows, pts, lams, ok, std::make_integer_sequence<int, kFixedMaxDim>{});
+inline void radon_lanes_any(int d, int k, const double* const* rows, double* pts, double* lams, unsigned char* ok,
+                            const double* const* pf = nullptr, int n_pf = 0) {
+  radon_lanes_dispatch(d, k, rows, pts, lams, ok, pf, n_pf, std::make_integer_sequence<int, kFixedMaxDim>{});
 }
 
 }  // namespace detail
@@ -731,8 +782,14 @@ void radon_groups(const GroupLayout& lay, std::int64_t b, std::int64_t e, int k,
   std::vector<double> pt(static_cast<std::size_t>(d));
   if (!has_fixed_kernel(k, d)) {
     std::vector<const double*> rows(static_cast<std::size_t>(k));
+    constexpr std::int64_t ahead = 4;  // groups between a prefetch and the use of its rows
+    if (prefetch)
+      for (std::int64_t j = b; j < std::min(e, b + ahead); ++j)
+        for (int i = 0; i < k; ++i) prefetch_row(row_of(lay.start(j) + i), d);
     for (std::int64_t j = b; j < e; ++j) {
       const std::int64_t s = lay.start(j);
+      if (prefetch && j + ahead < e)  // scattered rows: their latency overlaps the groups before them
+        for (int i = 0; i < k; ++i) prefetch_row(row_of(lay.start(j + ahead) + i), d);
       for (int i = 0; i < k; ++i) rows[i] = row_of(s + i);
       RadonSolver used = radon_point(rows.data(), k, d, pt.data(), lam.data(), ws);
       emit(j, pt.data(), want_lambda ? lam.data() : nullptr, used);
@@ -740,6 +797,7 @@ void radon_groups(const GroupLayout& lay, std::int64_t b, std::int64_t e, int k,
     return;
   }
   const double* rows[kLanes * (2 * kFixedMaxDim + 3)];
+  const double* pf[kLanes * (2 * kFixedMaxDim + 3)];
   double pts[kLanes * kFixedMaxDim];
   std::vector<double> lams(want_lambda ? static_cast<std::size_t>(kLanes) * k : 0);
   unsigned char ok[kLanes];
@@ -749,12 +807,13 @@ void radon_groups(const GroupLayout& lay, std::int64_t b, std::int64_t e, int k,
       const std::int64_t s = lay.start(j0 + (l < cnt ? l : 0));  // spare lanes repeat lane 0
       for (int i = 0; i < k; ++i) rows[l * k + i] = row_of(s + i);
     }
-    if (prefetch)  // the next batch's rows: their memory latency overlaps this batch's arithmetic
+    int n_pf = 0;
+    if (prefetch)  // the next batch's rows: the kernel prefetches them while it computes this batch
       for (std::int64_t j = j0 + kLanes, last = std::min<std::int64_t>(e, j0 + 2 * kLanes); j < last; ++j) {
         const std::int64_t s = lay.start(j);
-        for (int i = 0; i < k; ++i) prefetch_row(row_of(s + i), d);
+        for (int i = 0; i < k; ++i) pf[n_pf++] = row_of(s + i);
       }
-    radon_lanes_any(d, k, rows, pts, want_lambda ? lams.data() : nullptr, ok);
+    radon_lanes_any(d, k, rows, pts, want_lambda ? lams.data() : nullptr, ok, pf, n_pf);
     for (int l = 0; l < cnt; ++l) {
       if (ok[l]) {
         emit(j0 + l, pts + l * d, want_lambda ? lams.data() + static_cast<std::ptrdiff_t>(l) * k : nullptr,
@@ -869,17 +928,37 @@ inline void random_permutation(std::int64_t n, std::uint64_t seed, std::int64_t*
   const std::int64_t B = std::int64_t(1) << log_b;
   const std::int64_t n_chunks = std::min<std::int64_t>(256, (n + 65535) / 65536);
   const std::int64_t chunk = (n + n_chunks - 1) / n_chunks;
-  auto label = [&](std::int64_t i) -> std::int64_t {
-    if (log_b == 0) return 0;
-    return static_cast<std::int64_t>(detail::mix64(key_bucket + static_cast<std::uint64_t>(i + 1) * detail::kGolden) >>
-                                     (64 - log_b));
+  // The bucket labels of indices [i, i + m), m <= kBlock, into lab: computed in a
+  // block first (a loop without dependences, which the compiler vectorizes), then used.
+  // Blocks pay only with 64-bit multiplies in vector registers (AVX-512DQ); without
+  // them (e.g. the portable wheel) each random word is drawn where it is used. The
+  // permutation is the same either way.
+#if defined(__AVX512DQ__)
+  constexpr int kBlock = 256;
+#else
+  constexpr int kBlock = 1;
+#endif
+  const int shift = 64 - std::max(log_b, 1);
+  auto labels = [&](std::int64_t i, int m, std::uint16_t* lab) {
+    if (log_b == 0) {
+      for (int t = 0; t < m; ++t) lab[t] = 0;
+      return;
+    }
+    const std::uint64_t base = key_bucket + static_cast<std::uint64_t>(i + 1) * detail::kGolden;
+    for (int t = 0; t < m; ++t)
+      lab[t] = static_cast<std::uint16_t>(detail::mix64(base + static_cast<std::uint64_t>(t) * detail::kGolden) >> shift);
   };
   std::vector<std::int64_t> count(static_cast<std::size_t>(n_chunks * B), 0);
   parallel_for(n_chunks, n_threads, 1, [&](std::ptrdiff_t c0, std::ptrdiff_t c1, int) {
+    std::uint16_t lab[kBlock];
     for (std::ptrdiff_t c = c0; c < c1; ++c) {
       std::int64_t* cnt = count.data() + c * B;
       const std::int64_t e = std::min(n, (c + 1) * chunk);
-      for (std::int64_t i = c * chunk; i < e; ++i) ++cnt[label(i)];
+      for (std::int64_t i = c * chunk; i < e; i += kBlock) {
+        const int m = static_cast<int>(std::min<std::int64_t>(kBlock, e - i));
+        labels(i, m, lab);
+        for (int t = 0; t < m; ++t) ++cnt[lab[t]];
+      }
     }
   });
   std::vector<std::int64_t> bucket_start(static_cast<std::size_t>(B + 1), 0);
@@ -896,21 +975,34 @@ inline void random_permutation(std::int64_t n, std::uint64_t seed, std::int64_t*
     bucket_start[B] = pos;
   }
   parallel_for(n_chunks, n_threads, 1, [&](std::ptrdiff_t c0, std::ptrdiff_t c1, int) {
+    std::uint16_t lab[kBlock];
     for (std::ptrdiff_t c = c0; c < c1; ++c) {
       std::int64_t* at = count.data() + c * B;
       const std::int64_t e = std::min(n, (c + 1) * chunk);
-      for (std::int64_t i = c * chunk; i < e; ++i) out[at[label(i)]++] = i;
+      for (std::int64_t i = c * chunk; i < e; i += kBlock) {
+        const int m = static_cast<int>(std::min<std::int64_t>(kBlock, e - i));
+        labels(i, m, lab);
+        for (int t = 0; t < m; ++t) out[at[lab[t]]++] = i + t;
+      }
     }
   });
   parallel_for(B, n_threads, 4, [&](std::ptrdiff_t b0, std::ptrdiff_t b1, int) {
     for (std::ptrdiff_t b = b0; b < b1; ++b) {
       std::int64_t* v = out + bucket_start[b];
       const std::int64_t m = bucket_start[b + 1] - bucket_start[b];
-      std::uint64_t state = detail::mix64(key_shuffle + static_cast<std::uint64_t>(b) * detail::kGolden);
-      for (std::int64_t i = m - 1; i > 0; --i) {
-        state += detail::kGolden;
-        const std::int64_t j = static_cast<std::int64_t>(detail::below(detail::mix64(state), static_cast<std::uint64_t>(i + 1)));
-        std::swap(v[i], v[j]);
+      const std::uint64_t state = detail::mix64(key_shuffle + static_cast<std::uint64_t>(b) * detail::kGolden);
+      // step s (s = 1, 2, ...) swaps v[m - s] with v[below(mix64(state + s * golden), m - s + 1)];
+      // the random words of a block of steps are computed first (vectorized), then used
+      std::uint64_t u[kBlock];
+      for (std::int64_t s0 = 1; s0 < m; s0 += kBlock) {
+        const int cnt = static_cast<int>(std::min<std::int64_t>(kBlock, m - s0));
+        const std::uint64_t base = state + static_cast<std::uint64_t>(s0) * detail::kGolden;
+        for (int t = 0; t < cnt; ++t) u[t] = detail::mix64(base + static_cast<std::uint64_t>(t) * detail::kGolden);
+        for (int t = 0; t < cnt; ++t) {
+          const std::int64_t i = m - s0 - t;
+          const std::int64_t j = static_cast<std::int64_t>(detail::below(u[t], static_cast<std::uint64_t>(i + 1)));
+          std::swap(v[i], v[j]);
+        }
       }
     }
   });
