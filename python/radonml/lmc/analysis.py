@@ -230,6 +230,8 @@ class PairAnalysis(JSONMixin):
         d = {k: v for k, v in super().to_dict().items() if k != "alignment"}
         d["full_path"] = d["layerwise"]["full_path"]
         d["per_layer"] = self.per_layer()
+        if self.findings is not None:  # each finding with its verdict ("not applicable", ...)
+            d["findings"] = self.findings.to_dict()
         if self.alignment is not None:
             d["alignment"] = self.alignment.to_dict() if hasattr(self.alignment, "to_dict") else repr(self.alignment)
         return d
