@@ -458,3 +458,45 @@ def test_fam_and_flatness_bad_values(tmp_path, capsys, args, match):
         main(["lmc", *args, "--out", str(tmp_path / "x")])
     assert exc.value.code == 2
     assert match in capsys.readouterr().err
+
+
+# ------------------------------------------------------------ data and loss checked up front --
+
+def test_data_of_the_wrong_width_is_an_error_naming_data(mine, capsys):
+    d = mine["dir"]
+    np.savez(d / "narrow.npz", X=np.zeros((50, 3)), y=np.zeros(50, dtype=np.int64))  # make_model takes 10 features
+    rc, _ = _run(d, "--model", f"{d / 'mynet.py'}:make_model", "--checkpoint-a", str(d / "A.pt"),
+                 "--checkpoint-b", str(d / "B.pt"), "--data", str(d / "narrow.npz"))
+    assert rc == 2
+    err = capsys.readouterr().err
+    assert f"radonml lmc: error: --data {d / 'narrow.npz'}: X of shape (50, 3) does not fit the model" in err
+    assert "its first layer '0' (Linear) expects 10 input features" in err and "mat1 and mat2" in err
+    assert "Traceback" not in err
+
+
+def test_mse_on_class_labels_is_an_error_naming_loss(mine, capsys):
+    import warnings
+
+    d = mine["dir"]
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # the broadcasting UserWarning of mse_loss would fail the test
+        rc, _ = _run(d, "--model", f"{d / 'mynet.py'}:make_model", "--checkpoint-a", str(d / "A.pt"),
+                     "--checkpoint-b", str(d / "B.pt"), "--data", str(d / "data.npz"), "--loss", "mse")
+    assert rc == 2
+    err = capsys.readouterr().err
+    assert "radonml lmc: error: --loss mse: the targets look like class labels (y of shape (300,)" in err
+    assert "output has 4 columns" in err and "--loss cross_entropy is the loss for class labels" in err
+
+
+def test_analyze_pair_checks_data_and_loss_before_any_study(mine):
+    a, X, y = mine["a"], mine["X"], mine["y"]
+    with pytest.raises(ValueError, match=r"^data: X of shape \(300, 3\) does not fit the model: its first layer '0' "
+                                         r"\(Linear\) expects 10 input features"):
+        lmc.analyze_pair(a, mine["b"], lmc.make_evaluator((X[:, :3], y)), alphas=3, n_draws=1)
+    with pytest.raises(ValueError, match=r"^loss='mse': the targets look like class labels .* "
+                                         r"loss='cross_entropy' is the loss for class labels"):
+        lmc.analyze_pair(a, mine["b"], lmc.make_evaluator((X, y), loss="mse"), alphas=3, n_draws=1)
+    # labels beyond the output's 4 classes
+    with pytest.raises(ValueError, match=r"^data: its labels do not fit the model's output for "
+                                         r"loss='cross_entropy'"):
+        lmc.analyze_pair(a, mine["b"], lmc.make_evaluator((X, y + 10)), alphas=3, n_draws=1)

@@ -318,7 +318,9 @@ def run(args) -> int:
     ValueError
         For options that contradict each other (``--checkpoint-a`` without ``--checkpoint-b``,
         ``--data`` or ``--loss`` without checkpoints, ``--fam`` with checkpoints, flatness with
-        the l1 loss), checked before anything is trained or loaded.
+        the l1 loss), checked before anything is trained or loaded; for ``--data`` or
+        ``--loss`` that do not fit the models (checked with one forward pass of model A on a
+        few examples, before any study).
 
     Examples
     --------
@@ -347,7 +349,7 @@ def _run(args) -> int:
     import torch
 
     from .. import lmc
-    from ..lmc.loading import load_data, load_pair, make_evaluator
+    from ..lmc.loading import check_data_fits, load_data, load_pair, make_evaluator
 
     t0, c0 = time.perf_counter(), time.process_time()
     say = C.Reporter(args.quiet)
@@ -372,6 +374,9 @@ def _run(args) -> int:
         data = (torch.as_tensor(X, dtype=torch.float32), torch.as_tensor(y))
         split = f"the {args.eval_split} split of {args.dataset}"
     evaluator = make_evaluator(data, loss=args.loss)
+    # before any study: the data and the loss must fit the models (analyze_pair checks too, naming its arguments)
+    check_data_fits(model_a, evaluator, data_name=f"--data {args.data}" if args.data is not None else split,
+                    loss_name="--loss")
     t_load = {"wall": time.perf_counter() - t0, "cpu": time.process_time() - c0}
 
     def stage(name):
