@@ -224,7 +224,7 @@ def test_help_says_that_unpickling_runs_code(capsys):
     assert "--checkpoint-a FILE" in text and "(default: 16x128)" in text
 
 
-def test_your_regression_models_with_mse(mine):
+def test_your_regression_models_with_mse(mine, capsys):
     d = mine["dir"]
     sys.path.insert(0, str(d))
     try:
@@ -254,6 +254,11 @@ def test_your_regression_models_with_mse(mine):
         assert got == pytest.approx(mse, rel=1e-5)
     assert set(data["layerwise"]["barriers"]) == {"loss"}  # no accuracy for regression
     assert "error into A" not in " ".join(data["per_layer"][0])
+    # two layers have no middle: finding 2 is not applicable (it said "holds" for every 2-layer network)
+    f2 = data["findings"]["findings"][1]
+    assert f2["key"] == "middle_layers" and f2["holds"] is None and f2["verdict"] == "not applicable"
+    assert "2. the layers that create the barrier sit in the middle (cumulative barriers): not applicable. a network " \
+           "of 2 layers has no middle" in capsys.readouterr().out
 
 
 @pytest.mark.parametrize("args, match", [
@@ -500,3 +505,61 @@ def test_analyze_pair_checks_data_and_loss_before_any_study(mine):
     with pytest.raises(ValueError, match=r"^data: its labels do not fit the model's output for "
                                          r"loss='cross_entropy'"):
         lmc.analyze_pair(a, mine["b"], lmc.make_evaluator((X, y + 10)), alphas=3, n_draws=1)
+
+
+BN_FACTORY = textwrap.dedent('''
+    from torch import nn
+
+
+    def make_bn():
+        return nn.Sequential(nn.Linear(10, 16), nn.BatchNorm1d(16), nn.ReLU(), nn.Linear(16, 4))
+''')
+
+
+def _with_fresh_statistics(model, X):
+    """torch's own re-estimation (as torch.optim.swa_utils.update_bn): reset, one pass in train mode."""
+    m = copy.deepcopy(model)
+    for mod in m.modules():
+        if isinstance(mod, torch.nn.BatchNorm1d):
+            mod.reset_running_stats()
+            mod.momentum = None
+    m.train()
+    with torch.no_grad():
+        m(X)
+    return m.eval()
+
+
+def test_batchnorm_note_says_the_path_endpoints_are_re_estimated(mine, capsys):
+    d = mine["dir"]
+    (d / "bnnet.py").write_text(BN_FACTORY)
+    X, y = mine["X"], mine["y"]
+    models = []
+    for seed in (1, 2):  # running statistics that are not those of X: the endpoints must differ
+        torch.manual_seed(seed)
+        m = torch.nn.Sequential(torch.nn.Linear(10, 16), torch.nn.BatchNorm1d(16), torch.nn.ReLU(),
+                                torch.nn.Linear(16, 4))
+        m[1].running_mean.normal_(0.0, 0.5)
+        m[1].running_var.uniform_(0.5, 2.0)
+        torch.save(m.state_dict(), d / f"bn{seed}.pt")
+        models.append(m.eval())
+    rc, data = _run(d, "--model", f"{d / 'bnnet.py'}:make_bn", "--checkpoint-a", str(d / "bn1.pt"),
+                    "--checkpoint-b", str(d / "bn2.pt"), "--data", str(d / "data.npz"), "--no-flatness")
+    assert rc == 0
+    out = capsys.readouterr().out
+    note = [line for line in out.splitlines() if line.startswith("radonml lmc: note: BatchNorm statistics")]
+    assert len(note) == 1 and "re-estimated at every point of every path" in note[0]
+    assert f"--data {d / 'data.npz'}" in note[0] and "the models' own" in note[0]
+    bn = data["batchnorm"]
+    assert bn["layers"] == ["1"] and bn["data"] == f"--data {d / 'data.npz'}"
+    ce = torch.nn.functional.cross_entropy
+    with torch.no_grad():
+        own = [float(ce(m(X), y)) for m in models]
+        fresh = [float(ce(_with_fresh_statistics(m, X)(X), y)) for m in models]
+    np.testing.assert_allclose(bn["models_own"]["loss"], own, rtol=1e-5)
+    np.testing.assert_allclose(bn["path_endpoints"]["loss"], fresh, rtol=1e-4)
+    np.testing.assert_allclose(data["full_path"]["metrics"]["loss"][::4], fresh, rtol=1e-4)  # alphas 0 and 1
+    assert abs(own[0] - fresh[0]) > 1e-3 and f"A {own[0]:.4g}" in note[0] and f"at A {fresh[0]:.4g}" in note[0]
+    # without BatchNorm: no note, null in the JSON
+    rc, data = _run(d, "--model", f"{d / 'mynet.py'}:make_model", "--checkpoint-a", str(d / "A.pt"),
+                    "--checkpoint-b", str(d / "B.pt"), "--data", str(d / "data.npz"), "--no-flatness")
+    assert rc == 0 and data["batchnorm"] is None and "BatchNorm" not in capsys.readouterr().out

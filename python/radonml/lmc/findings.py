@@ -165,7 +165,7 @@ def _barrier_exists(full: float, endpoints) -> bool:
 
 def _no_barrier(metric, full, endpoints) -> str:
     worse = max(abs(endpoints[0]), abs(endpoints[1]))
-    return (f"not applicable: the full-model {metric} barrier {full:.4g} is not above a tenth of the worse "
+    return (f"the full-model {metric} barrier {full:.4g} is not above a tenth of the worse "
             f"endpoint's {metric} ({0.1 * worse:.4g}), so the runs are linearly connected and there is no barrier")
 
 
@@ -245,7 +245,7 @@ def _middle_layers(cu, metric, kind, exists) -> Finding:
     measured: Dict[str, object] = {"n_layers": L, "middle": list(MIDDLE)}
     if L < MIN_LAYERS_MIDDLE:
         return Finding("middle_layers", claim, None,
-                       f"not applicable: a network of {L} layer{'s' if L != 1 else ''} has no middle (every layer "
+                       f"a network of {L} layer{'s' if L != 1 else ''} has no middle (every layer "
                        f"is the first or the last; the finding needs at least {MIN_LAYERS_MIDDLE})",
                        measured, applicable=False)
     if exists is None:  # no layer-wise study: the cumulative path of all L layers is the full-model path
@@ -256,7 +256,7 @@ def _middle_layers(cu, metric, kind, exists) -> Finding:
                            + " to locate", measured, applicable=False)
     elif not exists:
         return Finding("middle_layers", claim, None,
-                       "not applicable: no full-model barrier to locate (see finding 1)", measured, applicable=False)
+                       "no full-model barrier to locate (see finding 1)", measured, applicable=False)
     parts, ok = [], []
     for di, d in enumerate(cu.directions):
         rise = np.diff(np.concatenate([[0.0], B[di]]))
@@ -282,7 +282,7 @@ def _averaging_direction(rb, metric) -> Finding:
                              0.0 if i0 is None else 0.5)
     norms = np.asarray(rb.norms, dtype=float)
     if not np.any(norms > 0):
-        return Finding("averaging_direction", claim, None, "not applicable: A and B are identical in every layer "
+        return Finding("averaging_direction", claim, None, "A and B are identical in every layer "
                        "(the averaging steps have norm 0): no direction to compare", {"n_layers": len(rb.layers)},
                        applicable=False)
     interp = barrier_metrics(rb.interpolation)[metric]
@@ -313,7 +313,7 @@ def _subspaces(sp, metric) -> Finding:
     if s is None:
         return _not_measured("subspaces", claim, "the subspace study's scales", scales, 0.5)
     if not sp.distance > 0:
-        return Finding("subspaces", claim, None, "not applicable: A and B are identical (distance D = 0), so there "
+        return Finding("subspaces", claim, None, "A and B are identical (distance D = 0), so there "
                        "is no interpolation line and noise of norm D/2 is no noise", {"distance": sp.distance},
                        applicable=False)
     base = np.asarray(barrier_metrics(sp.unperturbed)[metric], dtype=float)
@@ -325,7 +325,7 @@ def _subspaces(sp, metric) -> Finding:
     measured = {"scale": 0.5, "increase_interpolation": interp, "increase_training": train,
                 "increase_null": null, "subspace_dim": sp.subspace_dim, "distance": sp.distance}
     if not np.isfinite(interp) or not others:
-        return Finding("subspaces", claim, None, f"not applicable: nothing to compare (raise on the interpolation "
+        return Finding("subspaces", claim, None, f"nothing to compare (raise on the interpolation "
                        f"line {interp:.3g}, training subspace {train:.3g}, null space {null:.3g})", measured,
                        applicable=False)
     holds = bool(all(interp > v for v in others))
