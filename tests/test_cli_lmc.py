@@ -224,7 +224,7 @@ def test_help_says_that_unpickling_runs_code(capsys):
     assert "--checkpoint-a FILE" in text and "(default: 16x128)" in text
 
 
-def test_your_regression_models_with_mse(mine):
+def test_your_regression_models_with_mse(mine, capsys):
     d = mine["dir"]
     sys.path.insert(0, str(d))
     try:
@@ -254,6 +254,11 @@ def test_your_regression_models_with_mse(mine):
         assert got == pytest.approx(mse, rel=1e-5)
     assert set(data["layerwise"]["barriers"]) == {"loss"}  # no accuracy for regression
     assert "error into A" not in " ".join(data["per_layer"][0])
+    # two layers have no middle: finding 2 is not applicable (it said "holds" for every 2-layer network)
+    f2 = data["findings"]["findings"][1]
+    assert f2["key"] == "middle_layers" and f2["holds"] is None and f2["verdict"] == "not applicable"
+    assert "2. the layers that create the barrier sit in the middle (cumulative barriers): not applicable. a network " \
+           "of 2 layers has no middle" in capsys.readouterr().out
 
 
 @pytest.mark.parametrize("args, match", [
@@ -458,3 +463,103 @@ def test_fam_and_flatness_bad_values(tmp_path, capsys, args, match):
         main(["lmc", *args, "--out", str(tmp_path / "x")])
     assert exc.value.code == 2
     assert match in capsys.readouterr().err
+
+
+# ------------------------------------------------------------ data and loss checked up front --
+
+def test_data_of_the_wrong_width_is_an_error_naming_data(mine, capsys):
+    d = mine["dir"]
+    np.savez(d / "narrow.npz", X=np.zeros((50, 3)), y=np.zeros(50, dtype=np.int64))  # make_model takes 10 features
+    rc, _ = _run(d, "--model", f"{d / 'mynet.py'}:make_model", "--checkpoint-a", str(d / "A.pt"),
+                 "--checkpoint-b", str(d / "B.pt"), "--data", str(d / "narrow.npz"))
+    assert rc == 2
+    err = capsys.readouterr().err
+    assert f"radonml lmc: error: --data {d / 'narrow.npz'}: X of shape (50, 3) does not fit the model" in err
+    assert "its first layer '0' (Linear) expects 10 input features" in err and "mat1 and mat2" in err
+    assert "Traceback" not in err
+
+
+def test_mse_on_class_labels_is_an_error_naming_loss(mine, capsys):
+    import warnings
+
+    d = mine["dir"]
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # the broadcasting UserWarning of mse_loss would fail the test
+        rc, _ = _run(d, "--model", f"{d / 'mynet.py'}:make_model", "--checkpoint-a", str(d / "A.pt"),
+                     "--checkpoint-b", str(d / "B.pt"), "--data", str(d / "data.npz"), "--loss", "mse")
+    assert rc == 2
+    err = capsys.readouterr().err
+    assert "radonml lmc: error: --loss mse: the targets look like class labels (y of shape (300,)" in err
+    assert "output has 4 columns" in err and "--loss cross_entropy is the loss for class labels" in err
+
+
+def test_analyze_pair_checks_data_and_loss_before_any_study(mine):
+    a, X, y = mine["a"], mine["X"], mine["y"]
+    with pytest.raises(ValueError, match=r"^data: X of shape \(300, 3\) does not fit the model: its first layer '0' "
+                                         r"\(Linear\) expects 10 input features"):
+        lmc.analyze_pair(a, mine["b"], lmc.make_evaluator((X[:, :3], y)), alphas=3, n_draws=1)
+    with pytest.raises(ValueError, match=r"^loss='mse': the targets look like class labels .* "
+                                         r"loss='cross_entropy' is the loss for class labels"):
+        lmc.analyze_pair(a, mine["b"], lmc.make_evaluator((X, y), loss="mse"), alphas=3, n_draws=1)
+    # labels beyond the output's 4 classes
+    with pytest.raises(ValueError, match=r"^data: its labels do not fit the model's output for "
+                                         r"loss='cross_entropy'"):
+        lmc.analyze_pair(a, mine["b"], lmc.make_evaluator((X, y + 10)), alphas=3, n_draws=1)
+
+
+BN_FACTORY = textwrap.dedent('''
+    from torch import nn
+
+
+    def make_bn():
+        return nn.Sequential(nn.Linear(10, 16), nn.BatchNorm1d(16), nn.ReLU(), nn.Linear(16, 4))
+''')
+
+
+def _with_fresh_statistics(model, X):
+    """torch's own re-estimation (as torch.optim.swa_utils.update_bn): reset, one pass in train mode."""
+    m = copy.deepcopy(model)
+    for mod in m.modules():
+        if isinstance(mod, torch.nn.BatchNorm1d):
+            mod.reset_running_stats()
+            mod.momentum = None
+    m.train()
+    with torch.no_grad():
+        m(X)
+    return m.eval()
+
+
+def test_batchnorm_note_says_the_path_endpoints_are_re_estimated(mine, capsys):
+    d = mine["dir"]
+    (d / "bnnet.py").write_text(BN_FACTORY)
+    X, y = mine["X"], mine["y"]
+    models = []
+    for seed in (1, 2):  # running statistics that are not those of X: the endpoints must differ
+        torch.manual_seed(seed)
+        m = torch.nn.Sequential(torch.nn.Linear(10, 16), torch.nn.BatchNorm1d(16), torch.nn.ReLU(),
+                                torch.nn.Linear(16, 4))
+        m[1].running_mean.normal_(0.0, 0.5)
+        m[1].running_var.uniform_(0.5, 2.0)
+        torch.save(m.state_dict(), d / f"bn{seed}.pt")
+        models.append(m.eval())
+    rc, data = _run(d, "--model", f"{d / 'bnnet.py'}:make_bn", "--checkpoint-a", str(d / "bn1.pt"),
+                    "--checkpoint-b", str(d / "bn2.pt"), "--data", str(d / "data.npz"), "--no-flatness")
+    assert rc == 0
+    out = capsys.readouterr().out
+    note = [line for line in out.splitlines() if line.startswith("radonml lmc: note: BatchNorm statistics")]
+    assert len(note) == 1 and "re-estimated at every point of every path" in note[0]
+    assert f"--data {d / 'data.npz'}" in note[0] and "the models' own" in note[0]
+    bn = data["batchnorm"]
+    assert bn["layers"] == ["1"] and bn["data"] == f"--data {d / 'data.npz'}"
+    ce = torch.nn.functional.cross_entropy
+    with torch.no_grad():
+        own = [float(ce(m(X), y)) for m in models]
+        fresh = [float(ce(_with_fresh_statistics(m, X)(X), y)) for m in models]
+    np.testing.assert_allclose(bn["models_own"]["loss"], own, rtol=1e-5)
+    np.testing.assert_allclose(bn["path_endpoints"]["loss"], fresh, rtol=1e-4)
+    np.testing.assert_allclose(data["full_path"]["metrics"]["loss"][::4], fresh, rtol=1e-4)  # alphas 0 and 1
+    assert abs(own[0] - fresh[0]) > 1e-3 and f"A {own[0]:.4g}" in note[0] and f"at A {fresh[0]:.4g}" in note[0]
+    # without BatchNorm: no note, null in the JSON
+    rc, data = _run(d, "--model", f"{d / 'mynet.py'}:make_model", "--checkpoint-a", str(d / "A.pt"),
+                    "--checkpoint-b", str(d / "B.pt"), "--data", str(d / "data.npz"), "--no-flatness")
+    assert rc == 0 and data["batchnorm"] is None and "BatchNorm" not in capsys.readouterr().out

@@ -105,3 +105,25 @@ def test_import_object(tmp_path):
 
 def test_docstring_examples():
     assert doctest.testmod(loading).failed == 0
+
+
+def test_check_data_fits_reads_a_loader_and_leaves_batchnorm_alone():
+    from radonml.lmc.loading import check_data_fits
+
+    torch.manual_seed(0)
+    model = torch.nn.Sequential(torch.nn.Linear(5, 4), torch.nn.BatchNorm1d(4), torch.nn.Linear(4, 3)).train()
+    before = {k: v.clone() for k, v in model.state_dict().items()}
+    X, y = torch.randn(40, 5), torch.arange(40) % 3
+    loader = torch.utils.data.DataLoader(torch.utils.data.TensorDataset(X, y), batch_size=16)
+    check_data_fits(model, lmc.make_evaluator(loader))  # fits: no error
+    assert model.training and all(torch.equal(before[k], v) for k, v in model.state_dict().items())
+    with pytest.raises(ValueError, match=r"^data: X in batches of shape \(16, 6\) does not fit the model: its first "
+                                         r"layer '0' \(Linear\) expects 5 input features"):
+        check_data_fits(model, lmc.make_evaluator(torch.utils.data.DataLoader(
+            torch.utils.data.TensorDataset(torch.randn(40, 6), y), batch_size=16)))
+    # regression targets of another shape than the output (not class labels): named, with both shapes
+    with pytest.raises(ValueError, match=r"^loss='mse': the targets do not match the model's output, one target per "
+                                         r"output entry \(y of shape \(8, 2\), output of shape \(8, 3\)\)"):
+        check_data_fits(model, lmc.make_evaluator((X, torch.randn(40, 2)), loss="mse"))
+    # an evaluator without its data is not checked
+    check_data_fits(model, lambda m: {"loss": 0.0})

@@ -18,6 +18,7 @@ import argparse
 import os
 import re
 import time
+from typing import Optional
 
 from . import _conventions as C
 
@@ -295,6 +296,33 @@ def _note_untrained(model_a, model_b, ckpts, evaluator, analysis) -> None:
                                   "--seed or a lower --lr")
 
 
+def _batchnorm_note(model_a, analysis, split, scores, mine) -> Optional[dict]:
+    """With BatchNorm layers: print a note that their statistics are re-estimated at every point
+    of every path on ``split`` (the endpoints too), so the paths' endpoints differ from the
+    models' own losses; returns what the JSON records (None without BatchNorm)."""
+    from ..lmc.batchnorm import batchnorm_layers
+
+    layers = batchnorm_layers(model_a)
+    if not layers:
+        return None
+    ends = {m: [float(v) for v in e] for m, e in analysis.layerwise.endpoints.items()}
+    own = {}
+    if mine:  # the header's scores, on the same data, as the metrics the paths read
+        own = {"loss": [float(scores[r]["loss"]) for r in "ab"]}
+        if "accuracy" in scores["a"]:
+            own["error"] = [1.0 - float(scores[r]["accuracy"]) for r in "ab"]
+    text = (f"BatchNorm statistics (layer{'s' if len(layers) > 1 else ''} {', '.join(map(repr, layers))}) are "
+            f"re-estimated at every point of every path on the inputs of {split}, the endpoints included, so the "
+            f"paths' endpoints differ from the models' own")
+    if "loss" in ends:
+        text += f": path loss at A {ends['loss'][0]:.4g}, at B {ends['loss'][1]:.4g}"
+        if "loss" in own:
+            text += f" (the models' own: A {own['loss'][0]:.4g}, B {own['loss'][1]:.4g})"
+    print(f"radonml lmc: note: {text}")
+    return {"layers": layers, "statistics": "re-estimated at every point of every path, endpoints included",
+            "data": split, "path_endpoints": ends, "models_own": own or None}
+
+
 def run(args) -> int:
     """Run ``radonml lmc``: train two networks (or load your two checkpoints) and analyse the
     path between them (Adilova et al., ICLR 2024).
@@ -302,6 +330,10 @@ def run(args) -> int:
     Prints the layer-wise and cumulative barrier tables, the robustness and subspace studies,
     each layer's relative flatness, and the paper's findings with "holds" or "does not hold on
     this run"; writes ``lmc.json`` (and the figures unless ``--no-plot``) into ``--out``.
+    For models with BatchNorm layers a note says that their statistics are re-estimated at
+    every point of every path (endpoints included) on the evaluation data, so the paths'
+    endpoints differ from the models' own losses in the header; the JSON records both
+    (``"batchnorm"``; None without BatchNorm).
 
     Parameters
     ----------
@@ -318,7 +350,9 @@ def run(args) -> int:
     ValueError
         For options that contradict each other (``--checkpoint-a`` without ``--checkpoint-b``,
         ``--data`` or ``--loss`` without checkpoints, ``--fam`` with checkpoints, flatness with
-        the l1 loss), checked before anything is trained or loaded.
+        the l1 loss), checked before anything is trained or loaded; for ``--data`` or
+        ``--loss`` that do not fit the models (checked with one forward pass of model A on a
+        few examples, before any study).
 
     Examples
     --------
@@ -347,7 +381,7 @@ def _run(args) -> int:
     import torch
 
     from .. import lmc
-    from ..lmc.loading import load_data, load_pair, make_evaluator
+    from ..lmc.loading import check_data_fits, load_data, load_pair, make_evaluator
 
     t0, c0 = time.perf_counter(), time.process_time()
     say = C.Reporter(args.quiet)
@@ -372,6 +406,9 @@ def _run(args) -> int:
         data = (torch.as_tensor(X, dtype=torch.float32), torch.as_tensor(y))
         split = f"the {args.eval_split} split of {args.dataset}"
     evaluator = make_evaluator(data, loss=args.loss)
+    # before any study: the data and the loss must fit the models (analyze_pair checks too, naming its arguments)
+    check_data_fits(model_a, evaluator, data_name=f"--data {args.data}" if args.data is not None else split,
+                    loss_name="--loss")
     t_load = {"wall": time.perf_counter() - t0, "cpu": time.process_time() - c0}
 
     def stage(name):
@@ -400,6 +437,7 @@ def _run(args) -> int:
               f"B {scores['b']['accuracy']:.3f}; paths on {split}")
     if analysis.alignment is not None:
         print(f"B aligned to A by {args.align} matching")
+    bn = _batchnorm_note(model_a, analysis, split, scores, mine)
     _note_untrained(model_a, model_b, ckpts, evaluator, analysis)
     print(analysis.table())
 
@@ -413,6 +451,7 @@ def _run(args) -> int:
         # after to_dict, whose own timings_s (the studies') would otherwise replace these
         "timings_s": {"training" if not mine else "loading": t_load, **analysis.timings_s},
         "flatness_plan": plan,
+        "batchnorm": bn,
     }
     C.write_json(os.path.join(args.out, "lmc.json"), payload)
     written = ["lmc.json"]

@@ -33,6 +33,7 @@ from ._common import JSONMixin, barrier_metrics, check_alphas, check_kind
 from .barriers import DEFAULT_RESOLUTION
 from .findings import Findings, paper_findings
 from .layerwise import CumulativeResult, LayerwiseResult, cumulative_barriers, layerwise_barriers
+from .loading import check_data_fits
 from .robustness import RobustnessResult, perturbation_robustness
 from .subspaces import DEFAULT_SCALES, SubspaceResult, subspace_perturbations
 
@@ -230,6 +231,8 @@ class PairAnalysis(JSONMixin):
         d = {k: v for k, v in super().to_dict().items() if k != "alignment"}
         d["full_path"] = d["layerwise"]["full_path"]
         d["per_layer"] = self.per_layer()
+        if self.findings is not None:  # each finding with its verdict ("not applicable", ...)
+            d["findings"] = self.findings.to_dict()
         if self.alignment is not None:
             d["alignment"] = self.alignment.to_dict() if hasattr(self.alignment, "to_dict") else repr(self.alignment)
         return d
@@ -454,7 +457,9 @@ def analyze_pair(model_a: nn.Module, model_b: nn.Module, evaluate, *, checkpoint
     Raises
     ------
     ValueError, TypeError
-        As the studies; an unknown study, ``align`` or ``kind``; ``flatness`` not a bool,
+        As the studies; data or a loss that does not fit model A (checked first, with one
+        forward pass on a few examples: :func:`~radonml.lmc.loading.check_data_fits`); an
+        unknown study, ``align`` or ``kind``; ``flatness`` not a bool,
         ``flatness_method`` unknown, ``flatness_probes < 1``, no data or no loss for the
         flatness study.
 
@@ -502,6 +507,7 @@ def analyze_pair(model_a: nn.Module, model_b: nn.Module, evaluate, *, checkpoint
     if unknown:
         raise ValueError(f"studies must be a subset of {STUDIES}, got {unknown}")
     al = check_alphas(alphas)
+    check_data_fits(model_a, evaluate)  # one forward pass on a few examples, before any study
     runs = _split_checkpoints(checkpoints)
     alignment = None
     if align is not None:

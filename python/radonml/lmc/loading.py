@@ -35,7 +35,7 @@ from .._validation import check_int
 from .training import TrainedPair
 
 __all__ = ["import_object", "load_checkpoint", "load_pair", "load_data", "make_evaluator", "RegressionEvaluator",
-           "regression_evaluator", "LOSSES"]
+           "regression_evaluator", "check_data_fits", "LOSSES"]
 
 #: Losses by name: what :func:`make_evaluator` (and ``radonml lmc --loss``) accepts.
 LOSSES = ("cross_entropy", "mse", "l1")
@@ -417,6 +417,11 @@ class RegressionEvaluator:
         else:
             raise TypeError(f"data must be (X, y) or an iterable of (x, y) batches, got {type(data).__name__}")
 
+    @property
+    def data(self):
+        """The data as given: the ``(X, y)`` tensors or the iterable of batches."""
+        return self._tensors if self._tensors is not None else self._loader
+
     def _batches(self):
         if self._tensors is not None:
             X, y = self._tensors
@@ -561,3 +566,124 @@ def make_evaluator(data, *, loss="cross_entropy", batch_size: int = 1024):
         return regression_evaluator(data, loss=loss, batch_size=batch_size)
     raise ValueError(f"loss must be one of {LOSSES}, got {loss!r}")
 
+
+
+# ------------------------------------------------------------------------ the fit check --
+
+#: Examples :func:`check_data_fits` passes through the model.
+CHECK_BATCH = 8
+
+
+def _first_layer(model):
+    """``(name, module, what it expects)`` of the first module that says what input it takes."""
+    for name, m in model.named_modules():
+        if isinstance(m, nn.Linear):
+            return name, m, f"{m.in_features} input features per example (X of shape (n, {m.in_features}))"
+        if isinstance(m, nn.modules.conv._ConvNd):
+            return name, m, f"{m.in_channels} input channels"
+    return None
+
+
+def _sample(data):
+    """A few ``(x, y)`` examples of ``data`` and the shape of its whole X (or of one batch)."""
+    if isinstance(data, (tuple, list)) and len(data) == 2 and all(isinstance(v, torch.Tensor) for v in data):
+        X, y = data
+        return X[:CHECK_BATCH], y[:CHECK_BATCH], f"X of shape {tuple(X.shape)}"
+    for batch in data:
+        x, y = torch.as_tensor(batch[0]), torch.as_tensor(batch[1])
+        return x[:CHECK_BATCH], y[:CHECK_BATCH], f"X in batches of shape {tuple(x.shape)}"
+    raise ValueError("data yielded no examples")
+
+
+def _option(name, value) -> str:
+    """``--loss mse`` for a command-line option, ``loss='mse'`` for an argument."""
+    return f"{name} {value}" if name.startswith("-") else f"{name}={value!r}"
+
+
+def check_data_fits(model, evaluate, *, data_name: str = "data", loss_name: str = "loss") -> None:
+    """Check, with one forward pass of ``model`` on a few examples, that the evaluator's data
+    and loss fit the model, before any study evaluates it at many points.
+
+    :func:`~radonml.lmc.analyze_pair` calls it on model A (``radonml lmc`` too, naming its
+    options). An evaluator without its data (a plain callable) is not checked. The model is
+    run in eval mode without gradients (BatchNorm statistics stay as they are).
+
+    Parameters
+    ----------
+    model : torch.nn.Module
+    evaluate : ClassificationEvaluator, RegressionEvaluator or callable
+        Checked when it holds its data (``evaluate.data``): the first :data:`CHECK_BATCH` = 8
+        examples.
+    data_name, loss_name : str, default "data", "loss"
+        How the error messages name the data and the loss (``radonml lmc``: ``--data``,
+        ``--loss``).
+
+    Returns
+    -------
+    None
+
+    Raises
+    ------
+    ValueError
+        The model cannot take the inputs (the message gives X's shape, what the model's first
+        layer expects and torch's error), class labels the output cannot score, or targets
+        whose shape does not match the output of a regression loss (class labels for
+        ``"mse"``/``"l1"``: ``"cross_entropy"`` is the loss for them).
+
+    Examples
+    --------
+    >>> X, y = torch.zeros(20, 3), torch.zeros(20, dtype=torch.long)
+    >>> check_data_fits(nn.Linear(3, 2), make_evaluator((X, y)))
+    >>> check_data_fits(nn.Linear(8, 2), make_evaluator((X, y)))
+    Traceback (most recent call last):
+    ...
+    ValueError: data: X of shape (20, 3) does not fit the model: its first layer (Linear) expects 8 input features per example (X of shape (n, 8)); torch says: mat1 and mat2 shapes cannot be multiplied (8x3 and 8x2)
+    >>> check_data_fits(nn.Linear(3, 2), make_evaluator((X, y), loss="mse"))
+    Traceback (most recent call last):
+    ...
+    ValueError: loss='mse': the targets look like class labels (y of shape (20,), integers) but the model's output has 2 columns (output of shape (8, 2)); loss='cross_entropy' is the loss for class labels
+    """
+    from .evaluators import ClassificationEvaluator
+
+    data = getattr(evaluate, "data", None)
+    if data is None or not isinstance(model, nn.Module):
+        return
+    x, y, what = _sample(data)
+    device, dtype = _device_dtype(model)
+    x = x.to(device)
+    if x.is_floating_point():
+        x = x.to(dtype)
+    was = model.training
+    model.eval()
+    try:
+        with torch.no_grad():
+            out = model(x)
+    except Exception as exc:  # the model cannot take these inputs
+        first = _first_layer(model)
+        expects = "" if first is None else \
+            f": its first layer {(repr(first[0]) + ' ') if first[0] else ''}({type(first[1]).__name__}) expects {first[2]}"
+        raise ValueError(f"{data_name}: {what} does not fit the model{expects}; torch says: "
+                         f"{str(exc).splitlines()[0] if str(exc) else type(exc).__name__}") from None
+    finally:
+        model.train(was)
+    y = y.to(device)
+    shapes = f"y of shape {tuple(y.shape)}, output of shape {tuple(out.shape)}"
+    if isinstance(evaluate, ClassificationEvaluator):
+        fn = evaluate.loss_fn if evaluate.loss_fn is not None else torch.nn.functional.cross_entropy
+        try:
+            fn(out, y)
+        except Exception as exc:
+            raise ValueError(f"{data_name}: its labels do not fit the model's output for "
+                             f"{_option(loss_name, 'cross_entropy')} ({shapes}); for regression targets use "
+                             f"{_option(loss_name, 'mse')} or 'l1'; torch says: "
+                             f"{str(exc).splitlines()[0] if str(exc) else type(exc).__name__}") from None
+    elif isinstance(evaluate, RegressionEvaluator) and not callable(evaluate.loss):
+        if y.numel() != out.numel():
+            labels = not y.is_floating_point() or bool(torch.equal(y, y.round()))
+            if labels and y.ndim == 1 and out.ndim == 2 and out.shape[1] > 1:
+                raise ValueError(f"{_option(loss_name, evaluate.loss)}: the targets look like class labels (y of shape "
+                                 f"{tuple(evaluate.data[1].shape) if isinstance(evaluate.data, tuple) else tuple(y.shape)}"
+                                 f", integers) but the model's output has {out.shape[1]} columns (output of shape "
+                                 f"{tuple(out.shape)}); {_option(loss_name, 'cross_entropy')} is the loss for class labels")
+            raise ValueError(f"{_option(loss_name, evaluate.loss)}: the targets do not match the model's output, one "
+                             f"target per output entry ({shapes})")
