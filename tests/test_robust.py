@@ -228,7 +228,16 @@ def test_reproducible_and_the_same_in_parallel():
     def strip(cells):
         return [{k: v for k, v in c.items() if not k.endswith("cpu_s")} for c in cells]
 
-    assert strip(a.cells) == strip(b.cells)
+    # the same cells; measured distances may differ in the last bits where a worker's BLAS sums
+    # in another order (numpy 1.23's OpenBLAS under the workers' thread limit)
+    sa, sb = strip(a.cells), strip(b.cells)
+    assert [sorted(c) for c in sa] == [sorted(c) for c in sb]
+    for ca, cb in zip(sa, sb):
+        for k, v in ca.items():
+            if isinstance(v, float) and k == "deviation":
+                assert cb[k] == pytest.approx(v, rel=1e-12, abs=1e-15), k
+            else:
+                assert cb[k] == v, k
 
 
 def test_dirichlet_oneshot_uses_skewed_parts():

@@ -251,7 +251,7 @@ def test_radon_machine_estimators_reaggregate_through_aggregate_estimators():
 
 # ----------------------------------------------------------------- the scikit-learn contract with pipelines
 
-from sklearn.utils.estimator_checks import parametrize_with_checks  # noqa: E402
+from sklearn_checks_compat import parametrize_with_checks  # noqa: E402
 
 _WEIGHTS = ("a partition is not a repetition of rows: a weight of 2 keeps a row in one part, a repeated row "
             "puts two copies into two parts")
