@@ -621,8 +621,9 @@ def parse_attack(spec, corrupt_scale=None):
     Raises
     ------
     ValueError
-        An unknown or data-level attack, an option it does not take, ``corrupt_scale`` with
-        another attack or twice.
+        An unknown or data-level attack, ``inf_nan`` (every aggregator rejects non-finite
+        models; the message lists :data:`ATTACKS`, the names compare runs), an option it does
+        not take, ``corrupt_scale`` with another attack or twice.
 
     Examples
     --------
