@@ -662,7 +662,7 @@ def parse_attack(spec, corrupt_scale=None):
     except TypeError as exc:  # an option the attack does not take
         raise ValueError(f"--attack {spec!r}: {exc}") from None
     except ValueError:  # an unknown name: the attacks compare runs, as --help lists them
-        raise ValueError(f"unknown --attack {name.strip()!r}; expected one of {', '.join(ATTACKS)}") from None
+        raise ValueError(f"unknown attack {name.strip()!r} for --attack; expected one of {', '.join(ATTACKS)}") from None
     if attack.kind != "model":
         raise ValueError(f"--attack {attack.name!r} changes a learner's data before it trains, but compare re-aggregates "
                          "base models that are already fitted; use RadonMachineClassifier(corrupt=...) for it, or a "
