@@ -524,3 +524,34 @@ def test_attack_object():
     with pytest.raises(ValueError, match="label_flip needs classes="):
         flip.corrupt_data(X, np.array([0, 1]))
 
+
+
+# ------------------------------------------------------------------ corrupt with an Attack
+
+
+def test_corrupt_takes_an_attack_with_its_f_and_parameters():
+    H = np.random.default_rng(5).standard_normal((7, 3))
+    got = A.corrupt(H, A.Attack("ipm", f=2, epsilon=0.5), rng=0)
+    mask = got.byzantine
+    # the rows: the first draw of the generator, rng.choice(n, f, replace=False)
+    assert np.array_equal(mask, np.isin(np.arange(7), np.random.default_rng(0).choice(7, 2, replace=False)))
+    # IPM (Xie et al. 2020): b = -epsilon * mean of the honest vectors
+    np.testing.assert_allclose(got.models[mask], np.tile(-0.5 * H[~mask].mean(axis=0), (2, 1)), rtol=1e-12)
+    np.testing.assert_array_equal(got.models[~mask], H[~mask])
+    same = A.corrupt(H, "ipm", f=2, epsilon=0.5, rng=0)
+    np.testing.assert_array_equal(got.models, same.models)
+    # byzantine takes the place of the Attack's f, as in Attack.__call__
+    rows = A.corrupt(H, A.Attack("ipm", f=2, epsilon=0.5), byzantine=[1, 3, 6]).byzantine
+    assert rows.nonzero()[0].tolist() == [1, 3, 6]
+    # the same f or parameter given twice is fine; parameters add to the Attack's
+    assert A.corrupt(H, A.Attack("ipm", f=2), f=2, epsilon=0.5, rng=0).models.tolist() == same.models.tolist()
+
+
+def test_corrupt_refuses_an_attack_contradicted():
+    H = np.random.default_rng(5).standard_normal((7, 3))
+    with pytest.raises(ValueError, match=r"f=5 differs from the Attack's f=2"):
+        A.corrupt(H, A.Attack("ipm", f=2), f=5, rng=0)
+    with pytest.raises(ValueError, match=r"epsilon=0.1 differs from the Attack's epsilon=0.5"):
+        A.corrupt(H, A.Attack("ipm", f=2, epsilon=0.5), epsilon=0.1, rng=0)
+    with pytest.raises(ValueError, match="give f"):  # an Attack without f, and no f or byzantine here
+        A.corrupt(H, A.Attack("ipm"), rng=0)

@@ -636,3 +636,26 @@ def test_up_to_two_to_the_h_minus_one_corrupted_models_keep_the_radon_point_in_t
         point = aggregate_parameters(out.models, "radon", height=2, rng=seed)[0]
         assert in_honest_hull(point, models[~out.byzantine]), seed
         assert not in_honest_hull(out.models.mean(axis=0), models[~out.byzantine])  # the mean leaves it
+
+
+def test_aggregate_estimators_names_an_unfitted_estimator():
+    from sklearn.exceptions import NotFittedError
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    from radonml.sklearn import aggregate_estimators, linear_parameters
+
+    X = np.random.default_rng(0).standard_normal((60, 3))
+    y = (X[:, 0] > 0).astype(int)
+    fitted = LogisticRegression().fit(X, y)
+    cases = [([LogisticRegression()], r"estimators\[0\] \(LogisticRegression\) is not fitted"),
+             ([fitted, fitted, LogisticRegression()], r"estimators\[2\] \(LogisticRegression\) is not fitted"),
+             ([make_pipeline(StandardScaler(), LogisticRegression())], r"estimators\[0\] \(Pipeline\) is not fitted")]
+    for estimators, msg in cases:
+        with pytest.raises(NotFittedError, match=msg):
+            aggregate_estimators(estimators, "mean")
+    with pytest.raises(ValueError, match=r"estimator \(LogisticRegression\) is not fitted"):  # NotFittedError
+        linear_parameters(LogisticRegression())
+    # a fitted model without coef_ is still "not a linear model"
+    with pytest.raises(TypeError, match="KNeighborsClassifier, which has no coef_"):
+        aggregate_estimators([KNeighborsClassifier(n_neighbors=3).fit(X, y)], "mean")

@@ -480,3 +480,19 @@ def test_non_finite_or_overflowing_aggregate_is_refused(logregs):
     with pytest.raises(ValueError, match=r"parameter 'bias' do not fit in its dtype torch.float16"):
         load_flat_parameters(small, [0.0, 0.0, 1e6])
     np.testing.assert_array_equal(flatten_parameters(small), before)  # nothing written
+
+
+def test_default_radon_on_a_network_says_what_to_do():
+    from radonml.exceptions import NoRadonPointError
+
+    torch.manual_seed(0)
+    nets = [nn.Linear(10, 8) for _ in range(7)]
+    d = sum(p.numel() for p in nets[0].parameters())  # 10 * 8 weights + 8 biases
+    with pytest.raises(NoRadonPointError) as exc:
+        aggregate_modules(nets)  # the default method="radon"
+    msg = str(exc.value)
+    assert f"d + 2 = {d + 2} models needed here, 7 given" in msg
+    assert "method='mean', 'median', 'geometric_median'" in msg and "trimmed_mean" in msg
+    out = aggregate_modules(nets, "mean")  # what the message suggests works
+    np.testing.assert_allclose(out.weight.detach().numpy(), np.mean([n.weight.detach().numpy() for n in nets], 0),
+                               rtol=1e-5, atol=1e-6)

@@ -1201,15 +1201,19 @@ def corrupt(models, attack, *, f=None, byzantine=None, rng=None, **params) -> Co
 
     ``corrupt(models, "sign_flip", f=K, scale=s, rng=g).models`` is what
     ``radonml compare --corrupt K --corrupt-scale s`` does to the base models with the
-    generator ``g``.
+    generator ``g``. An :class:`Attack` brings its ``f`` and parameters:
+    ``corrupt(models, Attack("ipm", f=2, epsilon=0.5), rng=g)`` is
+    ``corrupt(models, "ipm", f=2, epsilon=0.5, rng=g)`` and ``Attack("ipm", f=2, epsilon=0.5)(models, rng=g)``.
 
     Parameters
     ----------
     models : (n, d) array-like of float
         The models the ``n`` learners computed honestly, one per row; finite.
-    attack : str or callable
-        A name of :func:`available_attacks` with ``kind="model"``, or
-        ``fn(honest, f, **params) -> (f, d)``.
+    attack : str, callable or Attack
+        A name of :func:`available_attacks` with ``kind="model"``,
+        ``fn(honest, f, **params) -> (f, d)``, or an :class:`Attack` (its ``f`` is used
+        where neither ``f`` nor ``byzantine`` is given; ``byzantine`` takes its place as in
+        ``Attack.__call__``; ``params`` add to its parameters).
     f : int, optional
         Number of Byzantine learners, :math:`0 \le f \le n`.
     byzantine : (n,) array-like of bool or 1-D array-like of int, optional
@@ -1231,8 +1235,9 @@ def corrupt(models, attack, *, f=None, byzantine=None, rng=None, **params) -> Co
         An unknown parameter, a non-callable attack.
     ValueError
         Non-finite or mis-shaped models, an unknown or data-level attack, ``f`` and
-        ``byzantine`` missing or disagreeing, ``f > n``, what the attack itself rejects, or an
-        attack returning another shape than (f, d).
+        ``byzantine`` missing or disagreeing, ``f > n``, what the attack itself rejects, an
+        attack returning another shape than (f, d), or an :class:`Attack` whose ``f`` or a
+        parameter differs from the ``f`` or ``params`` given here.
 
     Examples
     --------
@@ -1242,8 +1247,32 @@ def corrupt(models, attack, *, f=None, byzantine=None, rng=None, **params) -> Co
     array([[-10., -20.],
            [  3.,   4.],
            [  5.,   6.]])
+    >>> corrupt(models, Attack("sign_flip", f=1, scale=10.0), byzantine=[2]).models[2]
+    array([-50., -60.])
+    >>> corrupt(models, Attack("sign_flip", f=1), f=2)
+    Traceback (most recent call last):
+    ...
+    ValueError: f=2 differs from the Attack's f=1; give f once (in the Attack or to corrupt)
     """
+    if isinstance(attack, Attack):
+        if f is not None and attack.f is not None and f != attack.f:
+            raise ValueError(f"f={f} differs from the Attack's f={attack.f}; give f once (in the Attack or to corrupt)")
+        for key, value in params.items():
+            if key in attack.params and not _same(attack.params[key], value):
+                raise ValueError(f"{key}={value!r} differs from the Attack's {key}={attack.params[key]!r}; give it "
+                                 "once (in the Attack or to corrupt)")
+        if f is None and byzantine is None:
+            f = attack.f
+        return _corrupt(attack.info, models, f, byzantine, rng, {**attack.params, **params})
     return _corrupt(attack_info(attack), models, f, byzantine, rng, params)
+
+
+def _same(a, b) -> bool:
+    """Whether two attack parameters are equal (arrays elementwise)."""
+    try:
+        return bool(np.array_equal(np.asarray(a), np.asarray(b)))
+    except Exception:  # not comparable as arrays (e.g. callables): identity or ==
+        return a is b or a == b
 
 
 def _corrupt(info: AttackInfo, models, f, byzantine, rng, params: dict) -> Corruption:

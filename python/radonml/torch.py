@@ -44,6 +44,7 @@ except ModuleNotFoundError as exc:  # pragma: no cover - torch is an optional de
     ) from exc
 
 from .aggregators import aggregate
+from .exceptions import NoRadonPointError
 from ._state import BUFFER_POLICIES, StateLayout, lower_median, tensor_rule
 from ._validation import check_int, check_weights
 
@@ -534,7 +535,9 @@ def aggregate_modules(modules: Sequence, method="radon", *, weights=None, buffer
         is missing), a module holding NaN or inf (named: which module, which parameter or
         buffer; a diverged model), an aggregate that is not finite or does not fit in the
         tensor's dtype (named), an unknown ``buffers`` policy, and every error of
-        :func:`radonml.aggregate` (unknown method, too few models for a Radon point).
+        :func:`radonml.aggregate` (unknown method, too few models for a Radon point:
+        :class:`radonml.exceptions.NoRadonPointError`, whose message names the aggregators
+        that suit networks).
 
     Examples
     --------
@@ -571,8 +574,15 @@ def aggregate_modules(modules: Sequence, method="radon", *, weights=None, buffer
                 "remove or repair it before aggregating"
             )
     X = layout.stack(states)
-    theta = aggregate(X, method, weights=w, **options) if X.shape[1] else np.zeros(0)
     name = method if isinstance(method, str) else getattr(method, "__name__", "callable")
+    try:
+        theta = aggregate(X, method, weights=w, **options) if X.shape[1] else np.zeros(0)
+    except NoRadonPointError as exc:  # the default method on a network: say what to do instead
+        raise NoRadonPointError(
+            f"{exc}; aggregate_modules' default method='radon' suits small models (d + 2 = {X.shape[1] + 2} "
+            f"models needed here, {len(modules)} given): for networks choose method='mean', 'median', "
+            "'geometric_median' or a robust rule such as 'trimmed_mean' or 'krum'"
+        ) from None
     try:
         new = layout.combine(theta, states, w)
     except ValueError as exc:

@@ -67,7 +67,14 @@ Attacks (--corrupt K base models made Byzantine before aggregation, the same K f
 aggregator): --attack NAME or NAME:key=value,... names a model-level attack of radonml.attacks
 (sign_flip, gaussian_noise, alie, ipm, mimic, min_max, min_sum; e.g. ipm:epsilon=0.5,
 alie:z=1.5); min_max attacks each aggregator in turn. Default: sign_flip scaled by
---corrupt-scale.
+--corrupt-scale. inf_nan is refused: every aggregator rejects non-finite models by design
+(radonml robust drops them before aggregating).
+
+Heights: without --height and --min-samples, the automatic height keeps 100 rows per part; where
+the training rows are too few for that (the small bundled sets), height 1 with as many rows per
+part as the data allow (at least 10), said in a note and in compare.json. --dataset spheres
+without --estimator uses the kernel pipeline scale+nystroem:n_components=30+linear-svc (no
+linear model separates it).
 
 Prints test AUC, accuracy, training wall time and speed-up over central; writes compare.json
 (every number) and compare.png (one panel per regime) to --out.
@@ -102,6 +109,10 @@ EXAMPLES = (
 )
 
 DATASETS = ("synthetic", "synthetic28", "spheres", "breast-cancer", "digits", "mnist1d")
+#: the --attack names compare runs: the model-level attacks of radonml.attacks except inf_nan
+ATTACKS = ("sign_flip", "gaussian_noise", "alie", "ipm", "mimic", "min_max", "min_sum")
+DEFAULT_MIN_SAMPLES = 100  # --min-samples when neither it nor --height is given
+MIN_PART_ROWS = 10  # the fewest rows per part the default height falls back to
 BASELINES = ("mean", "median", "geometric_median")
 LABELS = {"mean": "averaging", "median": "coord. median", "geometric_median": "geom. median"}
 
@@ -313,11 +324,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                       "scale+nystroem:n_components=30+linear-svc (see above; default logistic)")
     C.add_option(model, "--central", type=_estimator_type(True), default=None, metavar="SPEC",
                  help="the central learner, e.g. svc-rbf (default: the --estimator itself)")
-    C.add_option(model, "--height", type=C.height, default="auto", metavar="H",
+    C.add_option(model, "--height", type=C.height, default=None, metavar="H",
                  help="height of the second Radon machine (the first always has height 1): a positive integer "
-                      "or auto, the largest height whose parts keep --min-samples rows")
-    C.add_option(model, "--min-samples", type=C.positive_int, default=100, metavar="N",
-                 help="smallest part size for --height auto")
+                      "or auto, the largest height whose parts keep --min-samples rows (default: auto)")
+    C.add_option(model, "--min-samples", type=C.positive_int, default=None, metavar="N",
+                 help=f"smallest part size for --height auto (default: {DEFAULT_MIN_SAMPLES}; without --height and "
+                      f"--min-samples, data too small for it get height 1 with the parts they allow, at least "
+                      f"{MIN_PART_ROWS} rows each)")
     C.add_option(model, "--corrupt", type=C.non_negative_int, default=None, metavar="K",
                  help="replace K random base models by adversarial ones (radonml.attacks.corrupt, sign_flip, scaled "
                       "by --corrupt-scale) before aggregation (default 0; in the three regimes, 2^h - 1 for the "
@@ -327,8 +340,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                       "replaces (default 1e4, which drags the mean of up to 10000 models to the wrong side)")
     C.add_option(model, "--attack", default=None, metavar="SPEC",
                  help="the attack of the --corrupt K base models: a model-level attack of radonml.attacks, NAME or "
-                      "NAME:key=value,... (e.g. alie, ipm:epsilon=0.5, min_max, gaussian_noise:sigma=10); min_max "
-                      "attacks each aggregator in turn (default: sign_flip, scaled by --corrupt-scale)")
+                      f"NAME:key=value,... with NAME one of {', '.join(ATTACKS)} (e.g. alie, ipm:epsilon=0.5, "
+                      "gaussian_noise:sigma=10); min_max attacks each aggregator in turn; inf_nan is refused, every "
+                      "aggregator rejects non-finite models (default: sign_flip, scaled by --corrupt-scale)")
     C.add_option(model, "--kernel-samples", type=C.int_at_least(100), default=40_000, metavar="N",
                  help="rows of the speed-up regime's data (spheres, 20%% held out)")
     run_group = parser.add_argument_group("execution")
@@ -542,21 +556,33 @@ def _model_dim(estimator, data: _Data) -> int:
 
 
 def _heights(args, n: int, n_dims: int, min_class: int, corrupt: int):
-    """(r, automatic height, heights to fit): checked before anything is fitted.
+    """(r, automatic height, heights to fit, min_samples, note): checked before anything is fitted.
 
     The automatic height is the Radon machine's rule (``RadonMachineClassifier``'s
     ``height="auto"``): the largest h with floor(n / r^h) >= --min-samples and r^h at most the
-    smallest class count, i.e. the tree height of min(n // min_samples, min_class) models."""
+    smallest class count, i.e. the tree height of min(n // min_samples, min_class) models.
+    Where the user gave neither --height nor --min-samples (``args.default_height``) and
+    that height is 0, it is 1 with min_samples = n // r (at least MIN_PART_ROWS rows per part,
+    every part holding every class), and ``note`` says so; otherwise ``note`` is None."""
     from ..radon import radon_number, tree_height
 
     r = radon_number(n_dims)
+    min_samples, note = args.min_samples, None
     if args.height == "auto":
-        fit = min(n // args.min_samples, min_class)
+        fit = min(n // min_samples, min_class)
         h = tree_height(fit, n_dims) if fit >= 1 else 0
-        if h < 1:
+        if h < 1 and getattr(args, "default_height", False) and n // r >= MIN_PART_ROWS and min_class >= r:
+            h, min_samples = 1, n // r
+            note = (f"{n} training rows are too few for r = {r} parts of {args.min_samples} rows (models in "
+                    f"R^{n_dims}): height 1 with {min_samples} rows per part ({min_samples / n_dims:.2g} rows per "
+                    "parameter" + ("; the base learner's regularization carries the rest" if min_samples < n_dims
+                                   else "") + "); give --min-samples or --height to choose")
+        elif h < 1:
+            default = (f" (the default; the fallback to height 1 needs at least {MIN_PART_ROWS} rows and one "
+                       "example of every class per part)" if getattr(args, "default_height", False) else "")
             raise ValueError(
                 f"{n} training rows are too few for one level of r = {r} parts of at least --min-samples="
-                f"{args.min_samples} rows (models in R^{n_dims}); lower --min-samples or give --height"
+                f"{args.min_samples} rows{default} (models in R^{n_dims}); lower --min-samples or give --height"
             )
     else:
         h = args.height
@@ -568,7 +594,7 @@ def _heights(args, n: int, n_dims: int, min_class: int, corrupt: int):
             )
     if corrupt > r:
         raise ValueError(f"--corrupt {corrupt} exceeds the number of base models ({r} at height 1)")
-    return r, h, ([1] if h == 1 else [1, h])
+    return r, h, ([1] if h == 1 else [1, h]), min_samples, note
 
 
 def parse_attack(spec, corrupt_scale=None):
@@ -595,8 +621,9 @@ def parse_attack(spec, corrupt_scale=None):
     Raises
     ------
     ValueError
-        An unknown or data-level attack, an option it does not take, ``corrupt_scale`` with
-        another attack or twice.
+        An unknown or data-level attack, ``inf_nan`` (every aggregator rejects non-finite
+        models; the message lists :data:`ATTACKS`, the names compare runs), an option it does
+        not take, ``corrupt_scale`` with another attack or twice.
 
     Examples
     --------
@@ -610,6 +637,10 @@ def parse_attack(spec, corrupt_scale=None):
     if spec is None:
         return Attack("sign_flip", scale=1e4 if corrupt_scale is None else float(corrupt_scale))
     name, _, opts = spec.strip().partition(":")
+    if name.strip() == "inf_nan":
+        raise ValueError("--attack 'inf_nan' is refused: its infinite or NaN models are rejected by every aggregator "
+                         "by design (radonml robust drops them before aggregating), so there is nothing to compare; "
+                         f"choose one of {', '.join(ATTACKS)}")
     params = {}
     for item in filter(None, (o.strip() for o in opts.split(","))):
         key, eq, value = item.partition("=")
@@ -630,6 +661,8 @@ def parse_attack(spec, corrupt_scale=None):
         attack = Attack(name.strip(), **params)
     except TypeError as exc:  # an option the attack does not take
         raise ValueError(f"--attack {spec!r}: {exc}") from None
+    except ValueError:  # an unknown name: the attacks compare runs, as --help lists them
+        raise ValueError(f"unknown attack {name.strip()!r} for --attack; expected one of {', '.join(ATTACKS)}") from None
     if attack.kind != "model":
         raise ValueError(f"--attack {attack.name!r} changes a learner's data before it trains, but compare re-aggregates "
                          "base models that are already fitted; use RadonMachineClassifier(corrupt=...) for it, or a "
@@ -751,7 +784,10 @@ def _comparison(args, data: _Data, estimator_spec: str, central_spec: str, corru
         raise ValueError(f"--estimator {estimator_spec} supports binary data sets only here (SVC is one-vs-one: "
                          "compare aggregates one-vs-rest rows)")
     n_dims = _model_dim(base, data) + has_intercept(final)
-    r, h_auto, heights = _heights(args, n, n_dims, int(counts.min()), corrupt)
+    r, h_auto, heights, min_samples, note = _heights(args, n, n_dims, int(counts.min()), corrupt)
+    if note:
+        C.note("radonml compare", note)
+    args = argparse.Namespace(**{**vars(args), "min_samples": min_samples})
     say(f"{data.name}: {n} training rows x {data.X_train.shape[1]} features, {len(data.y_test)} test rows; "
         f"--estimator {estimator_spec}, --central {central_spec}; r = {r}, heights {' and '.join(map(str, heights))}")
     results = []
@@ -773,7 +809,8 @@ def _comparison(args, data: _Data, estimator_spec: str, central_spec: str, corru
         "verdict": "", "data": {"name": data.name, "n_train": int(n), "n_test": int(len(data.y_test)),
                                 "n_features": int(data.X_train.shape[1]), "classes": data.classes.tolist(),
                                 "radon_number": r, **data.description},
-        "estimator": estimator_spec, "central": central_spec, "height_auto": h_auto, "corrupt": corrupt,
+        "estimator": estimator_spec, "central": central_spec, "height_auto": h_auto, "min_samples": min_samples,
+        "notes": [note] if note else [], "corrupt": corrupt,
         "attack": (attack or parse_attack(None)).to_dict() if corrupt else None,
         "backend": backend_name, "central_time_by_blas_threads": t_blas, "results": results,
         "_machine": machines[h_auto],  # dropped before writing: the fitted machine, for re-aggregation
@@ -810,7 +847,8 @@ def _three_regimes(args, n_jobs: int, say, attack) -> list:
     synth = _generated("synthetic", n, args.label_noise, args.seed)
     base_args = argparse.Namespace(**{**vars(args)})
     counts = np.unique(synth.y_train, return_counts=True)[1]
-    r, h_auto, heights = _heights(base_args, len(synth.y_train), synth.X_train.shape[1] + 1, int(counts.min()), 0)
+    r, h_auto, heights, _, _ = _heights(base_args, len(synth.y_train), synth.X_train.shape[1] + 1,
+                                        int(counts.min()), 0)
     corrupt = (2**h_auto - 1) if args.corrupt is None else args.corrupt
     if corrupt > r**h_auto:
         raise ValueError(f"--corrupt {corrupt} exceeds the number of base models ({r ** h_auto})")
@@ -925,6 +963,10 @@ def run(args) -> int:
     elif args.dataset is not None:
         raise ValueError("give either --dataset or --data, not both")
     attack = parse_attack(args.attack, args.corrupt_scale)  # before anything is fitted
+    # neither --height nor --min-samples: the height falls back to 1 on data too small for 100 rows per part
+    args.default_height = args.height is None and args.min_samples is None
+    args.height = "auto" if args.height is None else args.height
+    args.min_samples = DEFAULT_MIN_SAMPLES if args.min_samples is None else args.min_samples
     n_jobs = C.resolve_n_jobs(args.n_jobs)
     say = C.Reporter(args.quiet)
     os.makedirs(args.out, exist_ok=True)
@@ -939,7 +981,12 @@ def run(args) -> int:
             else:
                 say(f"loading {args.dataset or 'synthetic'} ...")
                 data = _generated(args.dataset or "synthetic", args.n_samples, args.label_noise, args.seed)
-            estimator = args.estimator or "logistic"
+            estimator = args.estimator
+            if estimator is None:
+                estimator = KERNEL_ESTIMATOR if args.dataset == "spheres" else "logistic"
+                if args.dataset == "spheres":
+                    C.note("radonml compare", f"no linear model separates spheres (a ball in a shell): --estimator "
+                                              f"{KERNEL_ESTIMATOR}, the kernel pipeline of the default run")
             regimes = [_comparison(args, data, estimator, args.central or estimator, args.corrupt or 0, n_jobs, say,
                                    attack)]
         else:

@@ -15,6 +15,7 @@ from ._parameters import (
     aggregate_rows,
     check_aggregation,
     check_aggregation_options,
+    check_fitted,
     check_multiclass,
     choose_aggregation,
     has_intercept,
@@ -35,6 +36,7 @@ def _compatible_rows(e, i: int, first, map0, final0, has_icpt: bool, shape0) -> 
     if type(e) is not cls:
         raise TypeError(f"estimators must all be of one class; estimators[0] is {cls.__name__}, "
                         f"estimators[{i}] is {type(e).__name__}")
+    check_fitted(e, f"estimators[{i}]")  # before comparing fitted attributes with estimators[0]'s
     map_i, final_i = split_pipeline(e)
     if type(final_i) is not type(final0):
         raise TypeError(f"estimators must all end in one class; estimators[0] ends in {type(final0).__name__}, "
@@ -143,6 +145,9 @@ def aggregate_estimators(estimators, method="radon", *, multiclass="per_class", 
         Different shapes, classes, ``fit_intercept`` or feature maps (naming the first
         attribute that differs); an unknown method or attack; a data-level attack; an
         attack with more Byzantine models than estimators or without ``f``.
+    sklearn.exceptions.NotFittedError
+        An estimator that is not fitted (scikit-learn's ``check_is_fitted``), naming
+        ``estimators[i]``; a subclass of ValueError.
     TooFewModelsError
         The method's condition fails and ``fallback=None``.
 

@@ -37,6 +37,7 @@ __all__ = [
     "linear_decision",
     "aggregate_parameters",
     "has_intercept",
+    "check_fitted",
     "linear_rows",
     "set_linear_rows",
     "decision",
@@ -78,11 +79,30 @@ def has_intercept(estimator) -> bool:
         return bool(getattr(estimator, "fit_intercept", True))
 
 
+def check_fitted(est, name: str = "estimator") -> None:
+    """Raise scikit-learn's ``NotFittedError`` (a ValueError), naming ``name``, when ``est``
+    is a scikit-learn estimator that :func:`sklearn.utils.validation.check_is_fitted` finds
+    unfitted; anything that is not an estimator (no ``fit``) passes."""
+    from sklearn.exceptions import NotFittedError
+    from sklearn.utils.validation import check_is_fitted
+
+    if not hasattr(est, "fit") or isinstance(est, type):
+        return
+    try:
+        check_is_fitted(est)
+    except NotFittedError:
+        raise NotFittedError(
+            f"{name} ({type(est).__name__}) is not fitted; call fit on it before aggregating"
+        ) from None
+
+
 def linear_rows(est, intercept: bool, name: str = "estimator") -> np.ndarray:
     """A fitted linear model as a (k, p [+1]) float64 array: one row per class / target /
-    class pair, the intercept appended when ``intercept``."""
+    class pair, the intercept appended when ``intercept``; an unfitted estimator raises
+    ``NotFittedError`` (:func:`check_fitted`)."""
     coef = getattr(est, "coef_", None)
     if coef is None:
+        check_fitted(est, name)
         raise TypeError(
             f"{name} must be a linear model that exposes coef_ (and intercept_) after fit, such as "
             f"{LINEAR_EXAMPLES}; got {type(est).__name__}, which has no coef_"
@@ -404,8 +424,10 @@ def linear_parameters(estimator, *, fit_intercept=None) -> np.ndarray:
     Raises
     ------
     TypeError
-        If the estimator has no ``coef_`` (not a linear model, or not fitted) or no
+        If the fitted estimator has no ``coef_`` (not a linear model) or no
         ``intercept_`` while one is asked for.
+    sklearn.exceptions.NotFittedError
+        If the estimator is not fitted (a subclass of ValueError).
     ValueError
         If ``coef_`` is not 1- or 2-dimensional, or one intercept is shared by several rows.
 
