@@ -377,6 +377,38 @@ def run(args) -> int:
         return _run(args)
 
 
+
+def _write_outputs(args, analysis, scores, mine, t_load, plan, bn, pair, say, started) -> None:
+    """``lmc.json`` (and the checkpoints and figures when asked) into ``--out``."""
+    import torch
+
+    model_a, model_b, ckpts = pair
+    t0, c0 = started
+    os.makedirs(args.out, exist_ok=True)
+    config = {k: v for k, v in vars(args).items() if not k.startswith("_")}
+    payload = {
+        "config": config,
+        "scores": scores,
+        "test_accuracy": {k: v.get("accuracy") for k, v in scores.items()} if not mine else None,
+        **analysis.to_dict(),
+        # after to_dict, whose own timings_s (the studies') would otherwise replace these
+        "timings_s": {"training" if not mine else "loading": t_load, **analysis.timings_s},
+        "flatness_plan": plan,
+        "batchnorm": bn,
+    }
+    C.write_json(os.path.join(args.out, "lmc.json"), payload)
+    written = ["lmc.json"]
+    if args.save_checkpoints:
+        torch.save({"model_a": model_a.state_dict(), "model_b": model_b.state_dict(), "checkpoints": ckpts},
+                   os.path.join(args.out, "checkpoints.pt"))
+        written.append("checkpoints.pt")
+    if not args.no_plot:
+        C.use_file_backend()
+        written += analysis.save_figures(args.out)
+    say(f"wrote {', '.join(written)} to {args.out} in {time.perf_counter() - t0:.1f} s "
+        f"({time.process_time() - c0:.1f} s CPU; {'loading' if mine else 'training'} {t_load['wall']:.1f} s)")
+
+
 def _run(args) -> int:
     import torch
 
@@ -441,28 +473,6 @@ def _run(args) -> int:
     _note_untrained(model_a, model_b, ckpts, evaluator, analysis)
     print(analysis.table())
 
-    os.makedirs(args.out, exist_ok=True)
-    config = {k: v for k, v in vars(args).items() if not k.startswith("_")}
-    payload = {
-        "config": config,
-        "scores": scores,
-        "test_accuracy": {k: v.get("accuracy") for k, v in scores.items()} if not mine else None,
-        **analysis.to_dict(),
-        # after to_dict, whose own timings_s (the studies') would otherwise replace these
-        "timings_s": {"training" if not mine else "loading": t_load, **analysis.timings_s},
-        "flatness_plan": plan,
-        "batchnorm": bn,
-    }
-    C.write_json(os.path.join(args.out, "lmc.json"), payload)
-    written = ["lmc.json"]
-    if args.save_checkpoints:
-        torch.save({"model_a": model_a.state_dict(), "model_b": model_b.state_dict(), "checkpoints": ckpts},
-                   os.path.join(args.out, "checkpoints.pt"))
-        written.append("checkpoints.pt")
-    if not args.no_plot:
-        C.use_file_backend()
-        written += analysis.save_figures(args.out)
-    say(f"wrote {', '.join(written)} to {args.out} in {time.perf_counter() - t0:.1f} s "
-        f"({time.process_time() - c0:.1f} s CPU; {'loading' if mine else 'training'} {t_load['wall']:.1f} s)")
+    _write_outputs(args, analysis, scores, mine, t_load, plan, bn, (model_a, model_b, ckpts), say, (t0, c0))
     return 0
 
