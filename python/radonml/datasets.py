@@ -459,6 +459,26 @@ def iter_synthetic(
         )
 
 
+
+def _generated_split(n_samples, test_size):
+    """(n_samples, n_test) of a generated set, checked: both parts keep at least one row."""
+    n_samples = check_int(n_samples, "n_samples", minimum=2)
+    test_size = check_fraction(test_size, "test_size", low=0.0, high=1.0)
+    n_test = int(round(test_size * n_samples))
+    if n_test < 1 or n_test >= n_samples:
+        raise ValueError(
+            f"test_size={test_size} leaves {n_test} test and {n_samples - n_test} training rows "
+            f"of n_samples={n_samples}; both must be at least 1"
+        )
+    return n_samples, n_test
+
+
+def _last_rows_as_test(X, y, n_test: int, name: str) -> Dataset:
+    """The generated rows split in order: the last ``n_test`` are the test set."""
+    n_train = len(y) - n_test
+    return Dataset(X[:n_train], y[:n_train], X[n_train:], y[n_train:], name)
+
+
 def load_synthetic(
     n_samples: int = 1_000_000,
     *,
@@ -500,14 +520,7 @@ def load_synthetic(
     >>> ds.X_train.shape, ds.X_test.shape, ds.name
     ((750, 18), (250, 18), 'synthetic18')
     """
-    n_samples = check_int(n_samples, "n_samples", minimum=2)
-    test_size = check_fraction(test_size, "test_size", low=0.0, high=1.0)
-    n_test = int(round(test_size * n_samples))
-    if n_test < 1 or n_test >= n_samples:
-        raise ValueError(
-            f"test_size={test_size} leaves {n_test} test and {n_samples - n_test} training rows "
-            f"of n_samples={n_samples}; both must be at least 1"
-        )
+    n_samples, n_test = _generated_split(n_samples, test_size)
     X, y = make_synthetic(
         n_samples,
         n_features=n_features,
@@ -515,8 +528,7 @@ def load_synthetic(
         positive_fraction=positive_fraction,
         seed=seed,
     )
-    n_train = n_samples - n_test
-    return Dataset(X[:n_train], y[:n_train], X[n_train:], y[n_train:], f"synthetic{X.shape[1]}")
+    return _last_rows_as_test(X, y, n_test, f"synthetic{X.shape[1]}")
 
 
 # ------------------------------------------------------------------ a set no linear model can fit
@@ -624,17 +636,9 @@ def load_spheres(n_samples: int = 50_000, *, test_size: float = 0.2, n_features:
     >>> ds.X_train.shape, ds.X_test.shape, ds.name
     ((750, 4), (250, 4), 'spheres4')
     """
-    n_samples = check_int(n_samples, "n_samples", minimum=2)
-    test_size = check_fraction(test_size, "test_size", low=0.0, high=1.0)
-    n_test = int(round(test_size * n_samples))
-    if n_test < 1 or n_test >= n_samples:
-        raise ValueError(
-            f"test_size={test_size} leaves {n_test} test and {n_samples - n_test} training rows "
-            f"of n_samples={n_samples}; both must be at least 1"
-        )
+    n_samples, n_test = _generated_split(n_samples, test_size)
     X, y = make_spheres(n_samples, n_features=n_features, label_noise=label_noise, seed=seed)
-    n_train = n_samples - n_test
-    return Dataset(X[:n_train], y[:n_train], X[n_train:], y[n_train:], f"spheres{X.shape[1]}")
+    return _last_rows_as_test(X, y, n_test, f"spheres{X.shape[1]}")
 
 
 # ------------------------------------------------------------------ your own files

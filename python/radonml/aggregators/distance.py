@@ -91,6 +91,21 @@ def krum_scores(D: np.ndarray, n_neighbours: int) -> np.ndarray:
     return np.sort(np.partition(off, n_neighbours - 1, axis=1)[:, :n_neighbours], axis=1).sum(axis=1)
 
 
+
+def _check_krum(models: np.ndarray, f) -> None:
+    """Krum's resilience condition n >= 2f + 3 (and f's type), before any distance."""
+    why = krum_condition(models.shape[0], models.shape[1], f=f)
+    if why:
+        raise ValueError(why)
+
+
+def _krum_ranking(models: np.ndarray, f, n_neighbours, n_threads) -> np.ndarray:
+    """Model indices by increasing Krum score (ties in a fixed order of the vectors)."""
+    k = _n_neighbours(n_neighbours, models.shape[0], int(f))
+    D, _ = pairwise_sq_distances(models, n_threads)
+    return rank_with_ties(krum_scores(D, k), models)
+
+
 def krum(models: np.ndarray, weights=None, *, f=None, n_neighbours=None, n_threads=None) -> np.ndarray:
     r"""Krum (Blanchard, El Mhamdi, Guerraoui, Stainer, NeurIPS 2017).
 
@@ -133,13 +148,8 @@ def krum(models: np.ndarray, weights=None, *, f=None, n_neighbours=None, n_threa
     >>> krum(X, f=1)
     array([0.25])
     """
-    n = models.shape[0]
-    why = krum_condition(n, models.shape[1], f=f)
-    if why:
-        raise ValueError(why)
-    k = _n_neighbours(n_neighbours, n, int(f))
-    D, _ = pairwise_sq_distances(models, n_threads)
-    best = rank_with_ties(krum_scores(D, k), models)[0]
+    _check_krum(models, f)
+    best = _krum_ranking(models, f, n_neighbours, n_threads)[0]
     return models[best].copy()
 
 
@@ -184,15 +194,11 @@ def multi_krum(models: np.ndarray, weights=None, *, f=None, m=None, n_neighbours
     array([0.15])
     """
     n = models.shape[0]
-    why = krum_condition(n, models.shape[1], f=f)
-    if why:
-        raise ValueError(why)
-    k = _n_neighbours(n_neighbours, n, int(f))
+    _check_krum(models, f)
     m = n - int(f) if m is None else check_int(m, "m", minimum=1)
     if m > n:
         raise ValueError(f"m must be at most n = {n}, got {m}")
-    D, _ = pairwise_sq_distances(models, n_threads)
-    chosen = rank_with_ties(krum_scores(D, k), models)[:m]
+    chosen = _krum_ranking(models, f, n_neighbours, n_threads)[:m]
     sel = np.zeros(n)
     sel[chosen] = 1.0
     w = sel if weights is None else sel * unit_weights(weights)

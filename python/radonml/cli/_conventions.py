@@ -39,6 +39,7 @@ __all__ = [
     "fraction",
     "height",
     "n_jobs",
+    "option_value",
     "CommaList",
     "format_default",
     "add_option",
@@ -133,6 +134,17 @@ def n_jobs(text):
     if v == -1 or v >= 1:
         return v
     raise argparse.ArgumentTypeError(f"expected a positive integer or -1 (all cores), got {text!r}")
+
+
+def option_value(text: str):
+    """A ``key=value`` option's value as written on a command line: an int, a float (``inf``
+    and ``nan`` included), ``true``/``false``/``none``, or else the text itself."""
+    for kind in (int, float):
+        try:
+            return kind(text)
+        except ValueError:
+            pass
+    return {"true": True, "false": False, "none": None}.get(text.lower(), text)
 
 
 class CommaList:

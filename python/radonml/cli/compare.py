@@ -157,15 +157,6 @@ STEPS = ("scale", "impute", "rbf", "nystroem", "poly", "spline", "logistic", "sg
          "ridge", "svc-rbf")
 
 
-def _option_value(text: str):
-    for kind in (int, float):
-        try:
-            return kind(text)
-        except ValueError:
-            pass
-    return {"true": True, "false": False, "none": None}.get(text.lower(), text)
-
-
 def parse_estimator(spec: str, seed: int = 0, *, central: bool = False):
     """The scikit-learn estimator of an ``--estimator``/``--central`` specification.
 
@@ -230,7 +221,7 @@ def parse_estimator(spec: str, seed: int = 0, *, central: bool = False):
             key, eq, value = item.partition("=")
             if not eq or not key.strip():
                 raise ValueError(f"option {item!r} of step {name!r} must be key=value")
-            kwargs[key.strip()] = _option_value(value.strip())
+            kwargs[key.strip()] = C.option_value(value.strip())
         est = factory(seed)
         bad = set(kwargs) - set(est.get_params(deep=False))
         if bad:
@@ -646,7 +637,7 @@ def parse_attack(spec, corrupt_scale=None):
         key, eq, value = item.partition("=")
         if not eq or not key.strip():
             raise ValueError(f"option {item!r} of --attack {name.strip()!r} must be key=value")
-        params[key.strip()] = _option_value(value.strip())
+        params[key.strip()] = C.option_value(value.strip())
     if corrupt_scale is None:
         if name.strip() == "sign_flip":
             params.setdefault("scale", 1e4)  # compare's default for the sign flip

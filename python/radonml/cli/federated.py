@@ -275,8 +275,8 @@ def _measure_claims(args, say, ds, learners) -> list:
                                       lr=args.lr, period=args.period, delta=args.delta, check_every=args.check_every,
                                       split=args.split, alpha=args.alpha, seed=args.seed)
             elif name == "lr":
-                nodes = [m for m in args.nodes if m >= 2] or [2]
-                c = F.effective_learning_rate(model, ds.X_train, ds.y_train, nodes=nodes, lr=args.lr, seed=args.seed)
+                c = F.effective_learning_rate(model, ds.X_train, ds.y_train, nodes=_lr_nodes(args), lr=args.lr,
+                                              seed=args.seed)
             elif name == "dynamic":
                 c = F.dynamic_vs_periodic(learners, steps=args.steps, periods=args.periods, deltas=args.deltas,
                                           check_every=args.check_every, fraction=args.fraction, growth=args.growth)
@@ -305,10 +305,15 @@ def _print_claims(claims) -> None:
             print(textwrap.fill(text, 100, initial_indent=f"   {key}: ", subsequent_indent="   " + " " * (len(key) + 2)))
 
 
+def _lr_nodes(args) -> list:
+    """The node counts of claim 2 (averaging needs at least two models)."""
+    return [m for m in args.nodes if m >= 2] or [2]
+
+
 def _learners_per_claim(args) -> str:
     """How many learners each claim runs with (they differ: the claims' own settings)."""
     parts = {"minibatch": f"claim 1 m = {','.join(map(str, args.nodes))}",
-             "lr": f"claim 2 m = {','.join(str(m) for m in args.nodes if m >= 2) or '2'}",
+             "lr": f"claim 2 m = {','.join(map(str, _lr_nodes(args)))}",
              "dynamic": f"claim 3 {args.learners}",
              "radon": "claim 4 d + 2 = 40 (its own synthetic set)"}
     return "learners: " + "; ".join(parts[c] for c in args.claims if c in parts)

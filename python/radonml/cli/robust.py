@@ -71,20 +71,6 @@ def _heterogeneity(text):
     raise argparse.ArgumentTypeError(f"expected iid or dirichlet:A with A > 0, got {text!r}")
 
 
-def _value(text: str):
-    for kind in (int, float):
-        try:
-            return kind(text)
-        except ValueError:
-            pass
-    low = text.lower()
-    if low in ("true", "false"):
-        return low == "true"
-    if low in ("inf", "-inf", "nan"):
-        return float(low)
-    return text
-
-
 def _option(example: str):
     """A type for NAME.KEY=VALUE items -> (name, key, value)."""
 
@@ -93,7 +79,7 @@ def _option(example: str):
         owner, dot, key = name.rpartition(".")
         if not (sep and dot and owner and key and value):
             raise argparse.ArgumentTypeError(f"expected NAME.KEY=VALUE (e.g. {example}), got {text!r}")
-        return owner.strip(), key.strip(), _value(value.strip())
+        return owner.strip(), key.strip(), C.option_value(value.strip())
 
     parse.__name__ = "NAME.KEY=VALUE"
     return parse
